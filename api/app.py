@@ -1,0 +1,97 @@
+"""The FastAPI application factory (composition root for HTTP)."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from api.audit.routes import router as audit_router
+from api.errors import ApiError
+from api.fhir.responses import outcome_response
+from api.fhir.routes import router as fhir_router
+from api.fhir.writes import router as writes_router
+from api.middleware import EvidenceMiddleware
+from api.runtime import Runtime
+from api.services import audit
+from evidence.core import Decision, ReasonCode
+
+_HTTP_CODES = {
+    404: ("not-found", "Resource not found."),
+    405: ("not-supported", "This interaction is not supported here."),
+}
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    record = audit(request)
+    if record.decision is not Decision.DENY:
+        record.decide(Decision.DENY, str(exc.reason))
+    elif not record.reasons:
+        record.reasons.append(str(exc.reason))
+    return outcome_response(exc.status, exc.issue_code, exc.diagnostics, exc.headers())
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code, text = _HTTP_CODES.get(exc.status_code, ("invalid", "The request is invalid."))
+    reason = ReasonCode.METHOD_NOT_ALLOWED if exc.status_code == 405 else ReasonCode.NOT_FOUND
+    if exc.status_code not in _HTTP_CODES:
+        reason = ReasonCode.QUERY_INVALID
+    audit(request).decide(Decision.DENY, str(reason))
+    return outcome_response(exc.status_code, code, text)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    audit(request).decide(Decision.DENY, str(ReasonCode.QUERY_INVALID))
+    return outcome_response(400, "invalid", "The request is invalid.")
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime.start()
+        yield
+        runtime.stop()
+
+    app = FastAPI(
+        title="fhir-evidence",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.services = runtime.services
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.include_router(audit_router)
+    app.include_router(fhir_router)
+    app.include_router(writes_router)
+
+    @app.get("/dev-issuer/jwks.json", include_in_schema=False)
+    async def dev_jwks(request: Request) -> Response:
+        audit(request).target("dev-issuer.jwks")
+        jwks = runtime.services.dev_jwks
+        if jwks is None:
+            audit(request).decide(Decision.DENY, str(ReasonCode.NOT_FOUND))
+            return outcome_response(404, "not-found", "Resource not found.")
+        audit(request).decide(Decision.ALLOW, str(ReasonCode.PUBLIC_ENDPOINT))
+        return Response(orjson.dumps(jwks), media_type="application/json")
+
+    app.add_middleware(
+        EvidenceMiddleware,
+        outbox=runtime.outbox,
+        clock=_clock_us,
+        max_body_bytes=runtime.services.settings.max_body_bytes,
+    )
+    return app
+
+
+def _clock_us() -> int:
+    import time
+
+    return time.time_ns() // 1000

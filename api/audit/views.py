@@ -1,0 +1,75 @@
+"""Evidence rows rendered for auditors (pure): no raw ids beyond what was asked for."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from api.errors import InvalidRequest
+
+
+def iso_from_us(ts_us: int) -> str:
+    return datetime.fromtimestamp(ts_us / 1_000_000, tz=UTC).isoformat(timespec="microseconds")
+
+
+def parse_instant_us(value: str | None, default: int) -> int:
+    if not value:
+        return default
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest("since and until must be ISO 8601 date-times.") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1_000_000)
+
+
+def access_view(row: dict[str, Any]) -> dict[str, Any]:
+    stored_at = row.get("stored_at")
+    return {
+        "time": iso_from_us(int(row["ts_us"])),
+        "event_id": row["event_id"],
+        "request_id": row["request_id"],
+        "trace_id": row["trace_id"],
+        "principal": {
+            "sub": row["sub"],
+            "client_id": row["client_id"],
+            "issuer": row["issuer"],
+            "fhir_user": row["fhir_user"],
+        },
+        "token": {
+            "alg": row["token_alg"],
+            "kid": row["token_kid"],
+            "jti_hash": row["token_jti_hash"],
+            "model": row["token_model"],
+        },
+        "purpose_of_use": row["purpose_of_use"],
+        "action": row["action"],
+        "method": row["method"],
+        "route": row["route"],
+        "resource_type": row["resource_type"],
+        "decision": row["decision"],
+        "reasons": list(row["reasons"]),
+        "status": int(row["status"]),
+        "count_returned": int(row["count_returned"]),
+        "count_withheld": int(row["count_withheld"]),
+        "scopes_granted": list(row["scopes_granted"]),
+        "scopes_used": list(row["scopes_used"]),
+        "patient_pseudonyms": list(row["patient_hashes"]),
+        "resource_pseudonyms": list(row["resource_hashes"]),
+        "query_params": list(row["query_params"]),
+        "policy_version": row["policy_version"],
+        "key_version": int(row["key_version"]),
+        "seal": {
+            "producer_id": row["producer_id"],
+            "sequence": int(row["sequence"]),
+            "prev_hash": row["prev_hash"],
+            "event_hash": row["event_hash"],
+        },
+        "recorded_at": _utc_iso(stored_at) if isinstance(stored_at, datetime) else None,
+    }
+
+
+def _utc_iso(moment: datetime) -> str:
+    """chDB hands back naive UTC date-times, a server aware ones: both become UTC ISO."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")

@@ -1,0 +1,109 @@
+"""The `fhir-evidence` command line (composition root for processes)."""
+
+from typing import Annotated
+
+import typer
+
+from api.settings import Settings
+
+cli = typer.Typer(add_completion=False, no_args_is_help=True, help="fhir-evidence")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8080,
+    demo_data: Annotated[bool, typer.Option("--demo-data/--no-demo-data")] = True,
+) -> None:
+    """Run the FHIR API, audit outbox, stream processing, evidence store and auditor API."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.logging_setup import configure_logging
+    from api.runtime import build_runtime
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    runtime = build_runtime(settings, demo_data=demo_data)
+    config = uvicorn.Config(
+        create_app(runtime),
+        host=host,
+        port=port,
+        access_log=False,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    uvicorn.Server(config).run()
+
+
+@cli.command()
+def seed(
+    patients: Annotated[int, typer.Option(min=1, max=100_000)] = 200,
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same data)")] = 42,
+) -> None:
+    """Load deterministic synthetic data into the FHIR store of the data dir."""
+    from api.runtime import load_demo_data, open_repository
+
+    repository = open_repository(Settings())
+    count = load_demo_data(repository, patients, seed)
+    repository.close()
+    typer.echo(f"loaded {count} resources for {patients} patients (seed {seed})")
+
+
+@cli.command()
+def token(
+    sub: Annotated[str, typer.Option(help="subject of the token")],
+    scope: Annotated[str, typer.Option(help="space-separated SMART scopes")],
+    patient: Annotated[str, typer.Option(help="patient in context")] = "",
+    fhir_user: Annotated[str, typer.Option("--fhir-user", help="e.g. Practitioner/123")] = "",
+    purpose: Annotated[str, typer.Option(help="purpose of use, e.g. TREAT or ETREAT")] = "",
+    clearance: Annotated[str, typer.Option(help="comma-separated labels, e.g. HIV,R")] = "",
+    ttl: Annotated[int, typer.Option(min=1, help="lifetime in seconds")] = 300,
+) -> None:
+    """Print an access token signed by the built-in development issuer."""
+    from api.devissuer import mint_token
+
+    settings = Settings()
+    if not settings.dev_issuer_enabled:
+        typer.echo("the development issuer is off: trusted issuers are configured", err=True)
+        raise typer.Exit(2)
+    labels = [c.strip() for c in clearance.split(",") if c.strip()]
+    typer.echo(mint_token(settings, sub, scope, ttl, patient, fhir_user, purpose, labels))
+
+
+@cli.command()
+def verify(
+    since: Annotated[str, typer.Option(help="ISO 8601 start")] = "",
+    until: Annotated[str, typer.Option(help="ISO 8601 end")] = "",
+) -> None:
+    """Check the integrity of the evidence; exit 0 when intact, 1 with a report otherwise."""
+    import json
+
+    from api.audit.views import parse_instant_us
+    from evidence.core.verify import verify_chain
+    from evidence.store import StoreUnavailable, open_evidence_store
+    from evidence.store.clickhouse import store_dsn
+
+    settings = Settings()
+    try:
+        store = open_evidence_store(store_dsn(settings.clickhouse_url, settings.data_dir))
+        rows = store.chain_rows(parse_instant_us(since, 0), parse_instant_us(until, 2**62))
+    except StoreUnavailable:
+        typer.echo(
+            "the evidence store cannot be opened (with the embedded store, stop the "
+            "server first or use GET /audit/verify)",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    report = verify_chain(rows)
+    typer.echo(json.dumps(report.as_dict(), indent=2))
+    raise typer.Exit(0 if report.intact else 1)
+
+
+def main() -> None:
+    cli(prog_name="fhir-evidence")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""Search parameters per type and the index values extracted from resources (pure).
+
+Kinds: token ("code" and "system|code"), string (lower-cased), reference ("Type/id"),
+date (a [lo, hi] UTC range as ISO strings). Every search parameter the API accepts is here.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+Resource = dict[str, Any]
+IndexValue = tuple[str, str, str]  # (value, lo, hi)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchParam:
+    name: str
+    kind: str  # token | string | reference | date
+    paths: tuple[str, ...]  # dotted paths into the resource
+    target: str = ""  # reference target type, when fixed
+
+
+def _p(name: str, kind: str, *paths: str, target: str = "") -> SearchParam:
+    return SearchParam(name, kind, paths, target)
+
+
+_SUBJECT = (
+    _p("patient", "reference", "subject", target="Patient"),
+    _p("subject", "reference", "subject"),
+)
+_COMMON = (_p("_id", "token", "id"), _p("_lastUpdated", "date", "meta.lastUpdated"))
+_PERSON = (
+    _p("name", "string", "name.family", "name.given", "name.text"),
+    _p("family", "string", "name.family"),
+    _p("given", "string", "name.given"),
+    _p("identifier", "token", "identifier"),
+)
+SEARCH_PARAMS: dict[str, dict[str, SearchParam]] = {
+    rtype: {p.name: p for p in (*_COMMON, *params)}
+    for rtype, params in {
+        "Patient": (
+            *_PERSON,
+            _p("gender", "token", "gender"),
+            _p("birthdate", "date", "birthDate"),
+            _p("active", "token", "active"),
+        ),
+        "Practitioner": (*_PERSON, _p("active", "token", "active")),
+        "Encounter": (
+            *_SUBJECT,
+            _p("status", "token", "status"),
+            _p("class", "token", "class"),
+            _p("type", "token", "type"),
+            _p("date", "date", "period"),
+            _p("participant", "reference", "participant.individual"),
+        ),
+        "Observation": (
+            *_SUBJECT,
+            _p("category", "token", "category"),
+            _p("code", "token", "code"),
+            _p("date", "date", "effectiveDateTime"),
+            _p("status", "token", "status"),
+            _p("encounter", "reference", "encounter", target="Encounter"),
+        ),
+        "Condition": (
+            *_SUBJECT,
+            _p("code", "token", "code"),
+            _p("clinical-status", "token", "clinicalStatus"),
+            _p("category", "token", "category"),
+            _p("onset-date", "date", "onsetDateTime"),
+            _p("encounter", "reference", "encounter", target="Encounter"),
+        ),
+        "MedicationRequest": (
+            *_SUBJECT,
+            _p("status", "token", "status"),
+            _p("intent", "token", "intent"),
+            _p("code", "token", "medicationCodeableConcept"),
+            _p("authoredon", "date", "authoredOn"),
+            _p("requester", "reference", "requester"),
+        ),
+        "CareTeam": (
+            *_SUBJECT,
+            _p("status", "token", "status"),
+            _p("participant", "reference", "participant.member"),
+            _p("category", "token", "category"),
+        ),
+    }.items()
+}
+
+
+def walk(node: Any, path: list[str]) -> Iterator[Any]:
+    """Every value at a dotted path, flattening lists on the way."""
+    if isinstance(node, list):
+        for item in node:
+            yield from walk(item, path)
+        return
+    if not path:
+        if node is not None:
+            yield node
+        return
+    if isinstance(node, dict) and path[0] in node:
+        yield from walk(node[path[0]], path[1:])
+
+
+def token_values(value: Any) -> Iterator[str]:
+    if isinstance(value, bool):
+        yield "true" if value else "false"
+    elif isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        codings = value.get("coding", [value])
+        for coding in codings:
+            code = coding.get("code") or coding.get("value")
+            if isinstance(code, str):
+                yield code
+                if coding.get("system"):
+                    yield f"{coding['system']}|{code}"
+
+
+def parse_fhir_date(text: str) -> tuple[str, str]:
+    """A FHIR date/dateTime/instant as a [lo, hi] range of UTC ISO seconds; ValueError if bad."""
+    if len(text) == 4:
+        lo = datetime(int(text), 1, 1, tzinfo=UTC)
+        return _iso(lo), _iso(lo.replace(year=lo.year + 1) - timedelta(seconds=1))
+    if len(text) == 7:
+        year, month = int(text[:4]), int(text[5:7])
+        lo = datetime(year, month, 1, tzinfo=UTC)
+        nxt = lo.replace(year=year + month // 12, month=month % 12 + 1)
+        return _iso(lo), _iso(nxt - timedelta(seconds=1))
+    if len(text) == 10:
+        lo = datetime.fromisoformat(text).replace(tzinfo=UTC)
+        return _iso(lo), _iso(lo + timedelta(days=1, seconds=-1))
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return _iso(moment), _iso(moment)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _date_values(value: Any) -> Iterator[IndexValue]:
+    if isinstance(value, str):
+        lo, hi = parse_fhir_date(value)
+        yield "", lo, hi
+    elif isinstance(value, dict) and ("start" in value or "end" in value):
+        lo = parse_fhir_date(value["start"])[0] if "start" in value else "0000"
+        hi = parse_fhir_date(value["end"])[1] if "end" in value else "9999"
+        yield "", lo, hi
+
+
+def _values_for(param: SearchParam, raw: Any) -> Iterator[IndexValue]:
+    if param.kind == "token":
+        for token in token_values(raw):
+            yield token, "", ""
+    elif param.kind == "string" and isinstance(raw, str):
+        yield raw.lower(), "", ""
+    elif param.kind == "reference" and isinstance(raw, dict):
+        ref = raw.get("reference")
+        if isinstance(ref, str):
+            yield ref, "", ""
+    elif param.kind == "date":
+        yield from _date_values(raw)
+
+
+def index_entries(resource: Resource) -> list[tuple[str, str, str, str]]:
+    """(param, value, lo, hi) rows for the search index of one resource."""
+    params = SEARCH_PARAMS.get(resource.get("resourceType", ""), {})
+    entries: set[tuple[str, str, str, str]] = set()
+    for param in params.values():
+        for path in param.paths:
+            for raw in walk(resource, path.split(".")):
+                entries.update((param.name, *value) for value in _values_for(param, raw))
+    return sorted(entries)
+
+
+def owner_patient(resource: Resource) -> str:
+    """The id of the patient whose compartment holds the resource ("" for none)."""
+    if resource.get("resourceType") == "Patient":
+        return str(resource.get("id", ""))
+    subject = resource.get("subject")
+    if isinstance(subject, dict):
+        rtype, _, rid = str(subject.get("reference", "")).partition("/")
+        if rtype == "Patient":
+            return rid
+    return ""
+
+
+def security_labels(resource: Resource) -> frozenset[str]:
+    labels = resource.get("meta", {}).get("security", [])
+    return frozenset(str(label.get("code")) for label in labels if label.get("code"))
+
+
+def care_team_links(resource: Resource) -> list[tuple[str, str]]:
+    """(practitioner reference, patient id) pairs of an active CareTeam."""
+    if resource.get("resourceType") != "CareTeam" or resource.get("status") != "active":
+        return []
+    patient = owner_patient(resource)
+    members = walk(resource, ["participant", "member", "reference"])
+    return [(m, patient) for m in members if patient and str(m).startswith("Practitioner/")]

@@ -1,0 +1,73 @@
+"""The API's errors: each maps to one HTTP status, one OperationOutcome code, one reason code."""
+
+from evidence.core import FhirEvidenceError, ReasonCode
+
+
+class ApiError(FhirEvidenceError):
+    status = 400
+    issue_code = "invalid"
+    reason: ReasonCode = ReasonCode.QUERY_INVALID
+    diagnostics = "The request is invalid."
+
+    def __init__(self, diagnostics: str | None = None, reason: ReasonCode | None = None) -> None:
+        if reason is not None:
+            self.reason = reason
+        if diagnostics is not None:
+            self.diagnostics = diagnostics
+        super().__init__(self.diagnostics, code=str(self.reason))
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class InvalidRequest(ApiError):
+    pass
+
+
+class Unauthorized(ApiError):
+    status = 401
+    issue_code = "login"
+    reason = ReasonCode.TOKEN_MALFORMED
+    diagnostics = "The access token is missing or invalid."
+
+    def headers(self) -> dict[str, str]:
+        # The contract asks for error="invalid_token" on every 401, a missing token included.
+        return {"WWW-Authenticate": 'Bearer realm="fhir", error="invalid_token"'}
+
+
+class Forbidden(ApiError):
+    status = 403
+    issue_code = "forbidden"
+    reason = ReasonCode.SCOPE_INSUFFICIENT
+    diagnostics = "The access token does not grant this interaction."
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="fhir", error="insufficient_scope"'}
+
+
+class NotFound(ApiError):
+    status = 404
+    issue_code = "not-found"
+    reason = ReasonCode.NOT_FOUND
+    diagnostics = "Resource not found."
+
+
+class MethodNotAllowed(ApiError):
+    status = 405
+    issue_code = "not-supported"
+    reason = ReasonCode.METHOD_NOT_ALLOWED
+    diagnostics = "This interaction is not supported here."
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+    issue_code = "too-costly"
+    reason = ReasonCode.REQUEST_TOO_LARGE
+    diagnostics = "The request body is too large."
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+    issue_code = "transient"
+    reason = ReasonCode.DEPENDENCY_FAILED
+    diagnostics = "The service is temporarily unavailable."

@@ -1,0 +1,123 @@
+"""CapabilityStatement and SMART configuration (no token needed)."""
+
+from typing import Any
+
+from api.data.indexing import SEARCH_PARAMS
+from api.settings import Settings
+
+SCOPES_SUPPORTED = [
+    "openid",
+    "fhirUser",
+    "launch/patient",
+    "offline_access",
+    "export",
+    "patient/*.rs",
+    "user/*.rs",
+    "system/*.rs",
+    "patient/*.read",
+    "user/*.read",
+    "system/*.read",
+    "user/*.cruds",
+    "system/AuditEvent.rs",
+    "user/AuditEvent.rs",
+]
+CAPABILITIES = [
+    "permission-v1",
+    "permission-v2",
+    "permission-patient",
+    "permission-user",
+    "context-standalone-patient",
+    "client-confidential-asymmetric",
+]
+_KIND_TYPES = {"token": "token", "string": "string", "reference": "reference", "date": "date"}
+
+
+def smart_configuration(settings: Settings) -> dict[str, Any]:
+    issuer = (
+        settings.dev_issuer_url
+        if settings.dev_issuer_enabled
+        else (settings.trusted_issuers[0].issuer)
+    )
+    config: dict[str, Any] = {
+        "issuer": issuer,
+        "grant_types_supported": ["authorization_code", "client_credentials"],
+        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "scopes_supported": SCOPES_SUPPORTED,
+        "response_types_supported": ["code"],
+        "capabilities": CAPABILITIES,
+        "code_challenge_methods_supported": ["S256"],
+    }
+    if settings.token_endpoint:
+        config["token_endpoint"] = settings.token_endpoint
+    if settings.authorization_endpoint:
+        config["authorization_endpoint"] = settings.authorization_endpoint
+    if settings.dev_issuer_enabled:
+        config["jwks_uri"] = f"{settings.dev_issuer_url}/jwks.json"
+    elif settings.trusted_issuers[0].jwks_uri:
+        config["jwks_uri"] = settings.trusted_issuers[0].jwks_uri
+    return config
+
+
+def _oauth_uris(settings: Settings) -> dict[str, str]:
+    uris = {"token": settings.token_endpoint, "authorize": settings.authorization_endpoint}
+    return {name: uri for name, uri in uris.items() if uri}
+
+
+def _resource_entry(rtype: str) -> dict[str, Any]:
+    params = [
+        {"name": name, "type": _KIND_TYPES[param.kind]}
+        for name, param in SEARCH_PARAMS[rtype].items()
+    ]
+    interactions = ["read", "search-type", "create", "update", "delete"]
+    return {
+        "type": rtype,
+        "interaction": [{"code": code} for code in interactions],
+        "versioning": "versioned",
+        "readHistory": False,
+        "updateCreate": True,
+        "searchParam": params,
+    }
+
+
+def capability_statement(settings: Settings, software_version: str) -> dict[str, Any]:
+    security: dict[str, Any] = {
+        "cors": False,
+        "service": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                        "code": "SMART-on-FHIR",
+                    }
+                ],
+                "text": "OAuth2 bearer tokens using SMART App Launch scopes",
+            }
+        ],
+        "description": "Every request needs a bearer access token except metadata and "
+        "SMART discovery; every request is recorded as access evidence.",
+    }
+    uris = _oauth_uris(settings)
+    if uris:
+        security["extension"] = [
+            {
+                "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+                "extension": [{"url": name, "valueUri": uri} for name, uri in uris.items()],
+            }
+        ]
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-11-29",
+        "kind": "instance",
+        "software": {"name": "fhir-evidence", "version": software_version},
+        "implementation": {"description": "fhir-evidence", "url": settings.fhir_base},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "rest": [
+            {
+                "mode": "server",
+                "security": security,
+                "resource": [_resource_entry(rtype) for rtype in sorted(SEARCH_PARAMS)],
+            }
+        ],
+    }

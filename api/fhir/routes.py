@@ -1,0 +1,177 @@
+"""FHIR read and search routes: thin, every decision recorded in the request's audit."""
+
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from api.data.indexing import SEARCH_PARAMS
+from api.data.repository import SearchPage, StoredResource
+from api.errors import InvalidRequest, NotFound
+from api.fhir.discovery import capability_statement, smart_configuration
+from api.fhir.projection import project
+from api.fhir.responses import FhirResponse, searchset
+from api.fhir.search import SearchRequest, parse_search, valid_id
+from api.security.access import AccessPlan, Reach, decide_resource
+from api.security.cursor import CursorInvalid, decode_cursor, encode_cursor, query_fingerprint
+from api.security.principal import Principal
+from api.services import Services, audit, services
+from evidence.core import Decision, ReasonCode
+
+router = APIRouter(prefix="/fhir")
+VERSION = "0.1.0"
+
+
+@router.get("/metadata")
+async def metadata(request: Request) -> Response:
+    audit(request).decide(Decision.ALLOW, str(ReasonCode.PUBLIC_ENDPOINT))
+    audit(request).target("metadata")
+    return FhirResponse(capability_statement(services(request).settings, VERSION))
+
+
+@router.get("/.well-known/smart-configuration")
+async def smart_config(request: Request) -> Response:
+    audit(request).decide(Decision.ALLOW, str(ReasonCode.PUBLIC_ENDPOINT))
+    audit(request).target("smart-configuration")
+    body = smart_configuration(services(request).settings)
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+def known_type(request: Request, action: str, resource_type: str) -> None:
+    audit(request).target(action, resource_type)
+    if resource_type not in SEARCH_PARAMS:
+        raise NotFound("Unknown or unsupported resource type.")
+
+
+def visible(svc: Services, plan: AccessPlan, stored: StoredResource) -> tuple[bool, list[str]]:
+    member = False
+    if plan.reach.kind is Reach.CARE_TEAM and stored.patient_id:
+        member = svc.guard.care_team_member(plan.reach.practitioner, stored.patient_id)
+    decision = decide_resource(plan, stored.patient_id, stored.labels, member)
+    return decision.visible, list(decision.reasons)
+
+
+@router.get("/{resource_type}/{resource_id}")
+async def read(request: Request, resource_type: str, resource_id: str) -> Response:
+    known_type(request, "read", resource_type)
+    svc, record = services(request), audit(request)
+    principal = svc.guard.authenticate(request)
+    plan = svc.guard.authorize(request, principal, resource_type, "read")
+    stored = svc.repository.read(resource_type, resource_id) if valid_id(resource_id) else None
+    if stored is None:
+        record.decide(Decision.DENY, str(ReasonCode.NOT_FOUND))
+        raise NotFound()
+    record.resource_ids.append(f"{resource_type}/{resource_id}")
+    if stored.patient_id:
+        record.patient_ids.add(stored.patient_id)
+    ok, reasons = visible(svc, plan, stored)
+    if not ok:
+        record.reasons.clear()
+        record.decide(Decision.DENY, *reasons)
+        record.count_withheld = 1
+        raise NotFound()
+    record.count_returned = 1
+    headers = {"ETag": f'W/"{stored.version_id}"'}
+    return FhirResponse(stored.body, headers=headers)
+
+
+@router.get("/{resource_type}")
+async def search_get(request: Request, resource_type: str) -> Response:
+    return await run_search(request, resource_type, list(request.query_params.multi_items()))
+
+
+@router.post("/{resource_type}/_search")
+async def search_post(request: Request, resource_type: str) -> Response:
+    known_type(request, "search", resource_type)
+    form = await request.form()
+    params = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    params += list(request.query_params.multi_items())
+    return await run_search(request, resource_type, params)
+
+
+async def run_search(
+    request: Request, resource_type: str, params: list[tuple[str, str]]
+) -> Response:
+    known_type(request, "search", resource_type)
+    svc, record = services(request), audit(request)
+    record.query_params = sorted({name for name, _ in params})
+    principal = svc.guard.authenticate(request)
+    query = parse_search(resource_type, params)
+    plan = svc.guard.authorize(request, principal, resource_type, "search")
+    offset = _offset(svc, principal, resource_type, query)
+    limit = 0 if query.summary == "count" else query.count
+    page = svc.repository.search(
+        resource_type, query.criteria, plan.reach, plan.hidden_labels, limit, offset
+    )
+    _record_search(record, plan, page)
+    bundle = _bundle(params, svc, principal, resource_type, query, page, offset)
+    return FhirResponse(bundle)
+
+
+def _offset(svc: Services, principal: Principal, resource_type: str, query: SearchRequest) -> int:
+    if not query.cursor:
+        return 0
+    fingerprint = query_fingerprint(resource_type, query.fingerprint_params)
+    try:
+        position = decode_cursor(
+            svc.cursor_key, query.cursor, principal.sub, fingerprint, int(svc.clock())
+        )
+        if not isinstance(position, int) or position < 0:
+            raise CursorInvalid("not a search cursor")
+        return position
+    except CursorInvalid:
+        raise InvalidRequest(
+            "The paging cursor is invalid or expired.", reason=ReasonCode.CURSOR_INVALID
+        ) from None
+
+
+def _record_search(record: Any, plan: AccessPlan, page: SearchPage) -> None:
+    record.count_returned = len(page.rows)
+    record.count_withheld = page.matching - page.total
+    for row in page.rows:
+        record.resource_ids.append(f"{row.resource_type}/{row.id}")
+        if row.patient_id:
+            record.patient_ids.add(row.patient_id)
+    reasons = []
+    if page.in_reach < page.matching:
+        reasons.append(_reach_reason(plan))
+    if page.total < page.in_reach:
+        reasons.append(str(ReasonCode.LABEL_WITHHELD))
+    record.decide(Decision.PARTIAL if reasons else Decision.ALLOW, *reasons)
+
+
+def _reach_reason(plan: AccessPlan) -> str:
+    if plan.reach.kind is Reach.CARE_TEAM:
+        return str(ReasonCode.CARETEAM_NOT_MEMBER)
+    return str(ReasonCode.COMPARTMENT_OUTSIDE)
+
+
+def _bundle(
+    params: list[tuple[str, str]],
+    svc: Services,
+    principal: Principal,
+    resource_type: str,
+    query: SearchRequest,
+    page: SearchPage,
+    offset: int,
+) -> dict[str, Any]:
+    base = svc.settings.fhir_base
+    kept = [(k, v) for k, v in params if k != "_cursor"]
+    self_url = f"{base}/{resource_type}" + (f"?{urlencode(kept)}" if kept else "")
+    next_url = None
+    if query.summary != "count" and offset + len(page.rows) < page.total:
+        fingerprint = query_fingerprint(resource_type, query.fingerprint_params)
+        cursor = encode_cursor(
+            svc.cursor_key, principal.sub, fingerprint, offset + len(page.rows), int(svc.clock())
+        )
+        next_url = f"{base}/{resource_type}?{urlencode([*kept, ('_cursor', cursor)])}"
+    entries = [(row.resource_type, row.id, _entry_body(row, query)) for row in page.rows]
+    return searchset(entries, page.total, self_url, next_url, base)
+
+
+def _entry_body(row: StoredResource, query: SearchRequest) -> Any:
+    if query.elements or query.summary in {"true", "text", "data"}:
+        return project(row.as_dict(), query.elements, query.summary)
+    return orjson.Fragment(row.body)

@@ -1,0 +1,147 @@
+"""Search guardrails: the allow-list of parameters and their typed parsing into SQL criteria.
+
+Unknown parameters, modifiers, chains, `_has`, `_filter` and malformed values are refused
+with InvalidRequest (400 query.invalid).
+"""
+
+import re
+from dataclasses import dataclass, field
+
+from api.data.indexing import SEARCH_PARAMS, SearchParam, parse_fhir_date
+from api.data.repository import Criterion
+from api.errors import InvalidRequest
+
+COUNT_DEFAULT = 20
+COUNT_MAX = 100
+SUMMARY_MODES = frozenset({"true", "text", "data", "count", "false"})
+CONTROL_PARAMS = frozenset({"_count", "_elements", "_summary", "_cursor", "_format"})
+JSON_FORMATS = frozenset({"json", "application/json", "application/fhir+json"})
+_ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_ELEMENT_RE = re.compile(r"^[a-zA-Z][A-Za-z0-9]{0,63}$")
+_DATE_PREFIXES = {"eq", "gt", "lt", "ge", "le"}
+_MAX_VALUE_LEN = 256
+_MAX_PARAMS = 30
+
+
+@dataclass(slots=True)
+class SearchRequest:
+    criteria: list[Criterion] = field(default_factory=list)
+    count: int = COUNT_DEFAULT
+    elements: tuple[str, ...] = ()
+    summary: str = ""
+    cursor: str = ""
+    param_names: list[str] = field(default_factory=list)
+    fingerprint_params: list[tuple[str, str]] = field(default_factory=list)
+
+
+def parse_search(resource_type: str, params: list[tuple[str, str]]) -> SearchRequest:
+    if len(params) > _MAX_PARAMS:
+        raise InvalidRequest("Too many search parameters.")
+    allowed = SEARCH_PARAMS[resource_type]
+    request = SearchRequest()
+    for name, value in params:
+        request.param_names.append(name)
+        if len(value) > _MAX_VALUE_LEN:
+            raise InvalidRequest(f"The value of parameter '{_safe(name)}' is too long.")
+        if name in CONTROL_PARAMS:
+            _control(request, name, value)
+            continue
+        if name not in allowed:
+            raise InvalidRequest(f"Unknown or unsupported search parameter '{_safe(name)}'.")
+        request.criteria.append(_criterion(allowed[name], value))
+        request.fingerprint_params.append((name, value))
+    request.fingerprint_params.extend(
+        [
+            ("_elements", ",".join(request.elements)),
+            ("_summary", request.summary),
+            ("_count", str(request.count)),
+        ]
+    )
+    return request
+
+
+def _safe(name: str) -> str:
+    """Echo a parameter name only when it is harmless (no markup, bounded)."""
+    return name if re.fullmatch(r"[A-Za-z0-9_:.\-]{1,40}", name) else "?"
+
+
+def _control(request: SearchRequest, name: str, value: str) -> None:
+    if name == "_count":
+        if not value.isdigit():
+            raise InvalidRequest("_count must be a non-negative integer.")
+        request.count = min(int(value), COUNT_MAX)
+    elif name == "_elements":
+        elements = tuple(e.strip() for e in value.split(",") if e.strip())
+        if not elements or not all(_ELEMENT_RE.match(e) for e in elements):
+            raise InvalidRequest("_elements must list element names.")
+        request.elements = elements
+    elif name == "_summary":
+        if value not in SUMMARY_MODES:
+            raise InvalidRequest("_summary must be one of true, text, data, count, false.")
+        request.summary = value
+    elif name == "_format":
+        if value not in JSON_FORMATS:
+            raise InvalidRequest("Only JSON is supported.")
+    else:
+        request.cursor = value
+
+
+def _criterion(param: SearchParam, value: str) -> Criterion:
+    alternatives = [v for v in value.split(",") if v]
+    if not alternatives:
+        raise InvalidRequest(f"Parameter '{param.name}' needs a value.")
+    if param.kind == "token":
+        return _in_values(param.name, alternatives)
+    if param.kind == "reference":
+        return _in_values(param.name, [_reference(param, v) for v in alternatives])
+    if param.kind == "string":
+        sql = " OR ".join("i.value LIKE ? ESCAPE '\\'" for _ in alternatives)
+        return Criterion(param.name, sql, tuple(_prefix_pattern(v) for v in alternatives))
+    return _date_criterion(param.name, alternatives)
+
+
+def _in_values(name: str, values: list[str]) -> Criterion:
+    marks = ", ".join("?" for _ in values)
+    return Criterion(name, f"i.value IN ({marks})", tuple(values))
+
+
+def _reference(param: SearchParam, value: str) -> str:
+    rtype, _, rid = value.rpartition("/")
+    rtype = rtype or param.target or "Patient"
+    if not _ID_RE.match(rid) or (param.target and rtype != param.target):
+        raise InvalidRequest(f"Parameter '{param.name}' needs a reference like Type/id.")
+    if not re.fullmatch(r"[A-Z][A-Za-z]{1,63}", rtype):
+        raise InvalidRequest(f"Parameter '{param.name}' needs a reference like Type/id.")
+    return f"{rtype}/{rid}"
+
+
+def _prefix_pattern(value: str) -> str:
+    escaped = value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def _date_criterion(name: str, alternatives: list[str]) -> Criterion:
+    parts: list[str] = []
+    args: list[str] = []
+    for value in alternatives:
+        prefix, text = (value[:2], value[2:]) if value[:2].isalpha() else ("eq", value)
+        if prefix not in _DATE_PREFIXES:
+            raise InvalidRequest(f"Date prefix not supported for '{name}'.")
+        try:
+            lo, hi = parse_fhir_date(text)
+        except (ValueError, IndexError) as exc:
+            raise InvalidRequest(f"Parameter '{name}' needs a FHIR date.") from exc
+        sql, sql_args = {
+            "eq": ("(i.lo >= ? AND i.hi <= ?)", [lo, hi]),
+            "gt": ("i.hi > ?", [hi]),
+            "ge": ("i.hi >= ?", [lo]),
+            "lt": ("i.lo < ?", [lo]),
+            "le": ("i.lo <= ?", [hi]),
+        }[prefix]
+        parts.append(sql)
+        args.extend(sql_args)
+    return Criterion(name, " OR ".join(parts), tuple(args))
+
+
+def valid_id(resource_id: str) -> bool:
+    return bool(_ID_RE.match(resource_id))

@@ -1,0 +1,141 @@
+"""Create, update and delete. Bodies are validated with fhir.resources (R4B) and the
+policy is checked for the resource as it is now and as it would be after the write.
+A write never returns content the caller could not read.
+"""
+
+import uuid
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from api.data.indexing import owner_patient
+from api.data.repository import StoredResource
+from api.errors import Forbidden, InvalidRequest, NotFound
+from api.fhir.responses import FhirResponse
+from api.fhir.routes import known_type, visible
+from api.fhir.search import valid_id
+from api.security.access import AccessPlan, decide_resource
+from api.security.principal import Principal
+from api.services import Services, audit, services
+from evidence.core import Decision, ReasonCode
+
+router = APIRouter(prefix="/fhir")
+
+
+def validate_body(raw: bytes, resource_type: str) -> dict[str, Any]:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidRequest("The body is not valid JSON.") from None
+    if not isinstance(body, dict) or body.get("resourceType") != resource_type:
+        raise InvalidRequest(f"The body must be a {resource_type} resource.")
+    from fhir.resources.R4B import get_fhir_model_class
+
+    try:
+        get_fhir_model_class(resource_type).model_validate(body)
+    except (ValueError, TypeError):
+        raise InvalidRequest(f"The body is not a valid FHIR R4 {resource_type}.") from None
+    return dict(body)
+
+
+def _may_write(svc: Services, plan: AccessPlan, resource: dict[str, Any]) -> None:
+    """The resource after the write must lie within the caller's patient reach."""
+    draft = StoredResource(
+        resource["resourceType"], resource["id"], 0, owner_patient(resource), frozenset(), b""
+    )
+    ok, reasons = visible(svc, plan, draft)
+    if not ok:
+        audit_reasons = [r for r in reasons if r != str(ReasonCode.SCOPE_GRANTED)]
+        raise Forbidden(
+            "The resource lies outside the patients this token may reach.",
+            reason=ReasonCode(audit_reasons[-1]),
+        )
+
+
+def _write_response(
+    svc: Services, plan: AccessPlan, stored: StoredResource, created: bool
+) -> Response:
+    location = f"{svc.settings.fhir_base}/{stored.resource_type}/{stored.id}/_history/"
+    headers = {"Location": f"{location}{stored.version_id}", "ETag": f'W/"{stored.version_id}"'}
+    status = 201 if created else 200
+    readable = decide_resource(plan, stored.patient_id, stored.labels, True).visible
+    if not readable:
+        return Response(status_code=status, headers=headers)
+    return FhirResponse(stored.body, status_code=status, headers=headers)
+
+
+def _begin(request: Request, action: str, resource_type: str) -> tuple[Services, Principal]:
+    known_type(request, action, resource_type)
+    svc = services(request)
+    return svc, svc.guard.authenticate(request)
+
+
+@router.post("/{resource_type}")
+async def create(request: Request, resource_type: str) -> Response:
+    svc, principal = _begin(request, "create", resource_type)
+    plan = svc.guard.authorize(request, principal, resource_type, "create")
+    resource = validate_body(await request.body(), resource_type)
+    resource["id"] = uuid.uuid4().hex
+    _may_write(svc, plan, resource)
+    stored, _ = svc.repository.save(resource, svc.now_iso())
+    _record_write(request, stored, resource)
+    return _write_response(svc, plan, stored, created=True)
+
+
+@router.put("/{resource_type}/{resource_id}")
+async def update(request: Request, resource_type: str, resource_id: str) -> Response:
+    svc, principal = _begin(request, "update", resource_type)
+    plan = svc.guard.authorize(request, principal, resource_type, "update")
+    resource = validate_body(await request.body(), resource_type)
+    if not valid_id(resource_id) or resource.get("id") != resource_id:
+        raise InvalidRequest("The body id must match the id in the URL.")
+    _existing_visible(request, svc, plan, resource_type, resource_id, required=False)
+    _may_write(svc, plan, resource)
+    stored, created = svc.repository.save(resource, svc.now_iso())
+    _record_write(request, stored, resource)
+    return _write_response(svc, plan, stored, created=created)
+
+
+@router.delete("/{resource_type}/{resource_id}")
+async def delete(request: Request, resource_type: str, resource_id: str) -> Response:
+    svc, principal = _begin(request, "delete", resource_type)
+    plan = svc.guard.authorize(request, principal, resource_type, "delete")
+    stored = _existing_visible(request, svc, plan, resource_type, resource_id, required=True)
+    assert stored is not None
+    svc.repository.delete(resource_type, resource_id, svc.now_iso())
+    _record_write(request, stored, None)
+    return Response(status_code=204)
+
+
+def _existing_visible(
+    request: Request,
+    svc: Services,
+    plan: AccessPlan,
+    resource_type: str,
+    resource_id: str,
+    required: bool,
+) -> StoredResource | None:
+    stored = svc.repository.read(resource_type, resource_id) if valid_id(resource_id) else None
+    if stored is None:
+        if required:
+            raise NotFound()
+        return None
+    ok, reasons = visible(svc, plan, stored)
+    if not ok:
+        audit(request).reasons.clear()
+        audit(request).decide(Decision.DENY, *reasons)
+        raise NotFound()  # existing but unseen answers exactly like missing
+    return stored
+
+
+def _record_write(
+    request: Request, stored: StoredResource, resource: dict[str, Any] | None
+) -> None:
+    record = audit(request)
+    record.resource_ids.append(f"{stored.resource_type}/{stored.id}")
+    patient = owner_patient(resource) if resource is not None else stored.patient_id
+    if patient:
+        record.patient_ids.add(patient)
+    record.count_returned = 1

@@ -1,0 +1,108 @@
+"""The guard in front of every FHIR and auditor route: token → principal → access plan.
+
+Adapter around the pure `api.security` functions: it keeps the verified-token cache, the
+issuer keys (refresh on unknown kid) and a short-lived care-team membership cache, and
+records every decision in the request's audit context.
+"""
+
+import hashlib
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from starlette.requests import Request
+
+from api.audit_context import RequestAudit
+from api.data.repository import ResourceRepository
+from api.errors import Forbidden, ServiceUnavailable, Unauthorized
+from api.issuers import IssuerKeys
+from api.security.access import POLICY_VERSION, AccessPlan, plan_access
+from api.security.principal import Principal
+from api.security.tokens import TokenPolicy, TokenRejected, UnknownKey, verify_access_token
+from evidence.core import Decision, ReasonCode
+
+TOKEN_CACHE_SIZE = 10_000
+CARE_TEAM_TTL_S = 30.0
+Clock = Callable[[], float]
+
+
+class Guard:
+    def __init__(
+        self,
+        keys: IssuerKeys,
+        policy: TokenPolicy,
+        repository: ResourceRepository,
+        clock: Clock = time.time,
+    ) -> None:
+        self._keys = keys
+        self._policy = policy
+        self._repository = repository
+        self._clock = clock
+        self._tokens: OrderedDict[bytes, Principal] = OrderedDict()
+        self._care_team: OrderedDict[tuple[str, str], tuple[bool, float]] = OrderedDict()
+
+    def authenticate(self, request: Request) -> Principal:
+        audit: RequestAudit = request.state.audit
+        audit.policy_version = POLICY_VERSION
+        try:
+            principal = self._principal(request.headers.get("authorization", ""))
+        except TokenRejected as exc:
+            audit.decide(Decision.DENY, str(exc.reason))
+            raise Unauthorized(reason=exc.reason) from None
+        audit.principal = principal
+        return principal
+
+    def _principal(self, header: str) -> Principal:
+        scheme, _, token = header.partition(" ")
+        if not header:
+            raise TokenRejected(ReasonCode.TOKEN_MISSING)
+        if scheme.lower() != "bearer" or not token.strip():
+            raise TokenRejected(ReasonCode.TOKEN_MALFORMED)
+        token = token.strip()
+        now = self._clock()
+        digest = hashlib.sha256(token.encode("utf-8", "replace")).digest()
+        cached = self._tokens.get(digest)
+        if cached is not None and cached.expires_at + self._policy.leeway_s >= now:
+            return cached
+        principal = self._verify(token, int(now))
+        self._remember(digest, principal)
+        return principal
+
+    def _verify(self, token: str, now: int) -> Principal:
+        if not self._keys.any_keys():
+            raise ServiceUnavailable("No token verification keys are available.")
+        try:
+            return verify_access_token(token, self._keys.trusted, now, self._policy)
+        except UnknownKey as exc:
+            if not self._keys.refresh(exc.issuer):
+                raise
+            return verify_access_token(token, self._keys.trusted, now, self._policy)
+
+    def _remember(self, digest: bytes, principal: Principal) -> None:
+        self._tokens[digest] = principal
+        if len(self._tokens) > TOKEN_CACHE_SIZE:
+            self._tokens.popitem(last=False)
+
+    def authorize(
+        self, request: Request, principal: Principal, resource_type: str, interaction: str
+    ) -> AccessPlan:
+        audit: RequestAudit = request.state.audit
+        plan = plan_access(principal, resource_type, interaction)
+        audit.scopes_used = list(plan.scopes_used)
+        if not plan.granted:
+            audit.decide(Decision.DENY, *plan.reasons)
+            raise Forbidden()
+        audit.decide(Decision.ALLOW, *plan.reasons)
+        return plan
+
+    def care_team_member(self, practitioner: str, patient_id: str) -> bool:
+        key = (practitioner, patient_id)
+        now = self._clock()
+        hit = self._care_team.get(key)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        member = self._repository.care_team_member(practitioner, patient_id)
+        self._care_team[key] = (member, now + CARE_TEAM_TTL_S)
+        if len(self._care_team) > TOKEN_CACHE_SIZE:
+            self._care_team.popitem(last=False)
+        return member

@@ -1,0 +1,100 @@
+"""Trusted issuers and their keys: JWKS from a file or a URI, and the development issuer.
+
+JWKS over HTTP is fetched with short timeouts and refreshed on an unknown `kid` at most
+once a minute per issuer, so an attacker's made-up key ids cannot amplify into fetches.
+"""
+
+import json
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import structlog
+from jwt import PyJWK, PyJWKSet
+from jwt.exceptions import PyJWKError, PyJWKSetError
+
+from api.security.tokens import TrustedKeys
+from api.settings import Settings, TrustedIssuer
+
+log = structlog.get_logger("fhir_evidence.issuers")
+REFRESH_INTERVAL_S = 60.0
+FETCH_TIMEOUT_S = 3.0
+
+
+def keys_from_jwks(document: Mapping[str, Any]) -> dict[str, Any]:
+    """kid -> public key object; keys without a usable kid or type are skipped."""
+    keys: dict[str, Any] = {}
+    for raw in document.get("keys", []):
+        if raw.get("use", "sig") != "sig" or "d" in raw:
+            continue  # never accept private key material as a verification key
+        try:
+            jwk = PyJWK(raw)
+        except (PyJWKError, PyJWKSetError, ValueError, TypeError):
+            continue
+        keys[str(raw.get("kid", ""))] = jwk.key
+    return keys
+
+
+class IssuerKeys:
+    """The current keys of every trusted issuer, refreshable without a restart."""
+
+    def __init__(self, issuers: list[TrustedIssuer], default_audience: str) -> None:
+        self._config = {i.issuer: i for i in issuers}
+        self._default_audience = default_audience
+        self._trusted: dict[str, TrustedKeys] = {}
+        self._last_refresh: dict[str, float] = {}
+        self._lock = threading.Lock()
+        for issuer in issuers:
+            self._load(issuer)
+
+    @property
+    def trusted(self) -> Mapping[str, TrustedKeys]:
+        return self._trusted
+
+    def add_static(self, issuer: str, audience: str, keys: dict[str, Any]) -> None:
+        algorithms = frozenset({"RS256", "PS256", "ES256", "EdDSA"})
+        self._trusted[issuer] = TrustedKeys(issuer, audience, algorithms, keys)
+
+    def refresh(self, issuer: str) -> bool:
+        """Reload one issuer's keys, at most once per interval; True when reloaded."""
+        config = self._config.get(issuer)
+        now = time.monotonic()
+        with self._lock:
+            if config is None or now - self._last_refresh.get(issuer, -1e9) < REFRESH_INTERVAL_S:
+                return False
+            self._last_refresh[issuer] = now
+        return self._load(config)
+
+    def _load(self, config: TrustedIssuer) -> bool:
+        try:
+            document = _read_jwks(config)
+        except (OSError, ValueError, httpx.HTTPError) as exc:
+            log.warning("jwks unavailable", issuer=config.issuer, error=type(exc).__name__)
+            return False
+        audience = config.audience or self._default_audience
+        self._trusted[config.issuer] = TrustedKeys(
+            config.issuer, audience, frozenset(config.algorithms), keys_from_jwks(document)
+        )
+        return True
+
+    def any_keys(self) -> bool:
+        return any(t.keys for t in self._trusted.values())
+
+
+def _read_jwks(config: TrustedIssuer) -> dict[str, Any]:
+    if config.jwks_file is not None:
+        return dict(json.loads(Path(config.jwks_file).read_text()))
+    assert config.jwks_uri is not None
+    response = httpx.get(config.jwks_uri, timeout=FETCH_TIMEOUT_S, follow_redirects=False)
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def issuer_keys_for(settings: Settings) -> IssuerKeys:
+    return IssuerKeys(settings.trusted_issuers, settings.fhir_base)
+
+
+__all__ = ["IssuerKeys", "PyJWKSet", "issuer_keys_for", "keys_from_jwks"]

@@ -1,0 +1,109 @@
+"""The embedded runtime: every component built from Settings (composition root)."""
+
+import time
+from dataclasses import dataclass
+
+import structlog
+
+from api.data.repository import ResourceRepository
+from api.data.synthetic import generate_dataset
+from api.devissuer import load_or_create_key, public_jwks
+from api.guard import Guard
+from api.issuers import IssuerKeys, issuer_keys_for, keys_from_jwks
+from api.keys import HASH_KEY_VERSION, derived_key, hash_key
+from api.security.tokens import TokenPolicy
+from api.services import Services
+from api.settings import Settings
+from evidence.core import Pseudonymizer
+from evidence.core.record import evidence_payload
+from evidence.store import EvidenceStore, open_evidence_store
+from evidence.store.clickhouse import store_dsn
+from stream.inline import InlineProcessor
+from stream.outbox import OutboxReader, OutboxWriter
+
+log = structlog.get_logger("fhir_evidence.runtime")
+DEMO_PATIENTS = 200
+DEMO_SEED = 42
+
+
+@dataclass
+class Runtime:
+    services: Services
+    outbox: OutboxWriter
+    processor: InlineProcessor | None
+
+    def start(self) -> None:
+        if self.processor is not None:
+            self.processor.start()
+
+    def stop(self, drain_timeout: float = 20.0) -> None:
+        """Drain the outbox into the evidence store, then close everything."""
+        if self.processor is not None:
+            drained = self.processor.drain(drain_timeout)
+            self.processor.stop()
+            log.info("processor stopped", drained=drained, position=self.processor.position)
+        self.outbox.close()
+        self.services.repository.close()
+        self.services.store.close()
+
+
+def open_repository(settings: Settings) -> ResourceRepository:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return ResourceRepository(settings.data_dir / "fhir.sqlite")
+
+
+def load_demo_data(repository: ResourceRepository, patients: int, seed: int) -> int:
+    resources = generate_dataset(patients=patients, seed=seed)
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return repository.save_many(resources, now)
+
+
+def _dev_issuer(settings: Settings, guard_keys: IssuerKeys) -> dict[str, object] | None:
+    if not settings.dev_issuer_enabled:
+        return None
+    jwks = public_jwks(load_or_create_key(settings.data_dir))
+    guard_keys.add_static(settings.dev_issuer_url, settings.fhir_base, keys_from_jwks(jwks))
+    log.warning(
+        "development issuer enabled: tokens minted by `fhir-evidence token` are "
+        "trusted; configure FHIR_EVIDENCE_TRUSTED_ISSUERS for production"
+    )
+    return jwks
+
+
+def build_runtime(
+    settings: Settings,
+    demo_data: bool = True,
+    store: EvidenceStore | None = None,
+    inline: bool = True,
+) -> Runtime:
+    repository = open_repository(settings)
+    if demo_data and repository.is_empty():
+        count = load_demo_data(repository, DEMO_PATIENTS, DEMO_SEED)
+        log.info("demo data loaded", resources=count)
+    master = hash_key(settings)
+    pseudonymizer = Pseudonymizer(master, HASH_KEY_VERSION)
+    keys = issuer_keys_for(settings)
+    dev_jwks = _dev_issuer(settings, keys)
+    policy = TokenPolicy(settings.max_token_lifetime_s, settings.token_leeway_s)
+    guard = Guard(keys, policy, repository)
+    outbox_path = settings.data_dir / "outbox.sqlite"
+    outbox = OutboxWriter(
+        outbox_path, lambda e: evidence_payload(e, pseudonymizer), HASH_KEY_VERSION
+    )
+    store = store or open_evidence_store(store_dsn(settings.clickhouse_url, settings.data_dir))
+    processor = None
+    if inline:
+        reader = OutboxReader(outbox_path, "inline-processor")
+        processor = InlineProcessor(
+            reader, store, {HASH_KEY_VERSION: pseudonymizer}, outbox.wait_for_commit
+        )
+    services = Services(
+        settings,
+        repository,
+        guard,
+        store,
+        pseudonymizer,
+        derived_key(master, "cursor/v1"),
+        dev_jwks,
+    )
+    return Runtime(services, outbox, processor)

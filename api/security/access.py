@@ -1,0 +1,145 @@
+"""Who may see what (contract section 4), as pure decisions over plain data.
+
+`plan_access` answers, for a principal, a resource type and an interaction, whether any
+scope grants it and which patients and labels it reaches; the repository turns the plan
+into SQL (the policy is applied inside the query). `decide_resource` judges one resource.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from api.security.principal import Principal
+from api.security.scopes import Scope, matching_scopes
+from evidence.core import ReasonCode
+
+POLICY_VERSION = "2026-11.1"
+COMPARTMENT_TYPES = frozenset(
+    {"Patient", "Encounter", "Observation", "Condition", "MedicationRequest", "CareTeam"}
+)
+SENSITIVE_LABELS = frozenset(
+    {
+        "R",
+        "V",
+        "HIV",
+        "PSY",
+        "SUD",
+        "ETH",
+        "SDV",
+        "SEX",
+        "STD",
+        "GDIS",
+        "BH",
+        "MH",
+        "SICKLE",
+        "TBOO",
+        "PREGNANT",
+        "ADOL",
+        "COMPT",
+        "DRGIS",
+        "PDS",
+        "PRS",
+        "SCA",
+    }
+)
+
+
+class Reach(StrEnum):
+    ALL = "all"  # every patient
+    ONE = "one"  # one patient's compartment
+    CARE_TEAM = "care_team"  # patients whose active CareTeam lists the practitioner
+    NONE = "none"  # no patient at all
+
+
+@dataclass(frozen=True, slots=True)
+class PatientReach:
+    kind: Reach
+    patient: str = ""
+    practitioner: str = ""  # "Practitioner/<id>"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessPlan:
+    granted: bool
+    reach: PatientReach
+    hidden_labels: frozenset[str]
+    reasons: tuple[str, ...]
+    scopes_used: tuple[str, ...]
+
+
+def plan_access(principal: Principal, resource_type: str, interaction: str) -> AccessPlan:
+    scopes = matching_scopes(principal.scopes, resource_type, interaction)
+    hidden = SENSITIVE_LABELS - principal.clearance
+    if not scopes:
+        reach = PatientReach(Reach.NONE)
+        return AccessPlan(False, reach, hidden, (ReasonCode.SCOPE_INSUFFICIENT,), ())
+    chosen, reach, reason = _widest_reach(principal, scopes, resource_type)
+    reasons = (str(ReasonCode.SCOPE_GRANTED), reason)
+    return AccessPlan(True, reach, hidden, reasons, tuple(s.raw for s in chosen))
+
+
+def _widest_reach(
+    principal: Principal, scopes: tuple[Scope, ...], resource_type: str
+) -> tuple[tuple[Scope, ...], PatientReach, str]:
+    by_context = {
+        ctx: tuple(s for s in scopes if s.context == ctx) for ctx in ("system", "user", "patient")
+    }
+    if resource_type not in COMPARTMENT_TYPES:
+        first = next(s for s in (*by_context["system"], *by_context["user"], *scopes))
+        return (first,), PatientReach(Reach.ALL), ReasonCode.SYSTEM_ACCESS
+    if by_context["system"]:
+        return by_context["system"], PatientReach(Reach.ALL), ReasonCode.SYSTEM_ACCESS
+    if by_context["user"]:
+        reach, reason = _user_reach(principal)
+        return by_context["user"], reach, reason
+    if principal.patient:
+        reach = PatientReach(Reach.ONE, patient=principal.patient)
+        return by_context["patient"], reach, ReasonCode.COMPARTMENT_PATIENT
+    return by_context["patient"], PatientReach(Reach.NONE), ReasonCode.COMPARTMENT_OUTSIDE
+
+
+def _user_reach(principal: Principal) -> tuple[PatientReach, str]:
+    rtype, _, rid = principal.fhir_user.partition("/")
+    if rtype == "Practitioner" and rid:
+        if principal.break_glass:
+            return PatientReach(Reach.ALL), ReasonCode.BREAK_GLASS
+        return PatientReach(Reach.CARE_TEAM, practitioner=principal.fhir_user), (
+            ReasonCode.CARETEAM_MEMBER
+        )
+    if rtype == "Patient" and rid:
+        return PatientReach(Reach.ONE, patient=rid), ReasonCode.COMPARTMENT_PATIENT
+    return PatientReach(Reach.NONE), ReasonCode.CARETEAM_NOT_MEMBER
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceDecision:
+    visible: bool
+    reasons: tuple[str, ...]
+
+
+def decide_resource(
+    plan: AccessPlan, owner_patient: str, labels: frozenset[str], care_team_member: bool
+) -> ResourceDecision:
+    """May the caller see one resource owned by `owner_patient` ("" for none) with `labels`?"""
+    if not plan.granted:
+        return ResourceDecision(False, plan.reasons)
+    reach_ok, reach_reason = _within_reach(plan.reach, owner_patient, care_team_member)
+    if not reach_ok:
+        return ResourceDecision(False, (str(ReasonCode.SCOPE_GRANTED), reach_reason))
+    if labels & plan.hidden_labels:
+        return ResourceDecision(False, (*plan.reasons, str(ReasonCode.LABEL_WITHHELD)))
+    return ResourceDecision(True, plan.reasons)
+
+
+def _within_reach(reach: PatientReach, owner: str, care_team_member: bool) -> tuple[bool, str]:
+    if not owner or reach.kind is Reach.ALL:
+        return True, ""
+    if reach.kind is Reach.ONE:
+        inside = owner == reach.patient
+        return inside, "" if inside else str(ReasonCode.COMPARTMENT_OUTSIDE)
+    if reach.kind is Reach.CARE_TEAM:
+        return care_team_member, "" if care_team_member else str(ReasonCode.CARETEAM_NOT_MEMBER)
+    return False, str(ReasonCode.COMPARTMENT_OUTSIDE)
+
+
+def hidden_label_codes(labels: frozenset[str], plan: AccessPlan) -> frozenset[str]:
+    return labels & plan.hidden_labels

@@ -1,0 +1,32 @@
+"""The authenticated caller, as the policy sees it."""
+
+from dataclasses import dataclass, field
+
+from api.security.scopes import Scope
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    sub: str
+    issuer: str
+    client_id: str = ""
+    scopes: tuple[Scope, ...] = ()
+    scope_strings: tuple[str, ...] = ()  # as granted, ignored ones included
+    has_export_scope: bool = False
+    patient: str = ""  # launch context patient id for patient/ scopes
+    fhir_user: str = ""  # e.g. "Practitioner/prac-0001"
+    purpose_of_use: str = ""
+    clearance: frozenset[str] = field(default_factory=frozenset)
+    alg: str = ""
+    kid: str = ""
+    jti: str = ""
+    expires_at: int = 0
+
+    @property
+    def break_glass(self) -> bool:
+        return self.purpose_of_use == "ETREAT"
+
+    @property
+    def token_model(self) -> str:
+        versions = sorted({s.version for s in self.scopes})
+        return "smart-" + "+".join(versions) if versions else "jwt"

@@ -1,0 +1,37 @@
+"""The objects the routes use, built once by the app factory and kept on app.state."""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from api.audit_context import RequestAudit
+from api.data.repository import ResourceRepository
+from api.guard import Guard
+from api.settings import Settings
+from evidence.core import Pseudonymizer
+from evidence.store import EvidenceStore
+
+
+@dataclass
+class Services:
+    settings: Settings
+    repository: ResourceRepository
+    guard: Guard
+    store: EvidenceStore
+    pseudonymizer: Pseudonymizer
+    cursor_key: bytes
+    dev_jwks: dict[str, object] | None = None
+    clock: Callable[[], float] = field(default=time.time)
+
+    def now_iso(self) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock()))
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def audit(request: Request) -> RequestAudit:
+    return request.state.audit

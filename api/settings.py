@@ -1,0 +1,68 @@
+"""Settings from the environment (FHIR_EVIDENCE_*); built only in composition roots."""
+
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TrustedIssuer(BaseModel):
+    issuer: str
+    audience: str | None = None  # default: <base_url>/fhir
+    jwks_uri: str | None = None
+    jwks_file: Path | None = None
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "PS256", "ES256", "EdDSA"])
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> "TrustedIssuer":
+        if bool(self.jwks_uri) == bool(self.jwks_file):
+            raise ValueError("each trusted issuer needs exactly one of jwks_uri or jwks_file")
+        return self
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FHIR_EVIDENCE_", extra="ignore")
+
+    data_dir: Path = Path("./.fhir-evidence")
+    base_url: str = "http://127.0.0.1:8080"
+    trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
+    max_token_lifetime_s: int = 3600
+    kafka_bootstrap: str | None = None
+    clickhouse_url: str | None = None
+    hash_key: str | None = None
+    alert_webhook_url: str | None = None
+    alert_webhook_secret: str | None = None
+    # Beyond the contract's table:
+    max_body_bytes: int = 1_048_576
+    token_leeway_s: int = 30
+    evidence_retention_years: int = 6
+    log_level: str = "INFO"
+    token_endpoint: str | None = None  # advertised in discovery when set
+    authorization_endpoint: str | None = None
+
+    @field_validator("trusted_issuers", mode="before")
+    @classmethod
+    def _parse_issuers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else []
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @cached_property
+    def fhir_base(self) -> str:
+        return f"{self.base_url}/fhir"
+
+    @property
+    def dev_issuer_enabled(self) -> bool:
+        return not self.trusted_issuers
+
+    @property
+    def dev_issuer_url(self) -> str:
+        return f"{self.base_url}/dev-issuer"

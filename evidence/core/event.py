@@ -1,0 +1,78 @@
+"""AccessEvent: the immutable record of one request, as the API saw it (raw identifiers).
+
+Raw identifiers (patient, resource ids, the token's patient) live only in the API, the
+outbox and the raw topic; `evidence.core.record` turns an event into its pseudonymous
+evidence form before anything reaches the evidence store.
+"""
+
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
+from typing import Any
+
+EVENT_SCHEMA_VERSION = 1
+
+
+class Decision(StrEnum):
+    ALLOW = "allow"
+    DENY = "deny"
+    PARTIAL = "partial"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessEvent:
+    """Everything contract section 7 asks for, for one request. No clinical content."""
+
+    event_id: str
+    request_id: str
+    trace_id: str
+    ts_us: int  # response time, microseconds since the epoch, UTC
+    method: str
+    route: str  # the route template, never the raw path (paths hold ids)
+    action: str  # read, search, create, update, delete, metadata, audit.read, ...
+    resource_type: str
+    decision: Decision
+    status: int
+    reasons: tuple[str, ...] = ()
+    sub: str = ""
+    client_id: str = ""
+    issuer: str = ""
+    token_alg: str = ""
+    token_kid: str = ""
+    token_jti_hash: str = ""
+    token_model: str = ""
+    fhir_user: str = ""
+    context_patient_id: str = ""
+    purpose_of_use: str = ""
+    scopes_granted: tuple[str, ...] = ()
+    scopes_used: tuple[str, ...] = ()
+    patient_ids: tuple[str, ...] = ()
+    resource_ids: tuple[str, ...] = ()  # "Type/id"
+    query_params: tuple[str, ...] = ()  # parameter names only, never values
+    count_returned: int = 0
+    count_withheld: int = 0
+    policy_version: str = ""
+    schema_version: int = field(default=EVENT_SCHEMA_VERSION)
+
+
+_TUPLE_FIELDS = frozenset(f.name for f in fields(AccessEvent) if str(f.type).startswith("tuple"))
+_FIELD_NAMES = frozenset(f.name for f in fields(AccessEvent))
+
+
+def event_to_dict(event: AccessEvent) -> dict[str, Any]:
+    data = asdict(event)
+    for name in _TUPLE_FIELDS:
+        data[name] = list(data[name])
+    data["decision"] = str(event.decision)
+    return data
+
+
+def event_from_dict(data: dict[str, Any]) -> AccessEvent:
+    """Rebuild an event; unknown keys are refused so that no field is silently lost."""
+    unknown = set(data) - _FIELD_NAMES
+    if unknown:
+        raise ValueError(f"unknown event fields: {sorted(unknown)}")
+    values = dict(data)
+    for name in _TUPLE_FIELDS & set(values):
+        values[name] = tuple(values[name])
+    values["decision"] = Decision(values["decision"])
+    return AccessEvent(**values)

@@ -1,0 +1,34 @@
+"""Reason codes of the contract (section 7): stable strings, never renamed."""
+
+from enum import StrEnum
+
+
+class ReasonCode(StrEnum):
+    TOKEN_MISSING = "token.missing"
+    TOKEN_MALFORMED = "token.malformed"
+    TOKEN_SIGNATURE_INVALID = "token.signature_invalid"
+    TOKEN_ALG_NOT_ALLOWED = "token.alg_not_allowed"
+    TOKEN_ISSUER_UNTRUSTED = "token.issuer_untrusted"
+    TOKEN_AUDIENCE_MISMATCH = "token.audience_mismatch"
+    TOKEN_EXPIRED = "token.expired"
+    TOKEN_NOT_YET_VALID = "token.not_yet_valid"
+    TOKEN_LIFETIME_TOO_LONG = "token.lifetime_too_long"
+    SCOPE_GRANTED = "scope.granted"
+    SCOPE_INSUFFICIENT = "scope.insufficient"
+    COMPARTMENT_PATIENT = "compartment.patient"
+    COMPARTMENT_OUTSIDE = "compartment.outside"
+    CARETEAM_MEMBER = "careteam.member"
+    CARETEAM_NOT_MEMBER = "careteam.not_member"
+    BREAK_GLASS = "break_glass"
+    LABEL_WITHHELD = "label.withheld"
+    QUERY_INVALID = "query.invalid"
+    CURSOR_INVALID = "cursor.invalid"
+    EXPORT_NOT_PERMITTED = "export.not_permitted"
+    RATE_LIMITED = "rate.limited"
+    NOT_FOUND = "not_found"
+    # Not in the contract's list but needed to describe what happened; additive only.
+    SYSTEM_ACCESS = "system.access"
+    DEPENDENCY_FAILED = "dependency.failed"
+    REQUEST_TOO_LARGE = "request.too_large"
+    METHOD_NOT_ALLOWED = "method.not_allowed"
+    PUBLIC_ENDPOINT = "public.endpoint"

@@ -1,0 +1,5 @@
+"""The evidence store: clickhouse-connect over chDB (embedded) or a ClickHouse server."""
+
+from evidence.store.clickhouse import EvidenceStore, StoreUnavailable, open_evidence_store
+
+__all__ = ["EvidenceStore", "StoreUnavailable", "open_evidence_store"]

@@ -1,0 +1,155 @@
+"""EvidenceStore: the one adapter over clickhouse-connect (chdb:// or http(s)://).
+
+Every foreign exception is translated to StoreUnavailable here. chDB runs one engine per
+process and its handle is not safe to share between threads without a lock, so every call
+is serialised; a ClickHouse server client is used the same way for simplicity.
+"""
+
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from evidence.core.errors import EvidenceError
+from evidence.core.record import PAYLOAD_FIELDS
+from evidence.store.schema import RETENTION_YEARS_DEFAULT, schema_statements
+
+T = TypeVar("T")
+ROW_COLUMNS: tuple[str, ...] = (
+    *PAYLOAD_FIELDS,
+    "producer_id",
+    "sequence",
+    "prev_hash",
+    "event_hash",
+    "hour_of_week",
+)
+READ_COLUMNS: tuple[str, ...] = (*ROW_COLUMNS, "stored_at")
+Page = tuple[int, str] | None  # (ts_us, event_id) of the last row already seen
+
+
+class StoreUnavailable(EvidenceError):
+    code = "store.unavailable"
+
+
+class EvidenceStore:
+    def __init__(self, client: Client, database: str = "evidence") -> None:
+        self._client = client
+        self._db = database
+        self._lock = threading.Lock()
+
+    def _call(self, work: Callable[[Client], T]) -> T:
+        try:
+            with self._lock:
+                return work(self._client)
+        except EvidenceError:
+            raise
+        except Exception as exc:  # foreign errors stop here
+            raise StoreUnavailable("the evidence store failed") from exc
+
+    def apply_schema(self, retention_years: int = RETENTION_YEARS_DEFAULT) -> None:
+        for statement in schema_statements(self._db, retention_years):
+            self._call(lambda c, s=statement: c.command(s))  # type: ignore[misc]
+
+    def insert_rows(self, rows: Sequence[dict[str, Any]], dedup_token: str) -> None:
+        if not rows:
+            return
+        data = [[row[name] for name in ROW_COLUMNS] for row in rows]
+        settings = {
+            "insert_deduplication_token": dedup_token,
+            "deduplicate_blocks_in_dependent_materialized_views": 1,
+        }
+        self._call(
+            lambda c: c.insert(
+                f"{self._db}.access_events",
+                data,
+                column_names=list(ROW_COLUMNS),
+                settings=settings,
+            )
+        )
+
+    def _select(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        result = self._call(lambda c: c.query(sql, parameters=params))
+        names = result.column_names
+        return [dict(zip(names, values, strict=True)) for values in result.result_rows]
+
+    def _page_query(
+        self,
+        table: str,
+        key: str,
+        value: str,
+        since_us: int,
+        until_us: int,
+        limit: int,
+        after: Page,
+    ) -> list[dict[str, Any]]:
+        cols = ", ".join(READ_COLUMNS)
+        page_clause = ""
+        params: dict[str, Any] = {"v": value, "s": since_us, "u": until_us, "n": limit}
+        if after is not None:
+            page_clause = "AND (ts_us, event_id) < ({at:Int64}, {ae:String})"
+            params.update(at=after[0], ae=after[1])
+        sql = (
+            f"SELECT {cols} FROM {self._db}.{table} FINAL "
+            f"WHERE {key} = {{v:String}} AND ts_us >= {{s:Int64}} AND ts_us < {{u:Int64}} "
+            f"{page_clause} ORDER BY ts_us DESC, event_id DESC LIMIT {{n:UInt32}}"
+        )
+        return self._select(sql, params)
+
+    def accesses_by_patient(
+        self, patient_hash: str, since_us: int, until_us: int, limit: int, after: Page = None
+    ) -> list[dict[str, Any]]:
+        return self._page_query(
+            "access_by_patient", "patient_hash", patient_hash, since_us, until_us, limit, after
+        )
+
+    def accesses_by_principal(
+        self, sub: str, since_us: int, until_us: int, limit: int, after: Page = None
+    ) -> list[dict[str, Any]]:
+        return self._page_query("access_events", "sub", sub, since_us, until_us, limit, after)
+
+    def request_events(self, request_id: str) -> list[dict[str, Any]]:
+        cols = ", ".join(READ_COLUMNS)
+        sql = (
+            f"SELECT {cols} FROM {self._db}.access_events FINAL "
+            "WHERE request_id = {r:String} ORDER BY ts_us"
+        )
+        return self._select(sql, {"r": request_id})
+
+    def chain_rows(self, since_us: int, until_us: int) -> list[dict[str, Any]]:
+        cols = ", ".join(READ_COLUMNS)
+        sql = (
+            f"SELECT {cols} FROM {self._db}.access_events FINAL "
+            "WHERE ts_us >= {s:Int64} AND ts_us < {u:Int64} ORDER BY producer_id, sequence"
+        )
+        return self._select(sql, {"s": since_us, "u": until_us})
+
+    def count_events(self) -> int:
+        sql = f"SELECT count() FROM {self._db}.access_events FINAL"
+        return int(self._select(sql, {})[0]["count()"])
+
+    def raw_command(self, sql: str) -> Any:
+        """For operators and tests (e.g. simulated tampering); never called by the API."""
+        return self._call(lambda c: c.command(sql))
+
+    def close(self) -> None:
+        self._call(lambda c: c.close())
+
+
+def store_dsn(clickhouse_url: str | None, data_dir: Path) -> str:
+    """The clickhouse-connect DSN: the server URL when given, else chDB in the data dir."""
+    if clickhouse_url:
+        return clickhouse_url
+    return f"chdb://{(data_dir / 'evidence').resolve()}"
+
+
+def open_evidence_store(dsn: str, database: str = "evidence") -> EvidenceStore:
+    try:
+        client = clickhouse_connect.get_client(dsn=dsn)
+    except Exception as exc:
+        raise StoreUnavailable("the evidence store cannot be opened") from exc
+    store = EvidenceStore(client, database)
+    store.apply_schema()
+    return store

@@ -1,0 +1,74 @@
+"""ClickHouse schema of the evidence store (the same DDL on chDB and on a server).
+
+`access_events` is sorted for "by principal" (sub, time); `access_by_patient` is filled by a
+materialized view with one row per (patient pseudonym, event) and sorted for "by patient";
+a bloom-filter skip index answers "by request id". ReplacingMergeTree keyed on the event
+makes re-inserts after a crash invisible to queries that read with FINAL.
+"""
+
+RETENTION_YEARS_DEFAULT = 6
+
+_EVENT_COLUMNS = """
+    event_id String,
+    schema_version UInt16,
+    request_id String,
+    trace_id String,
+    ts_us Int64,
+    ts DateTime64(6, 'UTC') DEFAULT fromUnixTimestamp64Micro(ts_us, 'UTC'),
+    method LowCardinality(String),
+    route LowCardinality(String),
+    action LowCardinality(String),
+    resource_type LowCardinality(String),
+    decision LowCardinality(String),
+    status UInt16,
+    reasons Array(LowCardinality(String)),
+    sub String,
+    client_id String,
+    issuer LowCardinality(String),
+    token_alg LowCardinality(String),
+    token_kid String,
+    token_jti_hash String,
+    token_model LowCardinality(String),
+    fhir_user String,
+    context_patient_hash String,
+    purpose_of_use LowCardinality(String),
+    scopes_granted Array(String),
+    scopes_used Array(String),
+    patient_hashes Array(String),
+    resource_hashes Array(String),
+    query_params Array(String),
+    count_returned UInt32,
+    count_withheld UInt32,
+    policy_version LowCardinality(String),
+    key_version UInt16,
+    producer_id String,
+    sequence UInt64,
+    prev_hash String,
+    event_hash String,
+    hour_of_week UInt8,
+    stored_at DateTime64(3, 'UTC') DEFAULT now64(3)"""
+
+
+def schema_statements(database: str, retention_years: int) -> list[str]:
+    ttl = f"TTL toDateTime(ts) + INTERVAL {int(retention_years)} YEAR"
+    return [
+        f"CREATE DATABASE IF NOT EXISTS {database}",
+        f"""CREATE TABLE IF NOT EXISTS {database}.access_events ({_EVENT_COLUMNS},
+    INDEX idx_request_id request_id TYPE bloom_filter GRANULARITY 1,
+    INDEX idx_event_id event_id TYPE bloom_filter GRANULARITY 1
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(ts)
+ORDER BY (sub, ts_us, event_id)
+{ttl}
+SETTINGS non_replicated_deduplication_window = 1000""",
+        f"""CREATE TABLE IF NOT EXISTS {database}.access_by_patient (
+    patient_hash String, {_EVENT_COLUMNS}
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(ts)
+ORDER BY (patient_hash, ts_us, event_id)
+{ttl}
+SETTINGS non_replicated_deduplication_window = 1000""",
+        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.access_by_patient_mv
+TO {database}.access_by_patient AS
+SELECT arrayJoin(patient_hashes) AS patient_hash, * FROM {database}.access_events""",
+    ]

@@ -1,0 +1,106 @@
+"""The embedded runtime's processor: outbox → pseudonymise/enrich → evidence store, in order.
+
+At-least-once with an idempotent sink: the position is committed only after the store
+accepted the batch, and the store's ReplacingMergeTree + FINAL hide any re-insert.
+Poison events are parked in the outbox database's dead-letter table, never skipped silently.
+"""
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+import structlog
+
+from evidence.core import Pseudonymizer
+from evidence.store import EvidenceStore, StoreUnavailable
+from stream.outbox import OutboxReader, OutboxRow
+from stream.pipeline import PoisonEvent, evidence_row
+
+log = structlog.get_logger("fhir_evidence.inline")
+WaitForCommit = Callable[[int, float], bool]
+
+
+class InlineProcessor:
+    def __init__(
+        self,
+        reader: OutboxReader,
+        store: EvidenceStore,
+        pseudonymizers: Mapping[int, Pseudonymizer],
+        wait_for_commit: WaitForCommit,
+        batch_size: int = 2000,
+    ) -> None:
+        self._reader = reader
+        self._store = store
+        self._pseudonymizers = pseudonymizers
+        self._wait = wait_for_commit
+        self._batch_size = batch_size
+        self._position = reader.position()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.processed = 0
+
+    @property
+    def position(self) -> int:
+        return self._position
+
+    def process_available(self) -> int:
+        """Process one batch of what is in the outbox; returns how many events were done."""
+        rows = self._reader.read_after(self._position, self._batch_size)
+        if not rows:
+            return 0
+        good = [r for r in (self._convert(row) for row in rows) if r is not None]
+        first, last = rows[0].sequence, rows[-1].sequence
+        self._store.insert_rows(good, dedup_token=f"{self._reader.producer_id}:{first}-{last}")
+        self._reader.commit_position(last)
+        self._position = last
+        self.processed += len(rows)
+        return len(rows)
+
+    def _convert(self, row: OutboxRow) -> dict[str, object] | None:
+        try:
+            return evidence_row(
+                row.event,
+                self._reader.producer_id,
+                row.sequence,
+                row.prev_hash,
+                row.event_hash,
+                row.key_version,
+                self._pseudonymizers,
+            )
+        except PoisonEvent as exc:
+            self._reader.park_dead_letter(row.sequence, exc.code, str(exc))
+            log.error("event parked as dead letter", sequence=row.sequence, reason=str(exc))
+            return None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="inline-processor", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        backoff = 0.1
+        while not self._stop.is_set():
+            try:
+                if self.process_available() == 0:
+                    self._wait(self._position, 0.25)
+                backoff = 0.1
+            except StoreUnavailable:
+                log.warning("evidence store unavailable; retrying", backoff_s=backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def drain(self, timeout: float) -> bool:
+        """Process until the outbox is empty (used on shutdown); True when fully drained."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._position >= self._reader.last_sequence():
+                return True
+            if self._thread is None or not self._thread.is_alive():
+                self.process_available()
+            else:
+                time.sleep(0.02)
+        return self._position >= self._reader.last_sequence()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)

@@ -1,0 +1,232 @@
+"""The write-ahead audit outbox: an append-only, hash-chained SQLite (WAL) log.
+
+`OutboxWriter.append` returns only after the event is committed with fsync (synchronous=FULL),
+so the API can release a response only once its evidence is durable. Appends from many
+requests are group-committed by one writer thread. Sequence numbers are per producer (one
+producer per data directory) and every row carries the chain hash of its pseudonymous payload.
+"""
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from evidence.core import GENESIS_HASH, AccessEvent, EvidenceError, event_to_dict, seal_event
+
+PayloadOf = Callable[[AccessEvent], dict[str, Any]]
+_MAX_GROUP = 512
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+    sequence INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    event BLOB NOT NULL,
+    prev_hash TEXT NOT NULL,
+    event_hash TEXT NOT NULL,
+    key_version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS positions (name TEXT PRIMARY KEY, sequence INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    consumer TEXT NOT NULL, sequence INTEGER NOT NULL, code TEXT NOT NULL, detail TEXT NOT NULL,
+    PRIMARY KEY (consumer, sequence)
+);
+"""
+
+
+class OutboxUnavailable(EvidenceError):
+    code = "outbox.unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    sequence: int
+    event: dict[str, Any]
+    prev_hash: str
+    event_hash: str
+    key_version: int
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    return conn
+
+
+def _producer_id(conn: sqlite3.Connection) -> str:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'producer_id'").fetchone()
+    if row:
+        return str(row[0])
+    producer = f"api-{uuid.uuid4().hex[:12]}"
+    conn.execute("INSERT INTO meta VALUES ('producer_id', ?)", (producer,))
+    return producer
+
+
+@dataclass(slots=True)
+class _Pending:
+    event: AccessEvent
+    future: "asyncio.Future[int]"
+    loop: asyncio.AbstractEventLoop
+
+
+class OutboxWriter:
+    """Group-committing appender; one per data directory and process."""
+
+    def __init__(self, path: Path, payload_of: PayloadOf, key_version: int) -> None:
+        self._conn = connect(path)
+        self._conn.executescript(_SCHEMA)
+        self.producer_id = _producer_id(self._conn)
+        self._payload_of = payload_of
+        self._key_version = key_version
+        last = self._conn.execute(
+            "SELECT sequence, event_hash FROM outbox ORDER BY sequence DESC LIMIT 1"
+        ).fetchone()
+        self._last_seq: int = int(last[0]) if last else 0
+        self._last_hash: str = str(last[1]) if last else GENESIS_HASH
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._committed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="outbox-writer", daemon=True)
+        self._thread.start()
+
+    @property
+    def last_sequence(self) -> int:
+        return self._last_seq
+
+    async def append(self, event: AccessEvent) -> int:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        self._queue.put(_Pending(event, future, loop))
+        return await future
+
+    def wait_for_commit(self, after: int, timeout: float) -> bool:
+        """Block until a sequence beyond `after` is committed (for readers in this process)."""
+        with self._committed:
+            return self._committed.wait_for(lambda: self._last_seq > after, timeout)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+        self._conn.close()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            while len(group) < _MAX_GROUP:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)
+                    break
+                group.append(item)
+            self._commit_group(group)
+
+    def _commit_group(self, group: list[_Pending]) -> None:
+        try:
+            sequences = self._write(group)
+        except Exception as exc:  # sqlite or encoding: the requests fail closed
+            for pending in group:
+                _resolve(pending, exc=OutboxUnavailable("the audit outbox cannot be written"))
+            del exc
+            return
+        with self._committed:
+            self._committed.notify_all()
+        for pending, seq in zip(group, sequences, strict=True):
+            _resolve(pending, result=seq)
+
+    def _write(self, group: list[_Pending]) -> list[int]:
+        seq, prev = self._last_seq, self._last_hash
+        rows = []
+        for pending in group:
+            seq += 1
+            sealed = seal_event(self.producer_id, seq, prev, self._payload_of(pending.event))
+            body = orjson.dumps(event_to_dict(pending.event))
+            rows.append(
+                (seq, pending.event.event_id, body, prev, sealed.event_hash, self._key_version)
+            )
+            prev = sealed.event_hash
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?)", rows)
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._last_seq, self._last_hash = seq, prev
+        return [row[0] for row in rows]
+
+
+def _resolve(pending: _Pending, result: int = 0, exc: Exception | None = None) -> None:
+    def settle() -> None:
+        if pending.future.done():
+            return
+        if exc is not None:
+            pending.future.set_exception(exc)
+        else:
+            pending.future.set_result(result)
+
+    # RuntimeError: the request's loop is gone (shutdown), nothing waits any more
+    with contextlib.suppress(RuntimeError):
+        pending.loop.call_soon_threadsafe(settle)
+
+
+class OutboxReader:
+    """Reads the outbox in order and keeps a durable position per named consumer."""
+
+    def __init__(self, path: Path, name: str) -> None:
+        self._conn = connect(path)
+        self._conn.executescript(_SCHEMA)
+        self.name = name
+        self.producer_id = _producer_id(self._conn)
+
+    def position(self) -> int:
+        row = self._conn.execute(
+            "SELECT sequence FROM positions WHERE name = ?", (self.name,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def read_after(self, sequence: int, limit: int) -> list[OutboxRow]:
+        cursor = self._conn.execute(
+            "SELECT sequence, event, prev_hash, event_hash, key_version FROM outbox "
+            "WHERE sequence > ? ORDER BY sequence LIMIT ?",
+            (sequence, limit),
+        )
+        return [OutboxRow(s, orjson.loads(e), p, h, k) for s, e, p, h, k in cursor]
+
+    def commit_position(self, sequence: int) -> None:
+        self._conn.execute(
+            "INSERT INTO positions VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET sequence = excluded.sequence",
+            (self.name, sequence),
+        )
+
+    def park_dead_letter(self, sequence: int, code: str, detail: str) -> None:
+        self._conn.execute(
+            "INSERT OR REPLACE INTO dead_letters VALUES (?, ?, ?, ?)",
+            (self.name, sequence, code, detail),
+        )
+
+    def dead_letter_count(self) -> int:
+        row = self._conn.execute(
+            "SELECT count(*) FROM dead_letters WHERE consumer = ?", (self.name,)
+        ).fetchone()
+        return int(row[0])
+
+    def last_sequence(self) -> int:
+        row = self._conn.execute("SELECT max(sequence) FROM outbox").fetchone()
+        return int(row[0] or 0)
+
+    def close(self) -> None:
+        self._conn.close()
