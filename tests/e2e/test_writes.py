@@ -1,0 +1,60 @@
+"""Create, update, delete through the real server, with versioning and policy."""
+
+import httpx
+
+from tests.e2e.helpers import assert_outcome, bearer, evidence_for
+from tests.support import TestIssuer
+
+NEW_OBSERVATION = {
+    "resourceType": "Observation",
+    "status": "final",
+    "category": [{"coding": [{
+        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+        "code": "vital-signs"}]}],
+    "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+    "subject": {"reference": "Patient/pat-00020"},
+    "effectiveDateTime": "2025-06-01T10:00:00+00:00",
+    "valueQuantity": {"value": 72, "unit": "/min", "system": "http://unitsofmeasure.org",
+                      "code": "/min"},
+}  # fmt: skip
+
+
+def test_create_update_delete_cycle(
+    client: httpx.Client, issuer: TestIssuer, auditor_headers: dict[str, str]
+) -> None:
+    headers = bearer(issuer, "writer-1", "system/Observation.cruds")
+    created = client.post("/fhir/Observation", json=NEW_OBSERVATION, headers=headers)
+    assert created.status_code == 201, created.text
+    resource = created.json()
+    assert resource["meta"]["versionId"] == "1" and resource["meta"]["lastUpdated"]
+    rid = resource["id"]
+    resource["status"] = "amended"
+    updated = client.put(f"/fhir/Observation/{rid}", json=resource, headers=headers)
+    assert updated.status_code == 200 and updated.json()["meta"]["versionId"] == "2"
+    found = client.get(f"/fhir/Observation?_id={rid}", headers=headers).json()
+    assert found["total"] == 1
+    assert client.delete(f"/fhir/Observation/{rid}", headers=headers).status_code == 204
+    assert_outcome(client.get(f"/fhir/Observation/{rid}", headers=headers), 404)
+    evidence = evidence_for(client, auditor_headers, created.headers["x-request-id"])
+    assert evidence["action"] == "create" and evidence["decision"] == "allow"
+
+
+def test_read_scope_cannot_write(client: httpx.Client, issuer: TestIssuer) -> None:
+    headers = bearer(issuer, "reader", "system/Observation.rs")
+    response = client.post("/fhir/Observation", json=NEW_OBSERVATION, headers=headers)
+    assert_outcome(response, 403)
+
+
+def test_patient_token_cannot_write_into_other_compartment(
+    client: httpx.Client, issuer: TestIssuer
+) -> None:
+    headers = bearer(issuer, "app", "patient/Observation.cruds", patient="pat-00021")
+    response = client.post("/fhir/Observation", json=NEW_OBSERVATION, headers=headers)
+    assert_outcome(response, 403)
+
+
+def test_update_of_hidden_resource_looks_missing(client: httpx.Client, issuer: TestIssuer) -> None:
+    headers = bearer(issuer, "app", "patient/Patient.cruds", patient="pat-00021")
+    body = {"resourceType": "Patient", "id": "pat-00022", "active": False}
+    assert_outcome(client.put("/fhir/Patient/pat-00022", json=body, headers=headers), 404)
+    assert_outcome(client.delete("/fhir/Patient/pat-00022", headers=headers), 404)
