@@ -9,7 +9,6 @@ discloses nothing. Bodies over the limit are refused with 413 before they are re
 import re
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 import orjson
 import structlog
