@@ -14,7 +14,7 @@ from api.errors import ApiError
 from api.fhir.responses import outcome_response
 from api.fhir.routes import router as fhir_router
 from api.fhir.writes import router as writes_router
-from api.middleware import EvidenceMiddleware
+from api.middleware import EvidenceMiddleware, UnrecordedAuditMiddleware
 from api.runtime import Runtime
 from api.services import audit
 from evidence.core import Decision, ReasonCode
@@ -50,7 +50,9 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return outcome_response(400, "invalid", "The request is invalid.")
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+def create_app(runtime: Runtime, record_evidence: bool = True) -> FastAPI:
+    """The HTTP app. `record_evidence=False` exists only for the benchmark baseline."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime.start()
@@ -82,12 +84,15 @@ def create_app(runtime: Runtime) -> FastAPI:
         audit(request).decide(Decision.ALLOW, str(ReasonCode.PUBLIC_ENDPOINT))
         return Response(orjson.dumps(jwks), media_type="application/json")
 
-    app.add_middleware(
-        EvidenceMiddleware,
-        outbox=runtime.outbox,
-        clock=_clock_us,
-        max_body_bytes=runtime.services.settings.max_body_bytes,
-    )
+    if record_evidence:
+        app.add_middleware(
+            EvidenceMiddleware,
+            outbox=runtime.outbox,
+            clock=_clock_us,
+            max_body_bytes=runtime.services.settings.max_body_bytes,
+        )
+    else:
+        app.add_middleware(UnrecordedAuditMiddleware)
     return app
 
 

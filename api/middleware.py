@@ -138,3 +138,15 @@ class _Exchange:
         for message in _outcome_messages(status, code, text, self.audit.request_id):
             await self.send(message)
 
+
+class UnrecordedAuditMiddleware:
+    """Gives handlers an audit context that is never recorded (benchmark baseline only)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            audit = RequestAudit("baseline", "baseline", scope["method"])
+            scope.setdefault("state", {})["audit"] = audit
+        await self.app(scope, receive, send)

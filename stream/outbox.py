@@ -182,6 +182,16 @@ def _resolve(pending: _Pending, result: int = 0, exc: Exception | None = None) -
         pending.loop.call_soon_threadsafe(settle)
 
 
+def _decode(body: bytes) -> dict[str, Any]:
+    """An undecodable body becomes an empty event: the pipeline parks it as poison instead
+    of failing the whole batch (which would stop the consumer at that row for good)."""
+    try:
+        event = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return {}
+    return event if isinstance(event, dict) else {}
+
+
 class OutboxReader:
     """Reads the outbox in order and keeps a durable position per named consumer."""
 
@@ -203,7 +213,7 @@ class OutboxReader:
             "WHERE sequence > ? ORDER BY sequence LIMIT ?",
             (sequence, limit),
         )
-        return [OutboxRow(s, orjson.loads(e), p, h, k) for s, e, p, h, k in cursor]
+        return [OutboxRow(s, _decode(e), p, h, k) for s, e, p, h, k in cursor]
 
     def commit_position(self, sequence: int) -> None:
         self._conn.execute(

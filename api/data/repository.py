@@ -14,6 +14,9 @@ from typing import Any
 import orjson
 
 from api.data.indexing import care_team_links, index_entries, owner_patient, security_labels
+from api.data.search_sql import Criterion, count_query, page_query
+
+__all__ = ["Criterion", "ResourceRepository", "SearchPage", "StoredResource"]
 from api.security.access import PatientReach, Reach
 
 _SCHEMA = """
@@ -23,13 +26,17 @@ CREATE TABLE IF NOT EXISTS resources (
     deleted INTEGER NOT NULL DEFAULT 0, body BLOB NOT NULL,
     PRIMARY KEY (type, id)
 );
-CREATE INDEX IF NOT EXISTS resources_patient ON resources (type, patient_id);
+CREATE INDEX IF NOT EXISTS resources_visible
+    ON resources (type, deleted, patient_id, labels, id);
 CREATE TABLE IF NOT EXISTS search_index (
     type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
-    value TEXT NOT NULL, lo TEXT NOT NULL, hi TEXT NOT NULL
+    value TEXT NOT NULL, lo TEXT NOT NULL, hi TEXT NOT NULL,
+    patient_id TEXT NOT NULL, labels TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS search_value ON search_index (type, param, value, id);
-CREATE INDEX IF NOT EXISTS search_range ON search_index (type, param, lo, hi);
+CREATE INDEX IF NOT EXISTS search_value
+    ON search_index (type, param, value, patient_id, labels, id);
+CREATE INDEX IF NOT EXISTS search_range
+    ON search_index (type, param, lo, hi, patient_id, labels, id);
 CREATE INDEX IF NOT EXISTS search_owner ON search_index (type, id);
 CREATE TABLE IF NOT EXISTS care_team_members (
     care_team_id TEXT NOT NULL, practitioner TEXT NOT NULL, patient_id TEXT NOT NULL
@@ -50,15 +57,6 @@ class StoredResource:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(orjson.loads(self.body))
-
-
-@dataclass(frozen=True, slots=True)
-class Criterion:
-    """One SQL condition on the search index: `sql` uses `i.` for the index row."""
-
-    param: str
-    sql: str
-    args: tuple[Any, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,18 +137,25 @@ class ResourceRepository:
             "INSERT OR REPLACE INTO resources VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
             (rtype, rid, version, now_iso, patient, _labels_text(labels), body),
         )
-        self._reindex(rtype, rid, body_dict)
+        self._reindex(rtype, rid, body_dict, patient, _labels_text(labels))
         return StoredResource(rtype, rid, version, patient, labels, body), row is None
 
-    def _reindex(self, rtype: str, rid: str, resource: dict[str, Any] | None) -> None:
+    def _reindex(
+        self,
+        rtype: str,
+        rid: str,
+        resource: dict[str, Any] | None,
+        patient: str = "",
+        labels: str = "",
+    ) -> None:
         self._conn.execute("DELETE FROM search_index WHERE type = ? AND id = ?", (rtype, rid))
         if rtype == "CareTeam":
             self._conn.execute("DELETE FROM care_team_members WHERE care_team_id = ?", (rid,))
         if resource is None:
             return
         self._conn.executemany(
-            "INSERT INTO search_index VALUES (?, ?, ?, ?, ?, ?)",
-            [(rtype, rid, *entry) for entry in index_entries(resource)],
+            "INSERT INTO search_index VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(rtype, rid, *entry, patient, labels) for entry in index_entries(resource)],
         )
         self._conn.executemany(
             "INSERT INTO care_team_members VALUES (?, ?, ?)",
@@ -186,27 +191,22 @@ class ResourceRepository:
         hidden_labels: frozenset[str],
         limit: int,
         offset: int,
+        count_outside_reach: bool = False,
     ) -> SearchPage:
-        base_sql, base_args = _criteria_clause(resource_type, criteria)
-        reach_sql, reach_args = _reach_clause(reach)
-        label_sql, label_args = _label_clause(hidden_labels)
-        visible = f"{base_sql} AND {reach_sql} AND {label_sql}"
-        visible_args = (*base_args, *reach_args, *label_args)
-        counts_sql = (
-            f"SELECT count(*), coalesce(sum(CASE WHEN {reach_sql} THEN 1 ELSE 0 END), 0), "
-            f"coalesce(sum(CASE WHEN {reach_sql} AND {label_sql} THEN 1 ELSE 0 END), 0) "
-            f"FROM resources r WHERE {base_sql}"
-        )
-        counts_args = (*reach_args, *reach_args, *label_args, *base_args)
+        """One page of what the caller may see, with the counts the evidence needs.
+
+        Counting matches outside the caller's reach reads everything the query matches, so
+        it is done only on request (when the query names patients, where it is cheap).
+        """
+        page = page_query(resource_type, criteria, reach, hidden_labels, limit, offset)
+        counts = count_query(resource_type, criteria, reach, hidden_labels)
         with self._lock:
-            rows = []
-            if limit > 0:
-                rows = self._conn.execute(
-                    "SELECT type, id, version_id, patient_id, labels, body FROM resources r "
-                    f"WHERE {visible} ORDER BY r.rowid LIMIT ? OFFSET ?",
-                    (*visible_args, limit, offset),
-                ).fetchall()
-            matching, in_reach, total = self._conn.execute(counts_sql, counts_args).fetchone()
+            rows = self._conn.execute(page.text, page.args).fetchall() if limit > 0 else []
+            in_reach, total = self._conn.execute(counts.text, counts.args).fetchone()
+            matching = in_reach
+            if count_outside_reach and reach.kind is not Reach.ALL:
+                everything = count_query(resource_type, criteria, None, frozenset())
+                matching = self._conn.execute(everything.text, everything.args).fetchone()[0]
         return SearchPage([_stored(row) for row in rows], int(total), int(in_reach), int(matching))
 
 
@@ -214,39 +214,3 @@ def _stored(row: Sequence[Any]) -> StoredResource:
     rtype, rid, version, patient, labels, body = row
     codes = frozenset(code for code in labels.split("|") if code)
     return StoredResource(rtype, rid, version, patient, codes, body)
-
-
-def _criteria_clause(
-    resource_type: str, criteria: Sequence[Criterion]
-) -> tuple[str, tuple[Any, ...]]:
-    clauses = ["r.type = ?", "r.deleted = 0"]
-    args: list[Any] = [resource_type]
-    for criterion in criteria:
-        clauses.append(
-            "EXISTS (SELECT 1 FROM search_index i WHERE i.type = r.type AND i.id = r.id "
-            f"AND i.param = ? AND ({criterion.sql}))"
-        )
-        args.extend((criterion.param, *criterion.args))
-    return " AND ".join(clauses), tuple(args)
-
-
-def _label_clause(hidden_labels: frozenset[str]) -> tuple[str, tuple[Any, ...]]:
-    if not hidden_labels:
-        return "1 = 1", ()
-    checks = " AND ".join("instr(r.labels, ?) = 0" for _ in hidden_labels)
-    return f"(r.labels = '' OR ({checks}))", tuple(f"|{c}|" for c in sorted(hidden_labels))
-
-
-def _reach_clause(reach: PatientReach) -> tuple[str, tuple[Any, ...]]:
-    """Resources outside every compartment (patient_id '') are never limited by reach."""
-    if reach.kind is Reach.ALL:
-        return "1 = 1", ()
-    if reach.kind is Reach.ONE:
-        return "(r.patient_id = '' OR r.patient_id = ?)", (reach.patient,)
-    if reach.kind is Reach.CARE_TEAM:
-        return (
-            "(r.patient_id = '' OR r.patient_id IN (SELECT patient_id FROM care_team_members "
-            "WHERE practitioner = ?))",
-            (reach.practitioner,),
-        )
-    return "r.patient_id = ''", ()

@@ -21,6 +21,7 @@ from api.services import Services, audit, services
 from evidence.core import Decision, ReasonCode
 
 router = APIRouter(prefix="/fhir")
+PATIENT_PARAMS = frozenset({"patient", "subject", "_id"})
 VERSION = "0.1.0"
 
 
@@ -102,8 +103,15 @@ async def run_search(
     plan = svc.guard.authorize(request, principal, resource_type, "search")
     offset = _offset(svc, principal, resource_type, query)
     limit = 0 if query.summary == "count" else query.count
+    names_patients = any(c.param in PATIENT_PARAMS for c in query.criteria)
     page = svc.repository.search(
-        resource_type, query.criteria, plan.reach, plan.hidden_labels, limit, offset
+        resource_type,
+        query.criteria,
+        plan.reach,
+        plan.hidden_labels,
+        limit,
+        offset,
+        count_outside_reach=names_patients,
     )
     _record_search(record, plan, page)
     bundle = _bundle(params, svc, principal, resource_type, query, page, offset)

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 from api.data.indexing import SEARCH_PARAMS, SearchParam, parse_fhir_date
-from api.data.repository import Criterion
+from api.data.search_sql import Criterion
 from api.errors import InvalidRequest
 
 COUNT_DEFAULT = 20

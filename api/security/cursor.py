@@ -34,6 +34,10 @@ def decode_cursor(key: bytes, token: str, sub: str, fingerprint: str, now: int) 
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except (binascii.Error, ValueError) as exc:
         raise CursorInvalid("cursor unreadable") from exc
+    if base64.urlsafe_b64encode(raw).decode().rstrip("=") != token:
+        # The decoder skips stray characters, maps "+/" like "-_" and ignores spare
+        # trailing bits: only the exact encoding we issued is accepted.
+        raise CursorInvalid("cursor not canonical")
     body, sig = raw[:-_SIG_BYTES], raw[-_SIG_BYTES:]
     if len(raw) <= _SIG_BYTES or not hmac.compare_digest(
         sig, hmac.digest(key, body, "sha256")[:_SIG_BYTES]

@@ -4,6 +4,7 @@ PyJWT checks the signature; every claim check is done here against the `now` pas
 so that each refusal maps to exactly one contract reason code.
 """
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -125,6 +126,9 @@ def _int_claim(claims: dict[str, Any], name: str) -> int:
     value = claims.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TokenRejected(ReasonCode.TOKEN_MALFORMED, f"claim {name} missing or not a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        # JSON parsing accepts NaN/Infinity; int() of them would raise, not refuse.
+        raise TokenRejected(ReasonCode.TOKEN_MALFORMED, f"claim {name} not a finite number")
     return int(value)
 
 

@@ -9,7 +9,7 @@ PSEUDONYM_HEX_CHARS = 32  # 128 bits: collision-free at any realistic volume
 
 @dataclass(frozen=True)
 class Pseudonymizer:
-    key: bytes
+    key: bytes = field(repr=False)
     key_version: int = 1
     _base: "hmac.HMAC" = field(init=False, repr=False, compare=False)
 

@@ -25,8 +25,17 @@ def evidence_payload(event: AccessEvent, pseudonymizer: Pseudonymizer) -> dict[s
     )
     data["patient_hashes"] = sorted({pseudonymizer.patient(p) for p in event.patient_ids})
     data["resource_hashes"] = sorted({pseudonymizer.reference(r) for r in event.resource_ids})
+    data["fhir_user"] = _pseudonymous_user(event.fhir_user, pseudonymizer)
     data["key_version"] = pseudonymizer.key_version
     return data
+
+
+def _pseudonymous_user(fhir_user: str, pseudonymizer: Pseudonymizer) -> str:
+    """A patient acting as the user ("[base/]Patient/id") is a raw patient id: hash the id."""
+    base, _, rid = fhir_user.rpartition("/")
+    if not rid or base.rpartition("/")[2] != "Patient":
+        return fhir_user
+    return f"{base}/{pseudonymizer.patient(rid)}"
 
 
 @dataclass(frozen=True, slots=True)

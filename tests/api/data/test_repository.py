@@ -24,7 +24,8 @@ def _search(repo: ResourceRepository, rtype: str, query: list[tuple[str, str]], 
     request = parse_search(rtype, query)
     reach = kw.get("reach", ALL)
     hidden = kw.get("hidden", frozenset())
-    return repo.search(rtype, request.criteria, reach, hidden, request.count, 0)  # type: ignore[arg-type]
+    outside = bool(kw.get("outside", False))
+    return repo.search(rtype, request.criteria, reach, hidden, request.count, 0, outside)  # type: ignore[arg-type]
 
 
 def test_wal_mode(tmp_path: Path) -> None:
@@ -99,9 +100,11 @@ def test_like_wildcards_are_escaped(repository: ResourceRepository) -> None:
 
 def test_reach_one_patient(repository: ResourceRepository) -> None:
     reach = PatientReach(Reach.ONE, patient="pat-00003")
-    page = _search(repository, "Observation", [("_count", "100")], reach=reach)
+    page = _search(repository, "Observation", [("_count", "100")], reach=reach, outside=True)
     assert page.rows and {row.patient_id for row in page.rows} == {"pat-00003"}
     assert page.matching > page.in_reach == page.total
+    cheap = _search(repository, "Observation", [("_count", "100")], reach=reach)
+    assert cheap.matching == cheap.in_reach == page.in_reach
 
 
 def test_reach_care_team(repository: ResourceRepository) -> None:

@@ -1,0 +1,110 @@
+"""SQL for policy-aware search (pure): the access reach and hidden labels live in the query.
+
+Index rows carry the owner patient and the labels of their resource, so a search with
+criteria is answered from the search index alone (counts are index-only scans) and only
+the page itself touches resource bodies. Ordering is by id: stable for offset paging.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from api.security.access import PatientReach, Reach
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    """One condition on a search-index row; `sql` refers to the row as `i.`."""
+
+    param: str
+    sql: str
+    args: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sql:
+    text: str
+    args: tuple[Any, ...]
+
+
+def reach_sql(reach: PatientReach | None, alias: str) -> Sql:
+    """Rows of resources outside every compartment (patient_id '') are never limited."""
+    col = f"{alias}.patient_id"
+    if reach is None or reach.kind is Reach.ALL:
+        return Sql("1 = 1", ())
+    if reach.kind is Reach.ONE:
+        return Sql(f"({col} = '' OR {col} = ?)", (reach.patient,))
+    if reach.kind is Reach.CARE_TEAM:
+        members = "SELECT patient_id FROM care_team_members WHERE practitioner = ?"
+        return Sql(f"({col} = '' OR {col} IN ({members}))", (reach.practitioner,))
+    return Sql(f"{col} = ''", ())
+
+
+def label_sql(hidden_labels: frozenset[str], alias: str) -> Sql:
+    if not hidden_labels:
+        return Sql("1 = 1", ())
+    col = f"{alias}.labels"
+    checks = " AND ".join(f"instr({col}, ?) = 0" for _ in hidden_labels)
+    return Sql(f"({col} = '' OR ({checks}))", tuple(f"|{c}|" for c in sorted(hidden_labels)))
+
+
+def _matching_index_rows(
+    resource_type: str, criteria: Sequence[Criterion], reach: PatientReach | None
+) -> Sql:
+    """WHERE clause over index rows `i` of the first criterion, the others as semi-joins."""
+    first, rest = criteria[0], criteria[1:]
+    parts = ["i.type = ?", "i.param = ?", f"({first.sql})"]
+    args: list[Any] = [resource_type, first.param, *first.args]
+    for other in rest:
+        parts.append(
+            "i.id IN (SELECT i.id FROM search_index i WHERE i.type = ? AND i.param = ? "
+            f"AND ({other.sql}))"
+        )
+        args.extend((resource_type, other.param, *other.args))
+    reach_part = reach_sql(reach, "i")
+    parts.append(reach_part.text)
+    args.extend(reach_part.args)
+    return Sql(" AND ".join(parts), tuple(args))
+
+
+def count_query(
+    resource_type: str,
+    criteria: Sequence[Criterion],
+    reach: PatientReach | None,
+    hidden_labels: frozenset[str],
+) -> Sql:
+    """SELECT (matches within reach, of which visible through the labels)."""
+    if criteria:
+        where = _matching_index_rows(resource_type, criteria, reach)
+        labels = label_sql(hidden_labels, "m")
+        text = (
+            f"SELECT count(*), coalesce(sum(CASE WHEN {labels.text} THEN 1 ELSE 0 END), 0) "
+            f"FROM (SELECT DISTINCT i.id, i.labels FROM search_index i WHERE {where.text}) m"
+        )
+        return Sql(text, (*labels.args, *where.args))
+    reach_part, labels = reach_sql(reach, "r"), label_sql(hidden_labels, "r")
+    text = (
+        f"SELECT count(*), coalesce(sum(CASE WHEN {labels.text} THEN 1 ELSE 0 END), 0) "
+        f"FROM resources r WHERE r.type = ? AND r.deleted = 0 AND {reach_part.text}"
+    )
+    return Sql(text, (*labels.args, resource_type, *reach_part.args))
+
+
+def page_query(
+    resource_type: str,
+    criteria: Sequence[Criterion],
+    reach: PatientReach,
+    hidden_labels: frozenset[str],
+    limit: int,
+    offset: int,
+) -> Sql:
+    columns = "r.type, r.id, r.version_id, r.patient_id, r.labels, r.body"
+    reach_part, labels = reach_sql(reach, "r"), label_sql(hidden_labels, "r")
+    parts = ["r.type = ?", "r.deleted = 0", reach_part.text, labels.text]
+    args: list[Any] = [resource_type, *reach_part.args, *labels.args]
+    if criteria:
+        where = _matching_index_rows(resource_type, criteria, reach)
+        parts.append(f"r.id IN (SELECT i.id FROM search_index i WHERE {where.text})")
+        args.extend(where.args)
+    text = f"SELECT {columns} FROM resources r WHERE {' AND '.join(parts)} "
+    return Sql(text + "ORDER BY r.id LIMIT ? OFFSET ?", (*args, limit, offset))
