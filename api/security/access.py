@@ -72,12 +72,12 @@ def plan_access(principal: Principal, resource_type: str, interaction: str) -> A
     if not scopes:
         reach = PatientReach(Reach.NONE)
         return AccessPlan(False, reach, hidden, (ReasonCode.SCOPE_INSUFFICIENT,), ())
-    chosen, reach, reason = _widest_reach(principal, scopes, resource_type)
+    chosen, reach, reason = _reach_for(principal, scopes, resource_type)
     reasons = (str(ReasonCode.SCOPE_GRANTED), reason)
     return AccessPlan(True, reach, hidden, reasons, tuple(s.raw for s in chosen))
 
 
-def _widest_reach(
+def _reach_for(
     principal: Principal, scopes: tuple[Scope, ...], resource_type: str
 ) -> tuple[tuple[Scope, ...], PatientReach, str]:
     by_context = {

@@ -76,7 +76,7 @@ def _v2_permissions(text: str) -> frozenset[str] | None:
 
 
 def parse_scope(raw: str) -> Scope | None:
-    match = _SCOPE_RE.match(raw)
+    match = _SCOPE_RE.fullmatch(raw)
     if match is None:
         return None
     context, rtype, perms, query = match.groups()
@@ -114,5 +114,9 @@ def parse_scope_claim(claim: str) -> tuple[tuple[Scope, ...], tuple[str, ...], t
 def matching_scopes(
     scopes: tuple[Scope, ...], resource_type: str, interaction: str
 ) -> tuple[Scope, ...]:
-    """The scopes that grant `interaction` on `resource_type` (empty: insufficient scope)."""
-    return tuple(s for s in scopes if s.permits(resource_type, interaction))
+    """The scopes that grant `interaction` on `resource_type` (empty: insufficient scope).
+
+    Granular scopes (v2 with `?param=value` constraints) grant nothing yet: until the
+    constraints are enforced in every query they are ignored, never widened.
+    """
+    return tuple(s for s in scopes if not s.constraints and s.permits(resource_type, interaction))

@@ -22,6 +22,12 @@ for table in ("access_events", "access_by_patient"):
 """
 
 
+@pytest.fixture
+def issuer() -> TestIssuer:
+    """Own issuer: starting a server points the issuer's audience at that server."""
+    return TestIssuer()
+
+
 def _make_requests(server: ServerProcess, issuer: TestIssuer, count: int) -> list[str]:
     token = issuer.token("load-1", "system/*.rs", sensitivity_clearance=["R", "V"])
     ids = []

@@ -230,3 +230,12 @@ def test_matching_scopes_only_returns_scopes_that_literally_grant(
         assert letter in matched.permissions
         assert matched.resource_type in {rtype, "*"}
         assert rtype != "AuditEvent" or matched.resource_type == "AuditEvent"
+
+
+def test_granular_scopes_grant_nothing_until_enforced() -> None:
+    from api.security.scopes import matching_scopes, parse_scope_claim
+
+    scopes, _, _ = parse_scope_claim("patient/Observation.rs?category=laboratory")
+    assert scopes and scopes[0].constraints == (("category", "laboratory"),)
+    assert matching_scopes(scopes, "Observation", "search") == ()
+    assert matching_scopes(scopes, "Observation", "read") == ()
