@@ -13,14 +13,14 @@ from typing import Any
 
 import httpx
 import structlog
-from jwt import PyJWK, PyJWKSet
-from jwt.exceptions import PyJWKError, PyJWKSetError
+from jwt import PyJWK, PyJWTError
 
 from api.security.tokens import TrustedKeys
 from api.settings import Settings, TrustedIssuer
 
 log = structlog.get_logger("fhir_evidence.issuers")
 REFRESH_INTERVAL_S = 60.0
+_ASYMMETRIC = frozenset({"RSA", "EC", "OKP"})
 FETCH_TIMEOUT_S = 3.0
 
 
@@ -28,11 +28,11 @@ def keys_from_jwks(document: Mapping[str, Any]) -> dict[str, Any]:
     """kid -> public key object; keys without a usable kid or type are skipped."""
     keys: dict[str, Any] = {}
     for raw in document.get("keys", []):
-        if raw.get("use", "sig") != "sig" or "d" in raw:
-            continue  # never accept private key material as a verification key
+        if raw.get("use", "sig") != "sig" or "d" in raw or raw.get("kty") not in _ASYMMETRIC:
+            continue  # never private material, never a symmetric (HMAC) key
         try:
             jwk = PyJWK(raw)
-        except (PyJWKError, PyJWKSetError, ValueError, TypeError):
+        except (PyJWTError, ValueError, TypeError):
             continue
         keys[str(raw.get("kid", ""))] = jwk.key
     return keys
@@ -97,4 +97,4 @@ def issuer_keys_for(settings: Settings) -> IssuerKeys:
     return IssuerKeys(settings.trusted_issuers, settings.fhir_base)
 
 
-__all__ = ["IssuerKeys", "PyJWKSet", "issuer_keys_for", "keys_from_jwks"]
+__all__ = ["IssuerKeys", "issuer_keys_for", "keys_from_jwks"]
