@@ -17,7 +17,6 @@ from api.fhir.responses import FhirResponse
 from api.fhir.routes import known_type, visible
 from api.fhir.search import valid_id
 from api.security.access import AccessPlan, decide_resource
-from api.security.principal import Principal
 from api.services import Services, audit, services
 from evidence.core import Decision, ReasonCode
 
@@ -66,16 +65,16 @@ def _write_response(
     return FhirResponse(stored.body, status_code=status, headers=headers)
 
 
-def _begin(request: Request, action: str, resource_type: str) -> tuple[Services, Principal]:
+def _begin(request: Request, action: str, resource_type: str) -> tuple[Services, AccessPlan]:
     known_type(request, action, resource_type)
     svc = services(request)
-    return svc, svc.guard.authenticate(request)
+    principal = svc.guard.authenticate(request)
+    return svc, svc.guard.authorize(request, principal, resource_type, action)
 
 
 @router.post("/{resource_type}")
 async def create(request: Request, resource_type: str) -> Response:
-    svc, principal = _begin(request, "create", resource_type)
-    plan = svc.guard.authorize(request, principal, resource_type, "create")
+    svc, plan = _begin(request, "create", resource_type)
     resource = validate_body(await request.body(), resource_type)
     resource["id"] = uuid.uuid4().hex
     _may_write(svc, plan, resource)
@@ -86,8 +85,7 @@ async def create(request: Request, resource_type: str) -> Response:
 
 @router.put("/{resource_type}/{resource_id}")
 async def update(request: Request, resource_type: str, resource_id: str) -> Response:
-    svc, principal = _begin(request, "update", resource_type)
-    plan = svc.guard.authorize(request, principal, resource_type, "update")
+    svc, plan = _begin(request, "update", resource_type)
     resource = validate_body(await request.body(), resource_type)
     if not valid_id(resource_id) or resource.get("id") != resource_id:
         raise InvalidRequest("The body id must match the id in the URL.")
@@ -100,8 +98,7 @@ async def update(request: Request, resource_type: str, resource_id: str) -> Resp
 
 @router.delete("/{resource_type}/{resource_id}")
 async def delete(request: Request, resource_type: str, resource_id: str) -> Response:
-    svc, principal = _begin(request, "delete", resource_type)
-    plan = svc.guard.authorize(request, principal, resource_type, "delete")
+    svc, plan = _begin(request, "delete", resource_type)
     stored = _existing_visible(request, svc, plan, resource_type, resource_id, required=True)
     assert stored is not None
     svc.repository.delete(resource_type, resource_id, svc.now_iso())

@@ -2,7 +2,6 @@
 real pipeline (AccessEvent → evidence_payload → seal_event → to_evidence_record().as_row())."""
 
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import Any
 
 from hypothesis import strategies as st
@@ -117,7 +116,3 @@ def access_events(draw: st.DrawFn) -> AccessEvent:
         count_withheld=draw(st.integers(min_value=0, max_value=2**32 - 1)),
         policy_version=draw(_word),
     )
-
-
-def with_ids(event: AccessEvent, patient_ids: tuple[str, ...], **overrides: Any) -> AccessEvent:
-    return replace(event, patient_ids=patient_ids, **overrides)
