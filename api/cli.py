@@ -81,14 +81,14 @@ def verify(
     import json
 
     from api.audit.views import parse_instant_us
-    from evidence.core.verify import verify_chain
     from evidence.store import StoreUnavailable, open_evidence_store
     from evidence.store.clickhouse import store_dsn
+    from evidence.store.verification import verify_store
 
     settings = Settings()
     try:
         store = open_evidence_store(store_dsn(settings.clickhouse_url, settings.data_dir))
-        rows = store.chain_rows(parse_instant_us(since, 0), parse_instant_us(until, 2**62))
+        report = verify_store(store, parse_instant_us(since, 0), parse_instant_us(until, 2**62))
     except StoreUnavailable:
         typer.echo(
             "the evidence store cannot be opened (with the embedded store, stop the "
@@ -96,7 +96,6 @@ def verify(
             err=True,
         )
         raise typer.Exit(2) from None
-    report = verify_chain(rows)
     typer.echo(json.dumps(report.as_dict(), indent=2))
     raise typer.Exit(0 if report.intact else 1)
 

@@ -18,6 +18,7 @@ from stream.outbox import OutboxReader, OutboxRow
 from stream.pipeline import PoisonEvent, evidence_row
 
 log = structlog.get_logger("fhir_evidence.inline")
+OUTBOX_KEEP = 50_000  # processed events kept in the outbox for operators, then pruned
 WaitForCommit = Callable[[int, float], bool]
 
 
@@ -40,6 +41,8 @@ class InlineProcessor:
         self._position = reader.position()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()  # one batch at a time: the reader is not shareable
+        self._pruned_below = 0
         self.processed = 0
 
     @property
@@ -48,6 +51,13 @@ class InlineProcessor:
 
     def process_available(self) -> int:
         """Process one batch of what is in the outbox; returns how many events were done."""
+        with self._lock:
+            done = self._process_batch()
+        if self._position - self._pruned_below >= 2 * OUTBOX_KEEP:
+            self._pruned_below = self._reader.prune_below(self._position - OUTBOX_KEEP)
+        return done
+
+    def _process_batch(self) -> int:
         rows = self._reader.read_after(self._position, self._batch_size)
         if not rows:
             return 0
@@ -96,6 +106,10 @@ class InlineProcessor:
                 log.warning("evidence store unavailable; retrying", backoff_s=backoff)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
+            except Exception:  # never let the thread die: nothing would move any more
+                log.exception("inline processor error; retrying", backoff_s=backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
 
     def drain(self, timeout: float) -> bool:
         """Process until the outbox is empty (used on shutdown); True when fully drained."""
@@ -104,7 +118,11 @@ class InlineProcessor:
             if self._position >= self._reader.last_sequence():
                 return True
             if self._thread is None or not self._thread.is_alive():
-                self.process_available()
+                try:
+                    self.process_available()
+                except Exception:
+                    log.exception("drain failed; evidence stays in the outbox")
+                    return False
             else:
                 time.sleep(0.02)
         return self._position >= self._reader.last_sequence()

@@ -22,6 +22,7 @@ import orjson
 from evidence.core import GENESIS_HASH, AccessEvent, EvidenceError, event_to_dict, seal_event
 
 PayloadOf = Callable[[AccessEvent], dict[str, Any]]
+Encoded = tuple[dict[str, Any], bytes]  # (payload to seal, raw event body)
 _MAX_GROUP = 512
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -134,29 +135,40 @@ class OutboxWriter:
             self._commit_group(group)
 
     def _commit_group(self, group: list[_Pending]) -> None:
+        accepted = [(p, encoded) for p in group if (encoded := self._encode(p)) is not None]
         try:
-            sequences = self._write(group)
-        except Exception as exc:  # sqlite or encoding: the requests fail closed
-            for pending in group:
-                _resolve(pending, exc=OutboxUnavailable("the audit outbox cannot be written"))
-            del exc
-            return
+            sequences = self._write(accepted)
+        except Exception:  # sqlite: every request of the group fails closed
+            sequences = []
         with self._committed:
             self._committed.notify_all()
-        for pending, seq in zip(group, sequences, strict=True):
-            _resolve(pending, result=seq)
+        done = dict(zip((id(p) for p, _ in accepted), sequences, strict=False))
+        for pending in group:
+            if id(pending) in done:
+                _resolve(pending, result=done[id(pending)])
+            else:
+                _resolve(pending, exc=OutboxUnavailable("the audit outbox cannot be written"))
 
-    def _write(self, group: list[_Pending]) -> list[int]:
+    def _encode(self, pending: _Pending) -> Encoded | None:
+        """The payload to seal and the raw body; None when this one event cannot be encoded
+        (only its own request fails, not the others of the group)."""
+        try:
+            return self._payload_of(pending.event), orjson.dumps(event_to_dict(pending.event))
+        except (TypeError, ValueError):
+            return None
+
+    def _write(self, accepted: list[tuple[_Pending, Encoded]]) -> list[int]:
         seq, prev = self._last_seq, self._last_hash
         rows = []
-        for pending in group:
+        for pending, (payload, body) in accepted:
             seq += 1
-            sealed = seal_event(self.producer_id, seq, prev, self._payload_of(pending.event))
-            body = orjson.dumps(event_to_dict(pending.event))
+            sealed = seal_event(self.producer_id, seq, prev, payload)
             rows.append(
                 (seq, pending.event.event_id, body, prev, sealed.event_hash, self._key_version)
             )
             prev = sealed.event_hash
+        if not rows:
+            return []
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             self._conn.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?)", rows)
@@ -221,6 +233,16 @@ class OutboxReader:
             "ON CONFLICT(name) DO UPDATE SET sequence = excluded.sequence",
             (self.name, sequence),
         )
+
+    def prune_below(self, sequence: int) -> int:
+        """Delete rows every consumer has passed, below `sequence`; the newest row always
+        stays (the writer continues the chain from it). Returns the bound applied."""
+        row = self._conn.execute("SELECT min(sequence), max(sequence) FROM positions").fetchone()
+        last = self.last_sequence()
+        bound = min(sequence, int(row[0] or 0), last)
+        if bound > 0:
+            self._conn.execute("DELETE FROM outbox WHERE sequence < ?", (bound,))
+        return bound
 
     def park_dead_letter(self, sequence: int, code: str, detail: str) -> None:
         self._conn.execute(

@@ -75,3 +75,23 @@ def _check_row(row: dict[str, Any], previous: dict[str, Any] | None) -> list[Cha
         detail = "predecessor link does not match the previous event"
         problems.append(ChainProblem("forged", producer, seq, event_id, detail))
     return problems
+
+
+def verify_copies(
+    copies: Iterable[dict[str, Any]], originals: dict[str, str]
+) -> list[ChainProblem]:
+    """Check denormalised copies (e.g. the by-patient index) against their originals.
+
+    `originals` maps event_id to the event_hash of the verified chain. A copy whose content
+    no longer matches its seal, or whose seal is not the original's, is reported.
+    """
+    problems: list[ChainProblem] = []
+    for row in copies:
+        producer, seq, event_id = row["producer_id"], int(row["sequence"]), row["event_id"]
+        recomputed = chain_hash(producer, seq, row["prev_hash"], payload_from_row(row))
+        if recomputed != row["event_hash"]:
+            problems.append(ChainProblem("altered", producer, seq, event_id, "copy altered"))
+        elif originals.get(event_id) != row["event_hash"]:
+            detail = "copy has no matching original event"
+            problems.append(ChainProblem("forged", producer, seq, event_id, detail))
+    return problems

@@ -126,6 +126,14 @@ class EvidenceStore:
         )
         return self._select(sql, {"s": since_us, "u": until_us})
 
+    def patient_copy_rows(self, since_us: int, until_us: int) -> list[dict[str, Any]]:
+        cols = ", ".join(READ_COLUMNS)
+        sql = (
+            f"SELECT {cols} FROM {self._db}.access_by_patient FINAL "
+            "WHERE ts_us >= {s:Int64} AND ts_us < {u:Int64} ORDER BY producer_id, sequence"
+        )
+        return self._select(sql, {"s": since_us, "u": until_us})
+
     def count_events(self) -> int:
         sql = f"SELECT count() FROM {self._db}.access_events FINAL"
         return int(self._select(sql, {})[0]["count()"])

@@ -260,3 +260,45 @@ def test_acknowledged_appends_survive_sigkill(path: Path) -> None:
         assert append_all(reopened, [make_event(10**7)]) == [len(rows) + 1]
     finally:
         reopened.close()
+
+
+def test_prune_keeps_unconsumed_rows_and_the_newest(tmp_path: Path) -> None:
+    path = tmp_path / "prune.sqlite"
+    writer = OutboxWriter(path, lambda e: evidence_payload(e, PSEUDONYMIZER), 1)
+
+    async def fill() -> None:
+        for n in range(20):
+            await writer.append(make_event(n))
+
+    asyncio.run(fill())
+    fast, slow = OutboxReader(path, "fast"), OutboxReader(path, "slow")
+    fast.commit_position(20)
+    slow.commit_position(8)
+    assert fast.prune_below(100) == 8  # the slow consumer still needs 8..20
+    fast.commit_position(20)
+    slow.commit_position(20)
+    assert fast.prune_below(100) == 20
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT min(sequence), max(sequence) FROM outbox").fetchone() == (20, 20)
+    writer.close()
+    reopened = OutboxWriter(path, lambda e: evidence_payload(e, PSEUDONYMIZER), 1)
+    assert reopened.last_sequence == 20
+    reopened.close()
+
+
+def test_one_unencodable_event_fails_alone(tmp_path: Path) -> None:
+    def payload_of(event: AccessEvent) -> dict[str, object]:
+        if event.request_id == "req-000002":
+            raise ValueError("cannot encode")
+        return evidence_payload(event, PSEUDONYMIZER)
+
+    writer = OutboxWriter(tmp_path / "group.sqlite", payload_of, 1)
+
+    async def append_all() -> list[object]:
+        jobs = [writer.append(make_event(n)) for n in range(1, 5)]
+        return await asyncio.gather(*jobs, return_exceptions=True)
+
+    outcomes = asyncio.run(append_all())
+    writer.close()
+    assert isinstance(outcomes[1], OutboxUnavailable)
+    assert sorted(o for o in outcomes if isinstance(o, int)) == [1, 2, 3]

@@ -252,3 +252,17 @@ def test_empty_insert_is_a_no_op(evidence_store: EvidenceStore) -> None:
     evidence_store.insert_rows([], dedup_token="nothing")
     assert evidence_store.count_events() == 0
     assert evidence_store.chain_rows(*ALL) == []
+
+
+def test_verify_store_checks_the_patient_copy(store: EvidenceStore) -> None:
+    from evidence.store.verification import verify_store
+
+    assert verify_store(store, *ALL).intact
+    victim = next(e for e in EVENTS if e.patient_ids)
+    store.raw_command(
+        f"ALTER TABLE {database(store)}.access_by_patient UPDATE decision = 'allow', "
+        f"count_returned = 0 WHERE event_id = '{victim.event_id}' SETTINGS mutations_sync = 1"
+    )
+    report = verify_store(store, *ALL)
+    assert not report.intact
+    assert {(p.kind, p.event_id) for p in report.problems} == {("altered", victim.event_id)}
