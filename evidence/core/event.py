@@ -5,7 +5,7 @@ outbox and the raw topic; `evidence.core.record` turns an event into its pseudon
 evidence form before anything reaches the evidence store.
 """
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -58,8 +58,12 @@ _TUPLE_FIELDS = frozenset(f.name for f in fields(AccessEvent) if str(f.type).sta
 _FIELD_NAMES = frozenset(f.name for f in fields(AccessEvent))
 
 
+_FIELD_ORDER = tuple(f.name for f in fields(AccessEvent))
+
+
 def event_to_dict(event: AccessEvent) -> dict[str, Any]:
-    data = asdict(event)
+    """Plain JSON-ready values (fields hold only str, int and tuples of str)."""
+    data = {name: getattr(event, name) for name in _FIELD_ORDER}
     for name in _TUPLE_FIELDS:
         data[name] = list(data[name])
     data["decision"] = str(event.decision)

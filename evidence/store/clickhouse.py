@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import clickhouse_connect
+import orjson
 from clickhouse_connect.driver.client import Client
 
 from evidence.core.errors import EvidenceError
@@ -54,19 +55,22 @@ class EvidenceStore:
             self._call(lambda c, s=statement: c.command(s))  # type: ignore[misc]
 
     def insert_rows(self, rows: Sequence[dict[str, Any]], dedup_token: str) -> None:
+        """One insert (one part) for the batch, as JSONEachRow: parsed by the engine, not
+        converted value by value in Python."""
         if not rows:
             return
-        data = [[row[name] for name in ROW_COLUMNS] for row in rows]
+        block = b"\n".join(orjson.dumps({name: row[name] for name in ROW_COLUMNS}) for row in rows)
         settings = {
             "insert_deduplication_token": dedup_token,
             "deduplicate_blocks_in_dependent_materialized_views": 1,
         }
         self._call(
-            lambda c: c.insert(
+            lambda c: c.raw_insert(
                 f"{self._db}.access_events",
-                data,
                 column_names=list(ROW_COLUMNS),
+                insert_block=block,
                 settings=settings,
+                fmt="JSONEachRow",
             )
         )
 
