@@ -22,6 +22,7 @@ from stream.outbox import OutboxUnavailable, OutboxWriter
 log = structlog.get_logger("fhir_evidence.http")
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 Clock = Callable[[], int]  # microseconds since the epoch
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # the only ones whose handlers read bodies
 
 
 class BodyTooLarge(Exception):
@@ -72,7 +73,9 @@ class EvidenceMiddleware:
             await exchange.refuse(413, "too-costly", "The request body is too large.")
             return
         try:
-            await self.app(scope, exchange.limited_receive(receive), exchange.send)
+            if scope["method"] in _BODY_METHODS:
+                receive = exchange.limited_receive(receive)
+            await self.app(scope, receive, exchange.send)
         except BodyTooLarge:
             await exchange.refuse(413, "too-costly", "The request body is too large.")
         except Exception:

@@ -94,9 +94,7 @@ def build_runtime(
     processor = None
     if inline:
         reader = OutboxReader(outbox_path, "inline-processor")
-        processor = InlineProcessor(
-            reader, store, {HASH_KEY_VERSION: pseudonymizer}, outbox.wait_for_commit
-        )
+        processor = InlineProcessor(reader, store, outbox.wait_for_commit)
     services = Services(
         settings,
         repository,

@@ -8,14 +8,13 @@ Poison events are parked in the outbox database's dead-letter table, never skipp
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import structlog
 
-from evidence.core import Pseudonymizer
 from evidence.store import EvidenceStore, StoreUnavailable
 from stream.outbox import OutboxReader, OutboxRow
-from stream.pipeline import PoisonEvent, evidence_row
+from stream.pipeline import PoisonEvent, evidence_row_from_payload
 
 log = structlog.get_logger("fhir_evidence.inline")
 OUTBOX_KEEP = 50_000  # processed events kept in the outbox for operators, then pruned
@@ -27,14 +26,12 @@ class InlineProcessor:
         self,
         reader: OutboxReader,
         store: EvidenceStore,
-        pseudonymizers: Mapping[int, Pseudonymizer],
         wait_for_commit: WaitForCommit,
         batch_size: int = 2000,
         linger_s: float = 0.2,
     ) -> None:
         self._reader = reader
         self._store = store
-        self._pseudonymizers = pseudonymizers
         self._wait = wait_for_commit
         self._batch_size = batch_size
         self._linger_s = linger_s
@@ -72,14 +69,12 @@ class InlineProcessor:
 
     def _convert(self, row: OutboxRow) -> dict[str, object] | None:
         try:
-            return evidence_row(
-                row.event,
+            return evidence_row_from_payload(
+                row.payload,
                 self._reader.producer_id,
                 row.sequence,
                 row.prev_hash,
                 row.event_hash,
-                row.key_version,
-                self._pseudonymizers,
             )
         except PoisonEvent as exc:
             self._reader.park_dead_letter(row.sequence, exc.code, str(exc))

@@ -18,16 +18,24 @@ from typing import Any
 
 import orjson
 
-from evidence.core import GENESIS_HASH, AccessEvent, EvidenceError, event_to_dict, seal_event
+from evidence.core import (
+    GENESIS_HASH,
+    AccessEvent,
+    EvidenceError,
+    canonical_bytes,
+    chain_hash_bytes,
+    event_to_dict,
+)
 
 PayloadOf = Callable[[AccessEvent], dict[str, Any]]
-Encoded = tuple[dict[str, Any], bytes]  # (payload to seal, raw event body)
+Encoded = tuple[bytes, bytes]  # (canonical pseudonymous payload, raw event body)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (
     sequence INTEGER PRIMARY KEY,
     event_id TEXT NOT NULL UNIQUE,
     event BLOB NOT NULL,
+    payload BLOB NOT NULL,
     prev_hash TEXT NOT NULL,
     event_hash TEXT NOT NULL,
     key_version INTEGER NOT NULL
@@ -47,7 +55,8 @@ class OutboxUnavailable(EvidenceError):
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
     sequence: int
-    event: dict[str, Any]
+    event: dict[str, Any]  # raw: for the raw topic of the distributed runtime
+    payload: bytes  # pseudonymous, canonical: exactly the bytes that were sealed
     prev_hash: str
     event_hash: str
     key_version: int
@@ -164,7 +173,8 @@ class OutboxWriter:
         """The payload to seal and the raw body; None when this one event cannot be encoded
         (only its own request fails, not the others of the group)."""
         try:
-            return self._payload_of(pending.event), orjson.dumps(event_to_dict(pending.event))
+            payload = canonical_bytes(self._payload_of(pending.event))
+            return payload, orjson.dumps(event_to_dict(pending.event))
         except (TypeError, ValueError):
             return None
 
@@ -173,16 +183,16 @@ class OutboxWriter:
         rows = []
         for pending, (payload, body) in accepted:
             seq += 1
-            sealed = seal_event(self.producer_id, seq, prev, payload)
+            event_hash = chain_hash_bytes(self.producer_id, seq, prev, payload)
             rows.append(
-                (seq, pending.event.event_id, body, prev, sealed.event_hash, self._key_version)
+                (seq, pending.event.event_id, body, payload, prev, event_hash, self._key_version)
             )
-            prev = sealed.event_hash
+            prev = event_hash
         if not rows:
             return []
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            self._conn.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?)", rows)
+            self._conn.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
@@ -218,11 +228,11 @@ class OutboxReader:
 
     def read_after(self, sequence: int, limit: int) -> list[OutboxRow]:
         cursor = self._conn.execute(
-            "SELECT sequence, event, prev_hash, event_hash, key_version FROM outbox "
+            "SELECT sequence, event, payload, prev_hash, event_hash, key_version FROM outbox "
             "WHERE sequence > ? ORDER BY sequence LIMIT ?",
             (sequence, limit),
         )
-        return [OutboxRow(s, _decode(e), p, h, k) for s, e, p, h, k in cursor]
+        return [OutboxRow(s, _decode(e), p, ph, h, k) for s, e, p, ph, h, k in cursor]
 
     def commit_position(self, sequence: int) -> None:
         self._conn.execute(

@@ -3,14 +3,40 @@
 from collections.abc import Mapping
 from typing import Any
 
-from evidence.core import FhirEvidenceError, Pseudonymizer, chain_hash, event_from_dict
-from evidence.core.record import evidence_payload, to_evidence_record
+import orjson
+
+from evidence.core import (
+    FhirEvidenceError,
+    Pseudonymizer,
+    chain_hash,
+    chain_hash_bytes,
+    event_from_dict,
+)
+from evidence.core.record import PAYLOAD_FIELDS, evidence_payload, to_evidence_record
+
+_PAYLOAD_KEYS = frozenset(PAYLOAD_FIELDS)
 
 
 class PoisonEvent(FhirEvidenceError):
     """An event that can never become evidence as it is; it goes to the dead letters."""
 
     code = "event.poison"
+
+
+def evidence_row_from_payload(
+    payload: bytes, producer_id: str, sequence: int, prev_hash: str, event_hash: str
+) -> dict[str, Any]:
+    """The evidence row of an event whose pseudonymous payload was sealed at the source:
+    the seal is checked on the exact bytes, nothing is re-derived."""
+    if chain_hash_bytes(producer_id, sequence, prev_hash, payload) != event_hash:
+        raise PoisonEvent("the event does not match its seal")
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise PoisonEvent("malformed payload") from exc
+    if not isinstance(data, dict) or set(data) != _PAYLOAD_KEYS:
+        raise PoisonEvent("payload fields do not match the evidence schema")
+    return to_evidence_record(data, producer_id, sequence, prev_hash, event_hash).as_row()
 
 
 def evidence_row(

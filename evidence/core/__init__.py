@@ -1,6 +1,12 @@
 """Pure evidence core (stdlib only): events, canonical encoding, pseudonyms, hash chain."""
 
-from evidence.core.chain import GENESIS_HASH, SealedEvent, chain_hash, seal_event
+from evidence.core.chain import (
+    GENESIS_HASH,
+    SealedEvent,
+    chain_hash,
+    chain_hash_bytes,
+    seal_event,
+)
 from evidence.core.encoding import canonical_bytes
 from evidence.core.errors import EvidenceError, FhirEvidenceError
 from evidence.core.event import (
@@ -27,6 +33,7 @@ __all__ = [
     "SealedEvent",
     "canonical_bytes",
     "chain_hash",
+    "chain_hash_bytes",
     "event_from_dict",
     "event_to_dict",
     "seal_event",

@@ -23,9 +23,14 @@ class SealedEvent:
 
 
 def chain_hash(producer_id: str, sequence: int, prev_hash: str, payload: dict[str, Any]) -> str:
+    return chain_hash_bytes(producer_id, sequence, prev_hash, canonical_bytes(payload))
+
+
+def chain_hash_bytes(producer_id: str, sequence: int, prev_hash: str, payload: bytes) -> str:
+    """The same hash over payload bytes that are already in canonical encoding."""
     digest = hashlib.sha256(_DOMAIN)
     digest.update(f"{producer_id}\x00{sequence}\x00{prev_hash}\x00".encode())
-    digest.update(canonical_bytes(payload))
+    digest.update(payload)
     return digest.hexdigest()
 
 

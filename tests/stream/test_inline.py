@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from evidence.core import AccessEvent, Pseudonymizer
+from evidence.core import AccessEvent, canonical_bytes
 from evidence.core.record import evidence_payload
 from evidence.core.verify import verify_chain
 from evidence.store import EvidenceStore, StoreUnavailable
@@ -23,7 +23,6 @@ from tests.support import wait_for
 HOUR_US = 3_600_000_000
 BASE_US = int(time.time()) // 3600 * HOUR_US - 24 * HOUR_US  # recent: inside the TTL
 ALL = (0, BASE_US + 48 * HOUR_US)
-KEYS = {1: PSEUDONYMIZER}
 
 
 def event(n: int) -> AccessEvent:
@@ -67,13 +66,9 @@ def reader_at(path: Path) -> OutboxReader:
 
 
 def processor(
-    path: Path,
-    store: EvidenceStore,
-    writer: OutboxWriter,
-    batch_size: int = 10,
-    keys: dict[int, Pseudonymizer] = KEYS,
+    path: Path, store: EvidenceStore, writer: OutboxWriter, batch_size: int = 10
 ) -> InlineProcessor:
-    return InlineProcessor(reader_at(path), store, keys, writer.wait_for_commit, batch_size)
+    return InlineProcessor(reader_at(path), store, writer.wait_for_commit, batch_size)
 
 
 def run_to_end(proc: InlineProcessor) -> list[int]:
@@ -145,10 +140,10 @@ def test_tampered_row_is_parked_and_does_not_block(
     path: Path, writer: OutboxWriter, evidence_store: EvidenceStore
 ) -> None:
     append(writer, range(1, 21))
-    [(blob,)] = _sql(path, "SELECT event FROM outbox WHERE sequence = 4")
+    [(blob,)] = _sql(path, "SELECT payload FROM outbox WHERE sequence = 4")
     body = orjson.loads(blob)
     body["decision"] = "deny"
-    _sql(path, "UPDATE outbox SET event = ? WHERE sequence = 4", orjson.dumps(body))
+    _sql(path, "UPDATE outbox SET payload = ? WHERE sequence = 4", canonical_bytes(body))
     proc = processor(path, evidence_store, writer)
     run_to_end(proc)
     assert proc.position == 20
@@ -163,27 +158,28 @@ def test_malformed_row_is_poison(
     path: Path, writer: OutboxWriter, evidence_store: EvidenceStore, body: bytes
 ) -> None:
     append(writer, range(1, 6))
-    _sql(path, "UPDATE outbox SET event = ? WHERE sequence = 2", body)
+    _sql(path, "UPDATE outbox SET payload = ? WHERE sequence = 2", body)
     proc = processor(path, evidence_store, writer)
     run_to_end(proc)
     assert dead_letters(path) == [("inline-processor", 2, "event.poison")]
     assert stored_sequences(evidence_store) == [1, 3, 4, 5]
 
 
-def test_unknown_key_version_is_poison_and_replayable(
+def test_parked_event_is_replayable_once_repaired(
     path: Path, writer: OutboxWriter, evidence_store: EvidenceStore
 ) -> None:
     append(writer, range(1, 9))
-    _sql(path, "UPDATE outbox SET key_version = 9 WHERE sequence = 3")
-    key9 = {1: PSEUDONYMIZER, 9: PSEUDONYMIZER}  # the same key material, rotated label
+    [(original,)] = _sql(path, "SELECT payload FROM outbox WHERE sequence = 3")
+    _sql(path, "UPDATE outbox SET payload = ? WHERE sequence = 3", b"{}")
     proc = processor(path, evidence_store, writer)
     run_to_end(proc)
     assert proc.position == 8
     assert dead_letters(path) == [("inline-processor", 3, "event.poison")]
     assert stored_sequences(evidence_store) == [1, 2, 4, 5, 6, 7, 8]
-    # The operator configures the missing key and replays the consumer from the start.
+    # The operator restores the sealed bytes and replays the consumer from the start.
+    _sql(path, "UPDATE outbox SET payload = ? WHERE sequence = 3", original)
     proc._reader.commit_position(0)
-    replay = processor(path, evidence_store, writer, keys=key9)
+    replay = processor(path, evidence_store, writer)
     run_to_end(replay)
     assert stored_sequences(evidence_store) == list(range(1, 9))
     assert evidence_store.count_events() == 8
