@@ -5,6 +5,7 @@ issuer keys (refresh on unknown kid) and a short-lived care-team membership cach
 records every decision in the request's audit context.
 """
 
+import functools
 import hashlib
 import time
 from collections import OrderedDict
@@ -24,6 +25,12 @@ from evidence.core import Decision, ReasonCode
 TOKEN_CACHE_SIZE = 10_000
 CARE_TEAM_TTL_S = 30.0
 Clock = Callable[[], float]
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_plan(principal: Principal, resource_type: str, interaction: str) -> AccessPlan:
+    """plan_access is pure and principals are immutable: the same question, the same plan."""
+    return plan_access(principal, resource_type, interaction)
 
 
 class Guard:
@@ -87,7 +94,7 @@ class Guard:
         self, request: Request, principal: Principal, resource_type: str, interaction: str
     ) -> AccessPlan:
         audit: RequestAudit = request.state.audit
-        plan = plan_access(principal, resource_type, interaction)
+        plan = _cached_plan(principal, resource_type, interaction)
         audit.scopes_used = list(plan.scopes_used)
         if not plan.granted:
             audit.decide(Decision.DENY, *plan.reasons)

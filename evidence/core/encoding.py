@@ -16,7 +16,11 @@ def canonical_bytes(value: dict[str, Any]) -> bytes:
 
 
 def _reject_floats(value: Any) -> None:
-    if isinstance(value, float):
+    """Walks containers only: scalars at the top of a flat payload cost one type check."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return
+    if kind is float:
         raise ValueError("canonical encoding holds no floats")
     if isinstance(value, dict):
         for item in value.values():
@@ -24,3 +28,5 @@ def _reject_floats(value: Any) -> None:
     elif isinstance(value, list | tuple):
         for item in value:
             _reject_floats(item)
+    elif isinstance(value, float):
+        raise ValueError("canonical encoding holds no floats")

@@ -59,7 +59,7 @@ class EvidenceStore:
         converted value by value in Python."""
         if not rows:
             return
-        block = b"\n".join(orjson.dumps({name: row[name] for name in ROW_COLUMNS}) for row in rows)
+        block = b"\n".join(orjson.dumps(row) for row in rows)  # rows hold exactly ROW_COLUMNS
         settings = {
             "insert_deduplication_token": dedup_token,
             "deduplicate_blocks_in_dependent_materialized_views": 1,
