@@ -7,7 +7,8 @@ Goal (issue 2): p99 < 1 s. `.venv/bin/python -m bench.evidence_lag`.
 """
 
 import argparse
-import asyncio
+import http.client
+import multiprocessing
 import tempfile
 import time
 from datetime import datetime
@@ -22,27 +23,34 @@ from bench.harness import percentile, start_server, stop_server
 PORT = 8211
 
 
-async def _paced_load(base: str, token: str, rate: int, seconds: int) -> tuple[int, int]:
+def _paced_worker(args: tuple[int, str, int, float, int, int, int]) -> tuple[int, int]:
+    """One keep-alive connection sending every `workers`-th request of the schedule."""
+    port, token, offset, start, total, workers, rate = args
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     ok = failed = 0
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits) as http:
-
-        async def one(n: int) -> None:
-            nonlocal ok, failed
-            response = await http.get(f"/fhir/Patient/pat-{n % 150 + 1:05d}")
-            ok, failed = (ok + 1, failed) if response.status_code < 500 else (ok, failed + 1)
-
-        start = time.perf_counter()
-        tasks = []
-        for n in range(rate * seconds):
-            delay = start + n / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(n)))
-        await asyncio.gather(*tasks)
-        print(f"sent {ok + failed} requests in {time.perf_counter() - start:.1f} s")
+    for n in range(offset, total, workers):
+        delay = start + n / rate - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        conn.request("GET", f"/fhir/Patient/pat-{n % 150 + 1:05d}", headers=headers)
+        response = conn.getresponse()
+        response.read()
+        ok, failed = (ok + 1, failed) if response.status < 500 else (ok, failed + 1)
+    conn.close()
     return ok, failed
+
+
+def _paced_load(token: str, rate: int, seconds: int, workers: int = 8) -> tuple[int, int]:
+    """`rate` requests/s on a fixed schedule, spread over worker processes (not threads:
+    a client sharing the GIL would fall behind the schedule and measure itself)."""
+    start = time.time() + 1.0
+    jobs = [(PORT, token, w, start, rate * seconds, workers, rate) for w in range(workers)]
+    began = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        results = pool.map(_paced_worker, jobs)
+    print(f"sent {rate * seconds} requests in {time.perf_counter() - began - 1.0:.1f} s")
+    return sum(r[0] for r in results), sum(r[1] for r in results)
 
 
 def _lags(base: str, auditor: str, sub: str) -> list[float]:
@@ -72,7 +80,7 @@ def main() -> None:
     try:
         token = mint_token(settings, sub, "system/*.rs", ttl_s=3600, clearance=["R", "V"])
         auditor = mint_token(settings, "lag-auditor", "system/AuditEvent.rs", ttl_s=3600)
-        ok, failed = asyncio.run(_paced_load(base, token, args.rate, args.seconds))
+        ok, failed = _paced_load(token, args.rate, args.seconds)
         time.sleep(3)
         lags = _lags(base, auditor, sub)
     finally:
