@@ -4,12 +4,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import orjson
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from api.audit.routes import router as audit_router
+from api.data.repository import RepositoryUnavailable
 from api.errors import ApiError
 from api.fhir.responses import outcome_response
 from api.fhir.routes import router as fhir_router
@@ -17,8 +19,9 @@ from api.fhir.writes import router as writes_router
 from api.middleware import EvidenceMiddleware, UnrecordedAuditMiddleware
 from api.runtime import Runtime
 from api.services import audit
-from evidence.core import Decision, ReasonCode
+from evidence.core import Decision, EvidenceError, ReasonCode
 
+log = structlog.get_logger("fhir_evidence.app")
 _HTTP_CODES = {
     404: ("not-found", "Resource not found."),
     405: ("not-supported", "This interaction is not supported here."),
@@ -33,6 +36,13 @@ async def _api_error(request: Request, exc: Exception) -> Response:
     elif not record.reasons:
         record.reasons.append(str(exc.reason))
     return outcome_response(exc.status, exc.issue_code, exc.diagnostics, exc.headers())
+
+
+async def _dependency_error(request: Request, exc: Exception) -> Response:
+    """A store the request needs has failed: refuse (503), never serve unaudited."""
+    log.error("dependency failed", code=getattr(exc, "code", "unknown"))
+    audit(request).decide(Decision.DENY, str(ReasonCode.DEPENDENCY_FAILED))
+    return outcome_response(503, "transient", "The service is temporarily unavailable.")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -69,6 +79,8 @@ def create_app(runtime: Runtime, record_evidence: bool = True) -> FastAPI:
     app.state.services = runtime.services
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(EvidenceError, _dependency_error)
+    app.add_exception_handler(RepositoryUnavailable, _dependency_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(audit_router)
     app.include_router(fhir_router)

@@ -31,6 +31,7 @@ class Runtime:
     services: Services
     outbox: OutboxWriter
     processor: InlineProcessor | None
+    owns_store: bool = True  # a store handed in by the caller is the caller's to close
 
     def start(self) -> None:
         if self.processor is not None:
@@ -44,7 +45,8 @@ class Runtime:
             log.info("processor stopped", drained=drained, position=self.processor.position)
         self.outbox.close()
         self.services.repository.close()
-        self.services.store.close()
+        if self.owns_store:
+            self.services.store.close()
 
 
 def open_repository(settings: Settings) -> ResourceRepository:
@@ -90,6 +92,7 @@ def build_runtime(
     outbox = OutboxWriter(
         outbox_path, lambda e: evidence_payload(e, pseudonymizer), HASH_KEY_VERSION
     )
+    owns_store = store is None
     store = store or open_evidence_store(store_dsn(settings.clickhouse_url, settings.data_dir))
     processor = None
     if inline:
@@ -104,4 +107,4 @@ def build_runtime(
         derived_key(master, "cursor/v1"),
         dev_jwks,
     )
-    return Runtime(services, outbox, processor)
+    return Runtime(services, outbox, processor, owns_store)

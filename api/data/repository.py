@@ -4,9 +4,10 @@ Access reach and hidden labels are applied inside the SQL (never by post-filteri
 so totals and paging agree with what the caller may see.
 """
 
+import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,15 @@ import orjson
 from api.data.indexing import care_team_links, index_entries, owner_patient, security_labels
 from api.data.search_sql import Criterion, count_query, page_query
 
-__all__ = ["Criterion", "ResourceRepository", "SearchPage", "StoredResource"]
+__all__ = [
+    "Criterion",
+    "RepositoryUnavailable",
+    "ResourceRepository",
+    "SearchPage",
+    "StoredResource",
+]
 from api.security.access import PatientReach, Reach
+from evidence.core import FhirEvidenceError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
@@ -44,6 +52,10 @@ CREATE TABLE IF NOT EXISTS care_team_members (
 CREATE INDEX IF NOT EXISTS care_team_by_member ON care_team_members (practitioner, patient_id);
 CREATE INDEX IF NOT EXISTS care_team_by_id ON care_team_members (care_team_id);
 """
+
+
+class RepositoryUnavailable(FhirEvidenceError):
+    code = "repository.unavailable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,16 +91,25 @@ class ResourceRepository:
         self._conn.executescript(_SCHEMA)
         self._lock = threading.RLock()
 
-    def close(self) -> None:
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Serialise use of the connection; SQLite errors stop here as RepositoryUnavailable."""
         with self._lock:
+            try:
+                yield
+            except sqlite3.Error as exc:
+                raise RepositoryUnavailable("the FHIR store failed") from exc
+
+    def close(self) -> None:
+        with self._locked():
             self._conn.close()
 
     def is_empty(self) -> bool:
-        with self._lock:
+        with self._locked():
             return self._conn.execute("SELECT 1 FROM resources LIMIT 1").fetchone() is None
 
     def read(self, resource_type: str, resource_id: str) -> StoredResource | None:
-        with self._lock:
+        with self._locked():
             row = self._conn.execute(
                 "SELECT type, id, version_id, patient_id, labels, body FROM resources "
                 "WHERE type = ? AND id = ? AND deleted = 0",
@@ -98,7 +119,7 @@ class ResourceRepository:
 
     def save(self, resource: dict[str, Any], now_iso: str) -> tuple[StoredResource, bool]:
         """Create or update (version bumped, meta maintained); returns (stored, created)."""
-        with self._lock:
+        with self._locked():
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 stored, created = self._save(resource, now_iso)
@@ -110,7 +131,7 @@ class ResourceRepository:
 
     def save_many(self, resources: Iterable[dict[str, Any]], now_iso: str) -> int:
         count = 0
-        with self._lock:
+        with self._locked():
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 for resource in resources:
@@ -163,7 +184,7 @@ class ResourceRepository:
         )
 
     def delete(self, resource_type: str, resource_id: str, now_iso: str) -> bool:
-        with self._lock:
+        with self._locked():
             self._conn.execute("BEGIN IMMEDIATE")
             cursor = self._conn.execute(
                 "UPDATE resources SET deleted = 1, version_id = version_id + 1, "
@@ -176,7 +197,7 @@ class ResourceRepository:
         return cursor.rowcount > 0
 
     def care_team_member(self, practitioner: str, patient_id: str) -> bool:
-        with self._lock:
+        with self._locked():
             row = self._conn.execute(
                 "SELECT 1 FROM care_team_members WHERE practitioner = ? AND patient_id = ? LIMIT 1",
                 (practitioner, patient_id),
@@ -200,7 +221,7 @@ class ResourceRepository:
         """
         page = page_query(resource_type, criteria, reach, hidden_labels, limit, offset)
         counts = count_query(resource_type, criteria, reach, hidden_labels)
-        with self._lock:
+        with self._locked():
             rows = self._conn.execute(page.text, page.args).fetchall() if limit > 0 else []
             in_reach, total = self._conn.execute(counts.text, counts.args).fetchone()
             matching = in_reach
