@@ -15,6 +15,7 @@ class RequestAudit:
     action: str = "unknown"
     resource_type: str = ""
     principal: Principal | None = None
+    refused_token: tuple[str, str, str] = ("", "", "")  # (alg, kid, jti) of a refused token
     decision: Decision | None = None
     reasons: list[str] = field(default_factory=list)
     scopes_used: list[str] = field(default_factory=list)
@@ -55,9 +56,9 @@ class RequestAudit:
             sub=p.sub if p else "",
             client_id=p.client_id if p else "",
             issuer=p.issuer if p else "",
-            token_alg=p.alg if p else "",
-            token_kid=p.kid if p else "",
-            token_jti_hash=jti_hash(p.jti) if p else "",
+            token_alg=p.alg if p else self.refused_token[0],
+            token_kid=p.kid if p else self.refused_token[1],
+            token_jti_hash=jti_hash(p.jti if p else self.refused_token[2]),
             token_model=p.token_model if p else "",
             fhir_user=p.fhir_user if p else "",
             context_patient_id=p.patient if p else "",

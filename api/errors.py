@@ -41,8 +41,20 @@ class Forbidden(ApiError):
     reason = ReasonCode.SCOPE_INSUFFICIENT
     diagnostics = "The access token does not grant this interaction."
 
+    def __init__(
+        self,
+        diagnostics: str | None = None,
+        reason: ReasonCode | None = None,
+        required_scope: str = "",
+    ) -> None:
+        super().__init__(diagnostics, reason)
+        self.required_scope = required_scope
+
     def headers(self) -> dict[str, str]:
-        return {"WWW-Authenticate": 'Bearer realm="fhir", error="insufficient_scope"'}
+        value = 'Bearer realm="fhir", error="insufficient_scope"'
+        if self.required_scope:
+            value += f', scope="{self.required_scope}"'
+        return {"WWW-Authenticate": value}
 
 
 class NotFound(ApiError):

@@ -18,13 +18,25 @@ from api.data.repository import ResourceRepository
 from api.errors import Forbidden, ServiceUnavailable, Unauthorized
 from api.issuers import IssuerKeys
 from api.security.access import POLICY_VERSION, AccessPlan, plan_access
+from api.security.claims import unverified_parts
 from api.security.principal import Principal
+from api.security.scopes import needed_scope
 from api.security.tokens import TokenPolicy, TokenRejected, UnknownKey, verify_access_token
 from evidence.core import Decision, ReasonCode
 
 TOKEN_CACHE_SIZE = 10_000
 CARE_TEAM_TTL_S = 30.0
 Clock = Callable[[], float]
+
+
+def _token_facts(header: str) -> tuple[str, str, str]:
+    """alg, kid and jti of a refused token, for the evidence (never trusted for anything)."""
+    try:
+        parts = unverified_parts(header.partition(" ")[2].strip())
+    except TokenRejected:
+        return "", "", ""
+    values = (parts[0].get("alg"), parts[0].get("kid"), parts[1].get("jti"))
+    return tuple(v[:64] if isinstance(v, str) else "" for v in values)  # type: ignore[return-value]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -51,10 +63,14 @@ class Guard:
     def authenticate(self, request: Request) -> Principal:
         audit: RequestAudit = request.state.audit
         audit.policy_version = POLICY_VERSION
+        header = request.headers.get("authorization", "")
         try:
-            principal = self._principal(request.headers.get("authorization", ""))
+            if "access_token" in request.query_params:
+                raise TokenRejected(ReasonCode.TOKEN_MALFORMED, "token in the URL")
+            principal = self._principal(header)
         except TokenRejected as exc:
             audit.decide(Decision.DENY, str(exc.reason))
+            audit.refused_token = _token_facts(header)
             raise Unauthorized(reason=exc.reason) from None
         audit.principal = principal
         return principal
@@ -98,7 +114,7 @@ class Guard:
         audit.scopes_used = list(plan.scopes_used)
         if not plan.granted:
             audit.decide(Decision.DENY, *plan.reasons)
-            raise Forbidden()
+            raise Forbidden(required_scope=needed_scope(resource_type, interaction))
         audit.decide(Decision.ALLOW, *plan.reasons)
         return plan
 

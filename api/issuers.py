@@ -73,6 +73,13 @@ class IssuerKeys:
             document = _read_jwks(config)
         except (OSError, ValueError, httpx.HTTPError) as exc:
             log.warning("jwks unavailable", issuer=config.issuer, error=type(exc).__name__)
+            if config.issuer not in self._trusted:  # known issuer, no keys yet: refreshable
+                self._trusted[config.issuer] = TrustedKeys(
+                    config.issuer,
+                    config.audience or self._default_audience,
+                    frozenset(config.algorithms),
+                    {},
+                )
             return False
         audience = config.audience or self._default_audience
         self._trusted[config.issuer] = TrustedKeys(

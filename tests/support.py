@@ -1,22 +1,41 @@
 """Test support: a test token issuer whose keys the tests hold, and a real server process."""
 
+import base64
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 ISSUER = "https://issuer.test.example"
+
+
+def b64url(data: bytes) -> str:
+    """Unpadded base64url, as JWS uses it."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def raw_jwt(header: str, payload: str, signature: bytes = b"") -> str:
+    """A compact JWS from header and payload JSON *text* taken verbatim, and a signature."""
+    return ".".join((b64url(header.encode()), b64url(payload.encode()), b64url(signature)))
+
+
+def sign_input(signing_input: bytes, key: Any, alg: str) -> bytes:
+    """The JWS signature of `signing_input` with a private key (PyJWT's algorithm objects)."""
+    algorithm = jwt.algorithms.get_default_algorithms()[alg]
+    return bytes(algorithm.sign(signing_input, algorithm.prepare_key(key)))
 
 
 @dataclass
@@ -33,13 +52,25 @@ class TestIssuer:
     ec_key: ec.EllipticCurvePrivateKey = field(
         default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
     )
+    ed_key: ed25519.Ed25519PrivateKey = field(default_factory=ed25519.Ed25519PrivateKey.generate)
+    publish_ed25519: bool = False  # opt-in: adds the Ed25519 key "ed-1" to the JWKS
 
     def jwks(self) -> dict[str, Any]:
         rsa_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.rsa_key.public_key()))
         ec_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.ec_key.public_key()))
+        ed_jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(self.ed_key.public_key()))
         rsa_jwk.update(kid="rsa-1", use="sig", alg="RS256")
         ec_jwk.update(kid="ec-1", use="sig", alg="ES256")
-        return {"keys": [rsa_jwk, ec_jwk]}
+        ed_jwk.update(kid="ed-1", use="sig", alg="EdDSA")
+        return {"keys": [rsa_jwk, ec_jwk, *([ed_jwk] if self.publish_ed25519 else [])]}
+
+    def key_for(self, alg: str) -> tuple[Any, str]:
+        """(private key, kid) that signs `alg`: RS*/PS* RSA, EdDSA Ed25519, else EC."""
+        if alg.startswith(("RS", "PS")):
+            return self.rsa_key, "rsa-1"
+        if alg == "EdDSA":
+            return self.ed_key, "ed-1"
+        return self.ec_key, "ec-1"
 
     def write_jwks(self, path: Path) -> Path:
         path.write_text(json.dumps(self.jwks()))
@@ -61,8 +92,7 @@ class TestIssuer:
         return claims
 
     def token(self, sub: str, scope: str, ttl: int = 300, alg: str = "RS256", **extra: Any) -> str:
-        key = self.rsa_key if alg in {"RS256", "PS256"} else self.ec_key
-        kid = "rsa-1" if key is self.rsa_key else "ec-1"
+        key, kid = self.key_for(alg)
         return jwt.encode(
             self.claims(sub, scope, ttl, **extra),
             key,
@@ -71,8 +101,14 @@ class TestIssuer:
         )
 
     def sign(self, claims: dict[str, Any], alg: str = "RS256", **headers: Any) -> str:
-        key = self.rsa_key if alg in {"RS256", "PS256"} else self.ec_key
+        key, _kid = self.key_for(alg)
         return jwt.encode(claims, key, algorithm=alg, headers={"kid": "rsa-1", **headers})
+
+    def sign_raw(self, header: str, payload: str, alg: str = "RS256") -> str:
+        """Sign header and payload JSON text verbatim (e.g. with a duplicated claim)."""
+        key, _kid = self.key_for(alg)
+        signing_input = f"{b64url(header.encode())}.{b64url(payload.encode())}".encode()
+        return f"{signing_input.decode()}.{b64url(sign_input(signing_input, key, alg))}"
 
 
 def free_port() -> int:
@@ -103,8 +139,8 @@ class ServerProcess:
             FHIR_EVIDENCE_DATA_DIR=str(self.data_dir),
             FHIR_EVIDENCE_BASE_URL=self.base_url,
             FHIR_EVIDENCE_TRUSTED_ISSUERS=json.dumps(issuers),
-            **self.extra_env,
         )
+        env.update(self.extra_env)  # may override any of the above
         return env
 
     def start(self, timeout: float = 60.0) -> "ServerProcess":
@@ -141,6 +177,61 @@ class ServerProcess:
 
     def log_text(self) -> str:
         return (self.data_dir.parent / f"{self.data_dir.name}-server.log").read_text()
+
+
+class JwksServer:
+    """A JWKS document served over HTTP on loopback from a thread; counts the requests."""
+
+    def __init__(self, document: dict[str, Any] | None = None, port: int = 0) -> None:
+        self.document: dict[str, Any] = document if document is not None else {"keys": []}
+        self.requests: list[str] = []
+        self._lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with owner._lock:
+                    owner.requests.append(self.path)
+                    body = json.dumps(owner.document).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # keep test output quiet
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/jwks.json"
+
+    @property
+    def hits(self) -> int:
+        with self._lock:
+            return len(self.requests)
+
+    def publish(self, document: dict[str, Any]) -> None:
+        with self._lock:
+            self.document = document
+
+    def reset(self) -> None:
+        """Forget the requests counted so far."""
+        with self._lock:
+            self.requests.clear()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(5)
 
 
 def wait_for(predicate: Any, timeout: float = 5.0, interval: float = 0.05) -> Any:

@@ -120,3 +120,9 @@ def matching_scopes(
     constraints are enforced in every query they are ignored, never widened.
     """
     return tuple(s for s in scopes if not s.constraints and s.permits(resource_type, interaction))
+
+
+def needed_scope(resource_type: str, interaction: str) -> str:
+    """The v2 scopes (one per context) that would grant `interaction`, for error responses."""
+    letter = INTERACTION_PERMISSION.get(interaction, "r")
+    return " ".join(f"{context}/{resource_type}.{letter}" for context in CONTEXTS)

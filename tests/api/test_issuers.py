@@ -70,7 +70,7 @@ def test_unreachable_jwks_fails_closed() -> None:
     config = TrustedIssuer(issuer="https://x", jwks_uri="http://127.0.0.1:9/jwks.json")
     keys = IssuerKeys([config], "aud")
     assert not keys.any_keys()
-    assert "https://x" not in keys.trusted
+    assert keys.trusted["https://x"].keys == {}  # known issuer, no key: refreshable, not open
 
 
 def test_private_and_broken_keys_are_ignored() -> None:

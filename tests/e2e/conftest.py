@@ -11,7 +11,7 @@ from tests.support import ServerProcess, TestIssuer
 
 @pytest.fixture(scope="session")
 def issuer() -> TestIssuer:
-    return TestIssuer()
+    return TestIssuer(publish_ed25519=True)
 
 
 @pytest.fixture(scope="session")

@@ -239,3 +239,20 @@ def test_granular_scopes_grant_nothing_until_enforced() -> None:
     assert scopes and scopes[0].constraints == (("category", "laboratory"),)
     assert matching_scopes(scopes, "Observation", "search") == ()
     assert matching_scopes(scopes, "Observation", "read") == ()
+
+
+@pytest.mark.parametrize(("v1", "v2"), [("read", "rs"), ("write", "cud"), ("*", "cruds")])
+@given(
+    context=st.sampled_from(["patient", "user", "system"]),
+    rtype=st.sampled_from(["Patient", "Observation", "*", "AuditEvent"]),
+    interaction=st.sampled_from(["read", "vread", "search", "create", "update", "delete"]),
+)
+def test_v1_and_v2_spellings_grant_the_same(
+    v1: str, v2: str, context: str, rtype: str, interaction: str
+) -> None:
+    from api.security.scopes import parse_scope
+
+    old, new = parse_scope(f"{context}/{rtype}.{v1}"), parse_scope(f"{context}/{rtype}.{v2}")
+    assert old is not None and new is not None
+    for target in ("Patient", "Observation", "AuditEvent"):
+        assert old.permits(target, interaction) == new.permits(target, interaction)

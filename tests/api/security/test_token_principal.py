@@ -29,6 +29,12 @@ def verify(ring: Keyring, token: str, **kwargs: Any) -> Principal:
     return verify_access_token(token, ring.trusted(**kwargs), NOW, POLICY)
 
 
+def rejected(ring: Keyring, token: str) -> ReasonCode:
+    with pytest.raises(TokenRejected) as caught:
+        verify(ring, token)
+    return caught.value.reason
+
+
 @pytest.mark.parametrize("alg", sorted(ALL_ALGS))
 def test_each_contract_algorithm_is_accepted_when_the_issuer_allows_it(
     ring: Keyring, alg: str
@@ -113,10 +119,26 @@ def test_export_scope_flag_and_minimal_claims(ring: Keyring) -> None:
     principal = verify(ring, ring.mint(scope="system/Patient.read export"))
     assert principal.has_export_scope
     assert principal.token_model == "smart-v1"
-    bare = verify(ring, ring.mint(scope=7, client_id=["x"], patient=1, fhirUser=None))
-    assert (bare.scopes, bare.client_id, bare.patient, bare.fhir_user) == ((), "", "", "")
+    bare = verify(ring, ring.mint(scope=""))
+    assert (bare.scopes, bare.client_id, bare.patient, bare.fhir_user)[0] == ()
     assert bare.token_model == "jwt"
     assert not bare.break_glass
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"scope": 7},
+        {"scope": ["system/*.rs"]},
+        {"client_id": ["x"]},
+        {"patient": 1},
+        {"fhirUser": None},
+        {"purpose_of_use": "SNOOPING"},
+        {"purpose_of_use": ["TREAT"]},
+    ],
+)
+def test_claims_of_the_wrong_shape_are_malformed(ring: Keyring, claims: dict[str, object]) -> None:
+    assert rejected(ring, ring.mint(**claims)) is ReasonCode.TOKEN_MALFORMED
 
 
 def test_exportlike_strings_do_not_set_the_export_flag(ring: Keyring) -> None:
