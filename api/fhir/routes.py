@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from api.data.indexing import SEARCH_PARAMS
 from api.data.repository import SearchPage, StoredResource
-from api.errors import InvalidRequest, NotFound
+from api.errors import InvalidRequest, NotFound, Unauthorized
 from api.fhir.discovery import capability_statement, smart_configuration
 from api.fhir.projection import project
 from api.fhir.responses import FhirResponse, searchset
@@ -88,6 +88,9 @@ async def search_post(request: Request, resource_type: str) -> Response:
     known_type(request, "search", resource_type)
     form = await request.form()
     params = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    if any(name == "access_token" for name, _ in params):  # RFC 6750 body tokens: refused
+        audit(request).decide(Decision.DENY, str(ReasonCode.TOKEN_MALFORMED))
+        raise Unauthorized(reason=ReasonCode.TOKEN_MALFORMED)
     params += list(request.query_params.multi_items())
     return await run_search(request, resource_type, params)
 

@@ -108,3 +108,10 @@ def test_method_not_allowed(client: httpx.Client, issuer: TestIssuer) -> None:
 
 def test_server_keeps_serving(client: httpx.Client) -> None:
     assert client.get("/fhir/metadata").status_code == 200
+
+
+def test_token_in_form_body_refused(client: httpx.Client, issuer: TestIssuer) -> None:
+    token = issuer.token("u", "system/*.rs")
+    response = client.post("/fhir/Patient/_search", data={"access_token": token, "gender": "male"})
+    assert_outcome(response, 401)
+    assert token not in response.text

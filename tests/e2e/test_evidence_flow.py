@@ -168,3 +168,18 @@ def test_verify_reports_intact(client: httpx.Client, auditor_headers: dict[str, 
     report = client.get("/audit/verify", headers=auditor_headers).json()
     assert report["intact"] is True and report["events_checked"] > 0
     assert report["problems"] == []
+
+
+def test_post_search_matches_get(client: httpx.Client, issuer: TestIssuer) -> None:
+    headers = bearer(issuer, "sys-7", SYSTEM_READ)
+    posted = client.post(
+        "/fhir/Observation/_search",
+        data={"category": "laboratory", "_count": "3"},
+        headers=headers,
+    )
+    got = client.get("/fhir/Observation?category=laboratory&_count=3", headers=headers)
+    assert posted.status_code == got.status_code == 200
+    ids = [[e["resource"]["id"] for e in r.json()["entry"]] for r in (posted, got)]
+    assert ids[0] == ids[1] and len(ids[0]) == 3
+    next_url = next(link["url"] for link in posted.json()["link"] if link["relation"] == "next")
+    assert client.get(next_url, headers=headers).status_code == 200
