@@ -77,21 +77,26 @@ def _check_row(row: dict[str, Any], previous: dict[str, Any] | None) -> list[Cha
     return problems
 
 
-def verify_copies(
-    copies: Iterable[dict[str, Any]], originals: dict[str, str]
+def verify_patient_index(
+    index_rows: Iterable[dict[str, Any]], events: Iterable[dict[str, Any]]
 ) -> list[ChainProblem]:
-    """Check denormalised copies (e.g. the by-patient index) against their originals.
-
-    `originals` maps event_id to the event_hash of the verified chain. A copy whose content
-    no longer matches its seal, or whose seal is not the original's, is reported.
-    """
-    problems: list[ChainProblem] = []
-    for row in copies:
-        producer, seq, event_id = row["producer_id"], int(row["sequence"]), row["event_id"]
-        recomputed = chain_hash(producer, seq, row["prev_hash"], payload_from_row(row))
-        if recomputed != row["event_hash"]:
-            problems.append(ChainProblem("altered", producer, seq, event_id, "copy altered"))
-        elif originals.get(event_id) != row["event_hash"]:
-            detail = "copy has no matching original event"
-            problems.append(ChainProblem("forged", producer, seq, event_id, detail))
+    """Every patient pseudonym of every verified event has exactly its index entry, and the
+    index points at nothing else: a deleted entry would hide an access from the patient's
+    accounting of disclosures, an extra one would invent it."""
+    by_id = {row["event_id"]: row for row in events}
+    expected = {(p, e) for e, row in by_id.items() for p in row["patient_hashes"]}
+    actual = {(row["patient_hash"], row["event_id"]) for row in index_rows}
+    problems = []
+    for patient, event_id in sorted(expected - actual):
+        row = by_id[event_id]
+        detail = f"patient index entry absent for {patient}"
+        problems.append(_problem("missing", row, detail))
+    for patient, event_id in sorted(actual - expected):
+        row = by_id.get(event_id, {"producer_id": "", "sequence": 0, "event_id": event_id})
+        detail = f"patient index entry for {patient} matches no event"
+        problems.append(_problem("forged", row, detail))
     return problems
+
+
+def _problem(kind: str, row: dict[str, Any], detail: str) -> ChainProblem:
+    return ChainProblem(kind, row["producer_id"], int(row["sequence"]), row["event_id"], detail)

@@ -105,9 +105,22 @@ class EvidenceStore:
     def accesses_by_patient(
         self, patient_hash: str, since_us: int, until_us: int, limit: int, after: Page = None
     ) -> list[dict[str, Any]]:
-        return self._page_query(
-            "access_by_patient", "patient_hash", patient_hash, since_us, until_us, limit, after
+        """One page from the narrow by-patient index, then the full events by primary key."""
+        params: dict[str, Any] = {"v": patient_hash, "s": since_us, "u": until_us, "n": limit}
+        page_clause = ""
+        if after is not None:
+            page_clause = "AND (ts_us, event_id) < ({at:Int64}, {ae:String})"
+            params.update(at=after[0], ae=after[1])
+        keys = (
+            f"SELECT sub, ts_us, event_id FROM {self._db}.access_by_patient FINAL "
+            "WHERE patient_hash = {v:String} AND ts_us >= {s:Int64} AND ts_us < {u:Int64} "
+            f"{page_clause} ORDER BY ts_us DESC, event_id DESC LIMIT {{n:UInt32}}"
         )
+        sql = (
+            f"SELECT {', '.join(READ_COLUMNS)} FROM {self._db}.access_events FINAL "
+            f"WHERE (sub, ts_us, event_id) IN ({keys}) ORDER BY ts_us DESC, event_id DESC"
+        )
+        return self._select(sql, params)
 
     def accesses_by_principal(
         self, sub: str, since_us: int, until_us: int, limit: int, after: Page = None
@@ -130,11 +143,10 @@ class EvidenceStore:
         )
         return self._select(sql, {"s": since_us, "u": until_us})
 
-    def patient_copy_rows(self, since_us: int, until_us: int) -> list[dict[str, Any]]:
-        cols = ", ".join(READ_COLUMNS)
+    def patient_index_rows(self, since_us: int, until_us: int) -> list[dict[str, Any]]:
         sql = (
-            f"SELECT {cols} FROM {self._db}.access_by_patient FINAL "
-            "WHERE ts_us >= {s:Int64} AND ts_us < {u:Int64} ORDER BY producer_id, sequence"
+            f"SELECT patient_hash, event_id FROM {self._db}.access_by_patient FINAL "
+            "WHERE ts_us >= {s:Int64} AND ts_us < {u:Int64}"
         )
         return self._select(sql, {"s": since_us, "u": until_us})
 

@@ -1,7 +1,8 @@
 """ClickHouse schema of the evidence store (the same DDL on chDB and on a server).
 
-`access_events` is sorted for "by principal" (sub, time); `access_by_patient` is filled by a
-materialized view with one row per (patient pseudonym, event) and sorted for "by patient";
+`access_events` is sorted for "by principal" (sub, time) and holds the only full copy of each
+event; `access_by_patient` is a narrow index filled by a materialized view, one row per
+(patient pseudonym, event) holding the event's primary key, sorted for "by patient";
 a bloom-filter skip index answers "by request id". ReplacingMergeTree keyed on the event
 makes re-inserts after a crash invisible to queries that read with FINAL.
 """
@@ -62,7 +63,11 @@ ORDER BY (sub, ts_us, event_id)
 {ttl}
 SETTINGS non_replicated_deduplication_window = 1000""",
         f"""CREATE TABLE IF NOT EXISTS {database}.access_by_patient (
-    patient_hash String, {_EVENT_COLUMNS}
+    patient_hash String,
+    ts_us Int64,
+    event_id String,
+    sub String,
+    ts DateTime64(6, 'UTC')
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(ts)
 ORDER BY (patient_hash, ts_us, event_id)
@@ -70,5 +75,6 @@ ORDER BY (patient_hash, ts_us, event_id)
 SETTINGS non_replicated_deduplication_window = 1000""",
         f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.access_by_patient_mv
 TO {database}.access_by_patient AS
-SELECT arrayJoin(patient_hashes) AS patient_hash, * FROM {database}.access_events""",
+SELECT arrayJoin(patient_hashes) AS patient_hash, ts_us, event_id, sub, ts
+FROM {database}.access_events""",
     ]

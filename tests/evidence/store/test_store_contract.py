@@ -254,15 +254,24 @@ def test_empty_insert_is_a_no_op(evidence_store: EvidenceStore) -> None:
     assert evidence_store.chain_rows(*ALL) == []
 
 
-def test_verify_store_checks_the_patient_copy(store: EvidenceStore) -> None:
+def test_verify_store_checks_the_patient_index(store: EvidenceStore) -> None:
     from evidence.store.verification import verify_store
 
     assert verify_store(store, *ALL).intact
     victim = next(e for e in EVENTS if e.patient_ids)
+    db = database(store)
+    # Hiding an access from a patient's accounting: delete its index entries.
     store.raw_command(
-        f"ALTER TABLE {database(store)}.access_by_patient UPDATE decision = 'allow', "
-        f"count_returned = 0 WHERE event_id = '{victim.event_id}' SETTINGS mutations_sync = 1"
+        f"ALTER TABLE {db}.access_by_patient DELETE WHERE event_id = '{victim.event_id}' "
+        "SETTINGS mutations_sync = 1"
     )
     report = verify_store(store, *ALL)
-    assert not report.intact
-    assert {(p.kind, p.event_id) for p in report.problems} == {("altered", victim.event_id)}
+    assert {(p.kind, p.event_id) for p in report.problems} == {("missing", victim.event_id)}
+    # Inventing an access: an index entry pointing a patient at an unrelated event.
+    other = next(e for e in EVENTS if e.event_id != victim.event_id)
+    store.raw_command(
+        f"INSERT INTO {db}.access_by_patient (patient_hash, ts_us, event_id, sub, ts) "
+        f"VALUES ('{'f' * 32}', 1, '{other.event_id}', 'x', now64(6))"
+    )
+    kinds = {(p.kind, p.event_id) for p in verify_store(store, *ALL).problems}
+    assert ("forged", other.event_id) in kinds
