@@ -5,11 +5,14 @@ issuer keys (refresh on unknown kid) and a short-lived care-team membership cach
 records every decision in the request's audit context.
 """
 
+import base64
 import functools
 import hashlib
+import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 from starlette.requests import Request
 
@@ -18,7 +21,7 @@ from api.data.repository import ResourceRepository
 from api.errors import Forbidden, ServiceUnavailable, Unauthorized
 from api.issuers import IssuerKeys
 from api.security.access import POLICY_VERSION, AccessPlan, plan_access
-from api.security.claims import unverified_parts
+from api.security.claims import MAX_TOKEN_BYTES
 from api.security.principal import Principal
 from api.security.scopes import needed_scope
 from api.security.tokens import TokenPolicy, TokenRejected, UnknownKey, verify_access_token
@@ -29,13 +32,22 @@ CARE_TEAM_TTL_S = 30.0
 Clock = Callable[[], float]
 
 
-def _token_facts(header: str) -> tuple[str, str, str]:
-    """alg, kid and jti of a refused token, for the evidence (never trusted for anything)."""
+def _lenient_segment(segment: str) -> dict[str, Any]:
     try:
-        parts = unverified_parts(header.partition(" ")[2].strip())
-    except TokenRejected:
+        value = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _token_facts(header: str) -> tuple[str, str, str]:
+    """alg, kid and jti of a refused token, read leniently for the evidence only (a token
+    refused for its shape still leaves a trace); never trusted for anything else."""
+    segments = header.partition(" ")[2].strip().split(".")
+    if len(segments) != 3 or len(segments[0]) + len(segments[1]) > MAX_TOKEN_BYTES:
         return "", "", ""
-    values = (parts[0].get("alg"), parts[0].get("kid"), parts[1].get("jti"))
+    head, claims = _lenient_segment(segments[0]), _lenient_segment(segments[1])
+    values = (head.get("alg"), head.get("kid"), claims.get("jti"))
     return tuple(v[:64] if isinstance(v, str) else "" for v in values)  # type: ignore[return-value]
 
 
@@ -92,7 +104,7 @@ class Guard:
         return principal
 
     def _verify(self, token: str, now: int) -> Principal:
-        if not self._keys.any_keys():
+        if not self._keys.any_keys() and not self._keys.refresh_all():
             raise ServiceUnavailable("No token verification keys are available.")
         try:
             return verify_access_token(token, self._keys.trusted, now, self._policy)

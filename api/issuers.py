@@ -20,6 +20,7 @@ from api.settings import Settings, TrustedIssuer
 
 log = structlog.get_logger("fhir_evidence.issuers")
 REFRESH_INTERVAL_S = 60.0
+NO_KEYS_RETRY_S = 5.0
 _ASYMMETRIC = frozenset({"RSA", "EC", "OKP"})
 FETCH_TIMEOUT_S = 3.0
 
@@ -58,15 +59,22 @@ class IssuerKeys:
         algorithms = frozenset({"RS256", "PS256", "ES256", "EdDSA"})
         self._trusted[issuer] = TrustedKeys(issuer, audience, algorithms, keys)
 
-    def refresh(self, issuer: str) -> bool:
+    def refresh(self, issuer: str, min_interval_s: float = REFRESH_INTERVAL_S) -> bool:
         """Reload one issuer's keys, at most once per interval; True when reloaded."""
         config = self._config.get(issuer)
         now = time.monotonic()
         with self._lock:
-            if config is None or now - self._last_refresh.get(issuer, -1e9) < REFRESH_INTERVAL_S:
+            if config is None or now - self._last_refresh.get(issuer, -1e9) < min_interval_s:
                 return False
             self._last_refresh[issuer] = now
         return self._load(config)
+
+    def refresh_all(self) -> bool:
+        """With no key at all, retry every issuer (each at most every few seconds, so an
+        outage at start-up heals by itself); True if any key is loaded now."""
+        for issuer in list(self._config):
+            self.refresh(issuer, NO_KEYS_RETRY_S)
+        return self.any_keys()
 
     def _load(self, config: TrustedIssuer) -> bool:
         try:

@@ -54,15 +54,23 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
 
 
+def b64url_bytes(segment: str) -> bytes:
+    """Strict base64url without padding: any other character is refused, not skipped."""
+    if not _SEGMENT.match(segment) or len(segment) % 4 == 1:
+        raise _malformed("segment is not base64url")
+    try:
+        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise _malformed("segment is not base64url") from exc
+
+
 def strict_segment(segment: str) -> dict[str, Any]:
     """A base64url JSON object, strictly: no padding, no stray characters, no duplicate
     members (ambiguous claims), no NaN/Infinity."""
-    if not _SEGMENT.match(segment):
-        raise _malformed("segment is not base64url")
+    raw = b64url_bytes(segment)
     try:
-        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
         value = json.loads(raw, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:
         raise _malformed("segment is not a JSON object") from exc
     if not isinstance(value, dict):
         raise _malformed("segment is not a JSON object")

@@ -18,11 +18,16 @@ class _JwksServer:
     def __init__(self, document: dict[str, object]) -> None:
         self.document = document
         self.hits = 0
+        self.failing = False
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 owner.hits += 1
+                if owner.failing:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
                 body = json.dumps(owner.document).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -87,3 +92,17 @@ def test_exactly_one_key_source_required(tmp_path: Path) -> None:
         TrustedIssuer(issuer="x")
     with pytest.raises(ValueError):
         TrustedIssuer(issuer="x", jwks_uri="http://a", jwks_file=tmp_path / "f")
+
+
+def test_start_up_outage_heals_without_restart(
+    jwks_server: _JwksServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import api.issuers
+
+    monkeypatch.setattr(api.issuers, "NO_KEYS_RETRY_S", 0.0)
+    issuer = TestIssuer()
+    jwks_server.document, jwks_server.failing = issuer.jwks(), True
+    keys = IssuerKeys([TrustedIssuer(issuer=issuer.issuer, jwks_uri=jwks_server.url)], "aud")
+    assert not keys.any_keys() and not keys.refresh_all()
+    jwks_server.failing = False
+    assert keys.refresh_all() and keys.any_keys()
