@@ -78,6 +78,27 @@ class PayloadTooLarge(ApiError):
     diagnostics = "The request body is too large."
 
 
+class UnsupportedMediaType(ApiError):
+    status = 415
+    issue_code = "not-supported"
+    reason = ReasonCode.QUERY_INVALID
+    diagnostics = "The body must be application/fhir+json."
+
+
+class TooManyRequests(ApiError):
+    status = 429
+    issue_code = "throttled"
+    reason = ReasonCode.RATE_LIMITED
+    diagnostics = "Too many requests; retry later."
+
+    def __init__(self, retry_after_s: int = 1) -> None:
+        super().__init__()
+        self.retry_after_s = retry_after_s
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
+
+
 class ServiceUnavailable(ApiError):
     status = 503
     issue_code = "transient"

@@ -18,11 +18,12 @@ from starlette.requests import Request
 
 from api.audit_context import RequestAudit
 from api.data.repository import ResourceRepository
-from api.errors import Forbidden, ServiceUnavailable, Unauthorized
+from api.errors import Forbidden, ServiceUnavailable, TooManyRequests, Unauthorized
 from api.issuers import IssuerKeys
 from api.security.access import POLICY_VERSION, AccessPlan, plan_access
 from api.security.claims import MAX_TOKEN_BYTES
 from api.security.principal import Principal
+from api.security.ratelimit import Bucket, retry_after_s, take
 from api.security.scopes import needed_scope
 from api.security.tokens import TokenPolicy, TokenRejected, UnknownKey, verify_access_token
 from evidence.core import Decision, ReasonCode
@@ -64,6 +65,7 @@ class Guard:
         policy: TokenPolicy,
         repository: ResourceRepository,
         clock: Clock = time.time,
+        rate: tuple[float, float] = (0.0, 0.0),
     ) -> None:
         self._keys = keys
         self._policy = policy
@@ -71,6 +73,8 @@ class Guard:
         self._clock = clock
         self._tokens: OrderedDict[bytes, Principal] = OrderedDict()
         self._care_team: OrderedDict[tuple[str, str], tuple[bool, float]] = OrderedDict()
+        self._rate = rate  # (tokens per second, burst) per principal
+        self._buckets: OrderedDict[str, Bucket] = OrderedDict()
 
     def authenticate(self, request: Request) -> Principal:
         audit: RequestAudit = request.state.audit
@@ -85,7 +89,18 @@ class Guard:
             audit.refused_token = _token_facts(header)
             raise Unauthorized(reason=exc.reason) from None
         audit.principal = principal
+        self._throttle(principal)
         return principal
+
+    def _throttle(self, principal: Principal) -> None:
+        key = principal.binding
+        allowed, bucket = take(self._buckets.get(key), self._clock(), *self._rate)
+        self._buckets[key] = bucket
+        self._buckets.move_to_end(key)
+        if len(self._buckets) > TOKEN_CACHE_SIZE:
+            self._buckets.popitem(last=False)
+        if not allowed:
+            raise TooManyRequests(retry_after_s(bucket, self._rate[0]))
 
     def _principal(self, header: str) -> Principal:
         scheme, _, token = header.partition(" ")

@@ -87,7 +87,8 @@ def build_runtime(
     keys = issuer_keys_for(settings)
     dev_jwks = _dev_issuer(settings, keys)
     policy = TokenPolicy(settings.max_token_lifetime_s, settings.token_leeway_s)
-    guard = Guard(keys, policy, repository)
+    rate = (settings.rate_limit_per_s, settings.rate_limit_burst)
+    guard = Guard(keys, policy, repository, rate=rate)
     outbox_path = settings.data_dir / "outbox.sqlite"
     outbox = OutboxWriter(
         outbox_path, lambda e: evidence_payload(e, pseudonymizer), HASH_KEY_VERSION

@@ -49,7 +49,7 @@ def _after(
     if not token:
         return None
     try:
-        position = decode_cursor(svc.cursor_key, token, principal.sub, key, int(svc.clock()))
+        position = decode_cursor(svc.cursor_key, token, principal.binding, key, int(svc.clock()))
         ts, _, event_id = str(position).partition(":")
         return int(ts), event_id
     except (CursorInvalid, ValueError):
@@ -72,7 +72,7 @@ def _page(
     if rows and len(rows) == limit:
         last = rows[-1]
         position = f"{int(last['ts_us'])}:{last['event_id']}"
-        cursor = encode_cursor(svc.cursor_key, principal.sub, key, position, int(svc.clock()))
+        cursor = encode_cursor(svc.cursor_key, principal.binding, key, position, int(svc.clock()))
         kept = [(k, v) for k, v in request.query_params.multi_items() if k != "_cursor"]
         body["next"] = f"{svc.settings.base_url}{request.url.path}?" + urlencode(
             [*kept, ("_cursor", cursor)]

@@ -127,7 +127,7 @@ def _offset(svc: Services, principal: Principal, resource_type: str, query: Sear
     fingerprint = query_fingerprint(resource_type, query.fingerprint_params)
     try:
         position = decode_cursor(
-            svc.cursor_key, query.cursor, principal.sub, fingerprint, int(svc.clock())
+            svc.cursor_key, query.cursor, principal.binding, fingerprint, int(svc.clock())
         )
         if not isinstance(position, int) or position < 0:
             raise CursorInvalid("not a search cursor")
@@ -175,7 +175,11 @@ def _bundle(
     if query.summary != "count" and offset + len(page.rows) < page.total:
         fingerprint = query_fingerprint(resource_type, query.fingerprint_params)
         cursor = encode_cursor(
-            svc.cursor_key, principal.sub, fingerprint, offset + len(page.rows), int(svc.clock())
+            svc.cursor_key,
+            principal.binding,
+            fingerprint,
+            offset + len(page.rows),
+            int(svc.clock()),
         )
         next_url = f"{base}/{resource_type}?{urlencode([*kept, ('_cursor', cursor)])}"
     entries = [(row.resource_type, row.id, _entry_body(row, query)) for row in page.rows]

@@ -23,6 +23,11 @@ class Principal:
     expires_at: int = 0
 
     @property
+    def binding(self) -> str:
+        """Who a paging cursor belongs to: the same subject of the same issuer and client."""
+        return f"{self.issuer}\x1f{self.client_id}\x1f{self.sub}"
+
+    @property
     def break_glass(self) -> bool:
         return self.purpose_of_use == "ETREAT"
 

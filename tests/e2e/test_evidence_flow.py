@@ -183,3 +183,12 @@ def test_post_search_matches_get(client: httpx.Client, issuer: TestIssuer) -> No
     assert ids[0] == ids[1] and len(ids[0]) == 3
     next_url = next(link["url"] for link in posted.json()["link"] if link["relation"] == "next")
     assert client.get(next_url, headers=headers).status_code == 200
+
+
+def test_cursor_bound_to_client(client: httpx.Client, issuer: TestIssuer) -> None:
+    headers = bearer(issuer, "sys-8", SYSTEM_READ)
+    bundle = client.get("/fhir/Observation?_count=2", headers=headers).json()
+    next_url = next(link["url"] for link in bundle["link"] if link["relation"] == "next")
+    same_sub_other_client = bearer(issuer, "sys-8", SYSTEM_READ, client_id="other-app")
+    assert_outcome(client.get(next_url, headers=same_sub_other_client), 400)
+    assert client.get(next_url, headers=headers).status_code == 200
