@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from api.data.indexing import owner_patient
 from api.data.repository import StoredResource
-from api.errors import Forbidden, InvalidRequest, NotFound
+from api.errors import Forbidden, InvalidRequest, NotFound, UnsupportedMediaType
 from api.fhir.responses import FhirResponse
 from api.fhir.routes import known_type, visible
 from api.fhir.search import valid_id
@@ -23,11 +23,32 @@ from evidence.core import Decision, ReasonCode
 router = APIRouter(prefix="/fhir")
 
 
-def validate_body(raw: bytes, resource_type: str) -> dict[str, Any]:
+MAX_JSON_DEPTH = 64
+JSON_TYPES = ("application/fhir+json", "application/json")
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of a parsed JSON value, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = (
+            node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        )
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def validate_body(raw: bytes, resource_type: str, content_type: str) -> dict[str, Any]:
+    if content_type.split(";")[0].strip().lower() not in JSON_TYPES:
+        raise UnsupportedMediaType()
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise InvalidRequest("The body is not valid JSON.") from None
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise InvalidRequest("The body is nested too deeply.")
     if not isinstance(body, dict) or body.get("resourceType") != resource_type:
         raise InvalidRequest(f"The body must be a {resource_type} resource.")
     from fhir.resources.R4B import get_fhir_model_class
@@ -75,7 +96,9 @@ def _begin(request: Request, action: str, resource_type: str) -> tuple[Services,
 @router.post("/{resource_type}")
 async def create(request: Request, resource_type: str) -> Response:
     svc, plan = _begin(request, "create", resource_type)
-    resource = validate_body(await request.body(), resource_type)
+    resource = validate_body(
+        await request.body(), resource_type, request.headers.get("content-type", "")
+    )
     resource["id"] = uuid.uuid4().hex
     _may_write(svc, plan, resource)
     stored, _ = svc.repository.save(resource, svc.now_iso())
@@ -86,7 +109,9 @@ async def create(request: Request, resource_type: str) -> Response:
 @router.put("/{resource_type}/{resource_id}")
 async def update(request: Request, resource_type: str, resource_id: str) -> Response:
     svc, plan = _begin(request, "update", resource_type)
-    resource = validate_body(await request.body(), resource_type)
+    resource = validate_body(
+        await request.body(), resource_type, request.headers.get("content-type", "")
+    )
     if not valid_id(resource_id) or resource.get("id") != resource_id:
         raise InvalidRequest("The body id must match the id in the URL.")
     _existing_visible(request, svc, plan, resource_type, resource_id, required=False)

@@ -7,6 +7,7 @@ from tests.e2e.helpers import assert_outcome, bearer, evidence_for
 from tests.support import TestIssuer
 
 SYSTEM_ALL = "system/*.cruds"
+FHIR_JSON = "application/fhir+json"
 
 
 @pytest.mark.parametrize(
@@ -52,9 +53,8 @@ def test_hostile_requests(
 def test_malformed_json_body(
     client: httpx.Client, issuer: TestIssuer, auditor_headers: dict[str, str]
 ) -> None:
-    response = client.post(
-        "/fhir/Patient", content=b"{not json", headers=bearer(issuer, "writer", SYSTEM_ALL)
-    )
+    headers = {**bearer(issuer, "writer", SYSTEM_ALL), "Content-Type": FHIR_JSON}
+    response = client.post("/fhir/Patient", content=b"{not json", headers=headers)
     assert_outcome(response, 400)
     evidence = evidence_for(client, auditor_headers, response.headers["x-request-id"])
     assert evidence["decision"] == "deny" and evidence["action"] == "create"
@@ -70,7 +70,7 @@ def test_malformed_json_body(
     ],
 )
 def test_invalid_resources_refused(client: httpx.Client, issuer: TestIssuer, body: bytes) -> None:
-    headers = bearer(issuer, "writer", SYSTEM_ALL)
+    headers = {**bearer(issuer, "writer", SYSTEM_ALL), "Content-Type": FHIR_JSON}
     assert_outcome(client.post("/fhir/Patient", content=body, headers=headers), 400)
 
 
@@ -115,3 +115,18 @@ def test_token_in_form_body_refused(client: httpx.Client, issuer: TestIssuer) ->
     response = client.post("/fhir/Patient/_search", data={"access_token": token, "gender": "male"})
     assert_outcome(response, 401)
     assert token not in response.text
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", ""])
+def test_non_json_bodies_are_415(
+    client: httpx.Client, issuer: TestIssuer, content_type: str
+) -> None:
+    headers = {**bearer(issuer, "writer", SYSTEM_ALL), "Content-Type": content_type}
+    response = client.post("/fhir/Patient", content=b'{"resourceType": "Patient"}', headers=headers)
+    assert_outcome(response, 415)
+
+
+def test_deeply_nested_json_refused(client: httpx.Client, issuer: TestIssuer) -> None:
+    body = b'{"resourceType": "Patient", "x": ' + b"[" * 200 + b"]" * 200 + b"}"
+    headers = {**bearer(issuer, "writer", SYSTEM_ALL), "Content-Type": FHIR_JSON}
+    assert_outcome(client.post("/fhir/Patient", content=body, headers=headers), 400)
