@@ -13,6 +13,7 @@ from starlette.responses import Response
 from api.audit.routes import router as audit_router
 from api.data.repository import RepositoryUnavailable
 from api.errors import ApiError
+from api.fhir.export import router as export_router
 from api.fhir.responses import outcome_response
 from api.fhir.routes import router as fhir_router
 from api.fhir.writes import router as writes_router
@@ -83,6 +84,7 @@ def create_app(runtime: Runtime, record_evidence: bool = True) -> FastAPI:
     app.add_exception_handler(RepositoryUnavailable, _dependency_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(audit_router)
+    app.include_router(export_router)  # before fhir_router: /fhir/Patient/$export
     app.include_router(fhir_router)
     app.include_router(writes_router)
 

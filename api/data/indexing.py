@@ -84,6 +84,7 @@ SEARCH_PARAMS: dict[str, dict[str, SearchParam]] = {
             _p("participant", "reference", "participant.member"),
             _p("category", "token", "category"),
         ),
+        "Group": (_p("member", "reference", "member.entity"), _p("type", "token", "type")),
     }.items()
 }
 

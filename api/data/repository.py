@@ -15,7 +15,13 @@ from typing import Any
 import orjson
 
 from api.data.indexing import care_team_links, index_entries, owner_patient, security_labels
-from api.data.search_sql import Criterion, count_query, page_query
+from api.data.search_sql import (
+    Alternatives,
+    Criterion,
+    constraint_sql,
+    count_query,
+    page_query,
+)
 
 __all__ = [
     "Criterion",
@@ -196,6 +202,14 @@ class ResourceRepository:
             self._conn.execute("COMMIT")
         return cursor.rowcount > 0
 
+    def satisfies(self, resource_type: str, resource_id: str, alternatives: Alternatives) -> bool:
+        """Whether the stored resource meets one of the granular-scope alternatives."""
+        constrained = constraint_sql(resource_type, alternatives, "r.id")
+        sql = f"SELECT 1 FROM resources r WHERE r.type = ? AND r.id = ? AND {constrained.text}"
+        with self._locked():
+            row = self._conn.execute(sql, (resource_type, resource_id, *constrained.args))
+            return row.fetchone() is not None
+
     def care_team_member(self, practitioner: str, patient_id: str) -> bool:
         with self._locked():
             row = self._conn.execute(
@@ -213,14 +227,17 @@ class ResourceRepository:
         limit: int,
         offset: int,
         count_outside_reach: bool = False,
+        alternatives: Alternatives = (),
     ) -> SearchPage:
         """One page of what the caller may see, with the counts the evidence needs.
 
         Counting matches outside the caller's reach reads everything the query matches, so
         it is done only on request (when the query names patients, where it is cheap).
         """
-        page = page_query(resource_type, criteria, reach, hidden_labels, limit, offset)
-        counts = count_query(resource_type, criteria, reach, hidden_labels)
+        page = page_query(
+            resource_type, criteria, reach, hidden_labels, limit, offset, alternatives
+        )
+        counts = count_query(resource_type, criteria, reach, hidden_labels, alternatives)
         with self._locked():
             rows = self._conn.execute(page.text, page.args).fetchall() if limit > 0 else []
             in_reach, total = self._conn.execute(counts.text, counts.args).fetchone()

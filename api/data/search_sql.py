@@ -48,8 +48,36 @@ def label_sql(hidden_labels: frozenset[str], alias: str) -> Sql:
     return Sql(f"({col} = '' OR ({checks}))", tuple(f"|{c}|" for c in sorted(hidden_labels)))
 
 
+Alternatives = Sequence[Sequence[Criterion]]  # OR of ANDs (granular scope constraints)
+
+
+def constraint_sql(resource_type: str, alternatives: Alternatives, id_column: str) -> Sql:
+    """`id_column` satisfies one of the alternatives (each a conjunction of criteria).
+    An alternative without criteria (it could not be parsed) matches nothing."""
+    if not alternatives:
+        return Sql("1 = 1", ())
+    ors: list[str] = []
+    args: list[Any] = []
+    for alternative in alternatives:
+        if not alternative:
+            ors.append("0 = 1")
+            continue
+        ands = []
+        for criterion in alternative:
+            ands.append(
+                f"{id_column} IN (SELECT i.id FROM search_index i WHERE i.type = ? "
+                f"AND i.param = ? AND ({criterion.sql}))"
+            )
+            args.extend((resource_type, criterion.param, *criterion.args))
+        ors.append("(" + " AND ".join(ands) + ")")
+    return Sql("(" + " OR ".join(ors) + ")", tuple(args))
+
+
 def _matching_index_rows(
-    resource_type: str, criteria: Sequence[Criterion], reach: PatientReach | None
+    resource_type: str,
+    criteria: Sequence[Criterion],
+    reach: PatientReach | None,
+    alternatives: Alternatives = (),
 ) -> Sql:
     """WHERE clause over index rows `i` of the first criterion, the others as semi-joins."""
     first, rest = criteria[0], criteria[1:]
@@ -62,8 +90,9 @@ def _matching_index_rows(
         )
         args.extend((resource_type, other.param, *other.args))
     reach_part = reach_sql(reach, "i")
-    parts.append(reach_part.text)
-    args.extend(reach_part.args)
+    constrained = constraint_sql(resource_type, alternatives, "i.id")
+    parts.extend((reach_part.text, constrained.text))
+    args.extend((*reach_part.args, *constrained.args))
     return Sql(" AND ".join(parts), tuple(args))
 
 
@@ -72,10 +101,11 @@ def count_query(
     criteria: Sequence[Criterion],
     reach: PatientReach | None,
     hidden_labels: frozenset[str],
+    alternatives: Alternatives = (),
 ) -> Sql:
-    """SELECT (matches within reach, of which visible through the labels)."""
+    """SELECT (matches within reach and constraints, of which visible through the labels)."""
     if criteria:
-        where = _matching_index_rows(resource_type, criteria, reach)
+        where = _matching_index_rows(resource_type, criteria, reach, alternatives)
         labels = label_sql(hidden_labels, "m")
         text = (
             f"SELECT count(*), coalesce(sum(CASE WHEN {labels.text} THEN 1 ELSE 0 END), 0) "
@@ -83,11 +113,13 @@ def count_query(
         )
         return Sql(text, (*labels.args, *where.args))
     reach_part, labels = reach_sql(reach, "r"), label_sql(hidden_labels, "r")
+    constrained = constraint_sql(resource_type, alternatives, "r.id")
     text = (
         f"SELECT count(*), coalesce(sum(CASE WHEN {labels.text} THEN 1 ELSE 0 END), 0) "
-        f"FROM resources r WHERE r.type = ? AND r.deleted = 0 AND {reach_part.text}"
+        f"FROM resources r WHERE r.type = ? AND r.deleted = 0 AND {reach_part.text} "
+        f"AND {constrained.text}"
     )
-    return Sql(text, (*labels.args, resource_type, *reach_part.args))
+    return Sql(text, (*labels.args, resource_type, *reach_part.args, *constrained.args))
 
 
 def page_query(
@@ -97,11 +129,13 @@ def page_query(
     hidden_labels: frozenset[str],
     limit: int,
     offset: int,
+    alternatives: Alternatives = (),
 ) -> Sql:
     columns = "r.type, r.id, r.version_id, r.patient_id, r.labels, r.body"
     reach_part, labels = reach_sql(reach, "r"), label_sql(hidden_labels, "r")
-    parts = ["r.type = ?", "r.deleted = 0", reach_part.text, labels.text]
-    args: list[Any] = [resource_type, *reach_part.args, *labels.args]
+    constrained = constraint_sql(resource_type, alternatives, "r.id")
+    parts = ["r.type = ?", "r.deleted = 0", reach_part.text, labels.text, constrained.text]
+    args: list[Any] = [resource_type, *reach_part.args, *labels.args, *constrained.args]
     if criteria:
         where = _matching_index_rows(resource_type, criteria, reach)
         parts.append(f"r.id IN (SELECT i.id FROM search_index i WHERE {where.text})")

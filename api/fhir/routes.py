@@ -13,7 +13,7 @@ from api.errors import InvalidRequest, NotFound, Unauthorized
 from api.fhir.discovery import capability_statement, smart_configuration
 from api.fhir.projection import project
 from api.fhir.responses import FhirResponse, searchset
-from api.fhir.search import SearchRequest, parse_search, valid_id
+from api.fhir.search import SearchRequest, constraint_alternatives, parse_search, valid_id
 from api.security.access import AccessPlan, Reach, decide_resource
 from api.security.cursor import CursorInvalid, decode_cursor, encode_cursor, query_fingerprint
 from api.security.principal import Principal
@@ -50,7 +50,11 @@ def visible(svc: Services, plan: AccessPlan, stored: StoredResource) -> tuple[bo
     member = False
     if plan.reach.kind is Reach.CARE_TEAM and stored.patient_id:
         member = svc.guard.care_team_member(plan.reach.practitioner, stored.patient_id)
-    decision = decide_resource(plan, stored.patient_id, stored.labels, member)
+    met = True
+    if plan.constraints:
+        alternatives = constraint_alternatives(stored.resource_type, plan.constraints)
+        met = svc.repository.satisfies(stored.resource_type, stored.id, alternatives)
+    decision = decide_resource(plan, stored.patient_id, stored.labels, member, met)
     return decision.visible, list(decision.reasons)
 
 
@@ -115,6 +119,7 @@ async def run_search(
         limit,
         offset,
         count_outside_reach=names_patients,
+        alternatives=constraint_alternatives(resource_type, plan.constraints),
     )
     _record_search(record, plan, page)
     bundle = _bundle(params, svc, principal, resource_type, query, page, offset)

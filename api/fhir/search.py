@@ -6,8 +6,9 @@ with InvalidRequest (400 query.invalid).
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
-from api.data.indexing import SEARCH_PARAMS, SearchParam, parse_fhir_date
+from api.data.indexing import SEARCH_PARAMS, SearchParam, index_entries, parse_fhir_date
 from api.data.search_sql import Criterion
 from api.errors import InvalidRequest
 
@@ -145,3 +146,45 @@ def _date_criterion(name: str, alternatives: list[str]) -> Criterion:
 
 def valid_id(resource_id: str) -> bool:
     return bool(_ID_RE.match(resource_id))
+
+
+def constraint_alternatives(
+    resource_type: str, constraints: tuple[tuple[tuple[str, str], ...], ...]
+) -> list[list[Criterion]]:
+    """Granular-scope constraints as criteria; one that does not parse matches nothing."""
+    alternatives: list[list[Criterion]] = []
+    for constraint in constraints:
+        try:
+            alternatives.append(parse_search(resource_type, list(constraint)).criteria)
+        except InvalidRequest:
+            alternatives.append([])
+    return alternatives
+
+
+def resource_satisfies(
+    resource: dict[str, Any], constraints: tuple[tuple[tuple[str, str], ...], ...]
+) -> bool:
+    """Pure check of a resource body against granular-scope constraints (token and
+    reference parameters compare exactly; any other kind fails closed)."""
+    if not constraints:
+        return True
+    params = SEARCH_PARAMS.get(str(resource.get("resourceType")), {})
+    entries = {(param, value) for param, value, _, _ in index_entries(resource)}
+    return any(_meets(constraint, params, entries) for constraint in constraints)
+
+
+def _meets(
+    constraint: tuple[tuple[str, str], ...],
+    params: dict[str, SearchParam],
+    entries: set[tuple[str, str]],
+) -> bool:
+    for name, value in constraint:
+        param = params.get(name)
+        if param is None or param.kind not in {"token", "reference"}:
+            return False
+        wanted = [
+            _reference(param, v) if param.kind == "reference" else v for v in value.split(",")
+        ]
+        if not any((name, v) in entries for v in wanted):
+            return False
+    return True

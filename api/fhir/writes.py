@@ -15,8 +15,8 @@ from api.data.repository import StoredResource
 from api.errors import Forbidden, InvalidRequest, NotFound, UnsupportedMediaType
 from api.fhir.responses import FhirResponse
 from api.fhir.routes import known_type, visible
-from api.fhir.search import valid_id
-from api.security.access import AccessPlan, decide_resource
+from api.fhir.search import resource_satisfies, valid_id
+from api.security.access import AccessPlan, Reach, decide_resource
 from api.services import Services, audit, services
 from evidence.core import Decision, ReasonCode
 
@@ -61,11 +61,15 @@ def validate_body(raw: bytes, resource_type: str, content_type: str) -> dict[str
 
 
 def _may_write(svc: Services, plan: AccessPlan, resource: dict[str, Any]) -> None:
-    """The resource after the write must lie within the caller's patient reach."""
-    draft = StoredResource(
-        resource["resourceType"], resource["id"], 0, owner_patient(resource), frozenset(), b""
-    )
-    ok, reasons = visible(svc, plan, draft)
+    """The resource after the write must lie within the caller's patient reach and meet the
+    granular-scope constraints, judged on the body itself (it is not stored yet)."""
+    owner = owner_patient(resource)
+    member = False
+    if plan.reach.kind is Reach.CARE_TEAM and owner:
+        member = svc.guard.care_team_member(plan.reach.practitioner, owner)
+    met = resource_satisfies(resource, plan.constraints)
+    decision = decide_resource(plan, owner, frozenset(), member, met)
+    ok, reasons = decision.visible, list(decision.reasons)
     if not ok:
         audit_reasons = [r for r in reasons if r != str(ReasonCode.SCOPE_GRANTED)]
         raise Forbidden(

@@ -57,6 +57,9 @@ class PatientReach:
     practitioner: str = ""  # "Practitioner/<id>"
 
 
+Constraint = tuple[tuple[str, str], ...]  # one granular scope's (param, value) pairs, all apply
+
+
 @dataclass(frozen=True, slots=True)
 class AccessPlan:
     granted: bool
@@ -64,6 +67,8 @@ class AccessPlan:
     hidden_labels: frozenset[str]
     reasons: tuple[str, ...]
     scopes_used: tuple[str, ...]
+    # Granular scopes: a resource must satisfy one of these; empty means unconstrained.
+    constraints: tuple[Constraint, ...] = ()
 
 
 def plan_access(principal: Principal, resource_type: str, interaction: str) -> AccessPlan:
@@ -74,7 +79,16 @@ def plan_access(principal: Principal, resource_type: str, interaction: str) -> A
         return AccessPlan(False, reach, hidden, (ReasonCode.SCOPE_INSUFFICIENT,), ())
     chosen, reach, reason = _reach_for(principal, scopes, resource_type)
     reasons = (str(ReasonCode.SCOPE_GRANTED), reason)
-    return AccessPlan(True, reach, hidden, reasons, tuple(s.raw for s in chosen))
+    return AccessPlan(
+        True, reach, hidden, reasons, tuple(s.raw for s in chosen), _constraints(chosen)
+    )
+
+
+def _constraints(chosen: tuple[Scope, ...]) -> tuple[Constraint, ...]:
+    """Any unconstrained scope among those chosen lifts every constraint (scopes add up)."""
+    if any(not scope.constraints for scope in chosen):
+        return ()
+    return tuple(sorted({scope.constraints for scope in chosen}))
 
 
 def _reach_for(
@@ -117,11 +131,18 @@ class ResourceDecision:
 
 
 def decide_resource(
-    plan: AccessPlan, owner_patient: str, labels: frozenset[str], care_team_member: bool
+    plan: AccessPlan,
+    owner_patient: str,
+    labels: frozenset[str],
+    care_team_member: bool,
+    constraints_met: bool = True,
 ) -> ResourceDecision:
-    """May the caller see one resource owned by `owner_patient` ("" for none) with `labels`?"""
+    """May the caller see one resource owned by `owner_patient` ("" for none) with `labels`?
+    `constraints_met`: whether it satisfies one of the plan's granular-scope constraints."""
     if not plan.granted:
         return ResourceDecision(False, plan.reasons)
+    if plan.constraints and not constraints_met:
+        return ResourceDecision(False, (str(ReasonCode.SCOPE_INSUFFICIENT),))
     reach_ok, reach_reason = _within_reach(plan.reach, owner_patient, care_team_member)
     if not reach_ok:
         return ResourceDecision(False, (str(ReasonCode.SCOPE_GRANTED), reach_reason))

@@ -115,11 +115,8 @@ def matching_scopes(
     scopes: tuple[Scope, ...], resource_type: str, interaction: str
 ) -> tuple[Scope, ...]:
     """The scopes that grant `interaction` on `resource_type` (empty: insufficient scope).
-
-    Granular scopes (v2 with `?param=value` constraints) grant nothing yet: until the
-    constraints are enforced in every query they are ignored, never widened.
-    """
-    return tuple(s for s in scopes if not s.constraints and s.permits(resource_type, interaction))
+    Granular scopes are included: their constraints travel in the access plan."""
+    return tuple(s for s in scopes if s.permits(resource_type, interaction))
 
 
 def needed_scope(resource_type: str, interaction: str) -> str:

@@ -232,13 +232,22 @@ def test_matching_scopes_only_returns_scopes_that_literally_grant(
         assert rtype != "AuditEvent" or matched.resource_type == "AuditEvent"
 
 
-def test_granular_scopes_grant_nothing_until_enforced() -> None:
-    from api.security.scopes import matching_scopes, parse_scope_claim
+def test_granular_scopes_carry_their_constraints_into_the_plan() -> None:
+    from api.security.access import plan_access
+    from api.security.principal import Principal
+    from api.security.scopes import parse_scope_claim
 
-    scopes, _, _ = parse_scope_claim("patient/Observation.rs?category=laboratory")
-    assert scopes and scopes[0].constraints == (("category", "laboratory"),)
-    assert matching_scopes(scopes, "Observation", "search") == ()
-    assert matching_scopes(scopes, "Observation", "read") == ()
+    claim = "patient/Observation.rs?category=laboratory patient/Observation.rs?category=vital-signs"
+    scopes, _, _ = parse_scope_claim(claim)
+    principal = Principal(sub="p", issuer="i", scopes=scopes, patient="pat-1")
+    plan = plan_access(principal, "Observation", "search")
+    assert plan.granted
+    assert plan.constraints == ((("category", "laboratory"),), (("category", "vital-signs"),))
+    wider, _, _ = parse_scope_claim(claim + " patient/Observation.rs")
+    unconstrained = plan_access(
+        Principal(sub="p", issuer="i", scopes=wider, patient="x"), "Observation", "search"
+    )
+    assert unconstrained.constraints == ()
 
 
 @pytest.mark.parametrize(("v1", "v2"), [("read", "rs"), ("write", "cud"), ("*", "cruds")])

@@ -1,0 +1,269 @@
+"""Bulk export jobs: their directories on disk and the background runner.
+
+Each job lives in `<data_dir>/exports/<job-id>/`: `job.json` (what it needs to run again
+after a restart and to answer polls), one `<Type>.ndjson` per exported type (stored JSON
+bodies, one a line) and `<Type>.patients` (the owner patients of those lines, for the
+evidence of downloads). The runner reads through the same policy-aware
+`ResourceRepository.search` as a FHIR search (labels withheld inside the SQL), page by page,
+in a worker thread so the event loop stays free.
+"""
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import orjson
+import structlog
+
+from api.data.repository import Criterion, RepositoryUnavailable, ResourceRepository
+from api.fhir.export_params import (
+    COMPLETED,
+    FAILED,
+    IN_PROGRESS,
+    ExportJob,
+    OutputFile,
+    job_from_dict,
+)
+from api.fhir.search import parse_search
+from api.security.access import PatientReach, Reach
+
+log = structlog.get_logger("fhir_evidence.export")
+PAGE_SIZE = 500
+PATIENT_CHUNK = 500  # group members per query (SQLite variables)
+RETENTION_S = 24 * 3600
+MAX_ATTEMPTS = 3
+JOB_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+_EVERY_PATIENT = PatientReach(Reach.ALL)
+
+
+class Cancelled(Exception):
+    pass
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.touch(mode=0o600)
+    path.write_bytes(data)
+
+
+class JobStore:
+    """Job directories under one root; every job id is checked before it becomes a path."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def directory(self, job_id: str) -> Path:
+        if not JOB_ID_RE.match(job_id):
+            raise ValueError("not a job id")
+        return self.root / job_id
+
+    def save(self, job: ExportJob) -> None:
+        directory = self.directory(job.id)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temporary = directory / "job.json.tmp"
+        _write_private(temporary, orjson.dumps(job.as_dict()))
+        os.replace(temporary, directory / "job.json")
+
+    def load(self, job_id: str) -> ExportJob | None:
+        if not JOB_ID_RE.match(job_id):
+            return None
+        try:
+            job = job_from_dict(orjson.loads((self.root / job_id / "job.json").read_bytes()))
+        except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return None
+        return job if job.id == job_id else None
+
+    def remove(self, job_id: str) -> None:
+        shutil.rmtree(self.directory(job_id), ignore_errors=True)
+
+    def ndjson(self, job_id: str, resource_type: str) -> Path:
+        return self.directory(job_id) / f"{resource_type}.ndjson"
+
+    def patients(self, job_id: str, resource_type: str) -> list[str]:
+        path = self.directory(job_id) / f"{resource_type}.patients"
+        try:
+            return path.read_text().split()
+        except OSError:
+            return []
+
+    def job_ids(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if JOB_ID_RE.match(p.name))
+
+
+def owners_criterion(patient_ids: Sequence[str]) -> Criterion:
+    """Resources in the compartments of these patients (the index rows carry the owner)."""
+    marks = ", ".join("?" for _ in patient_ids)
+    return Criterion("_id", f"i.patient_id IN ({marks})", tuple(patient_ids))
+
+
+def criteria_sets(job: ExportJob, resource_type: str) -> list[list[Criterion]]:
+    """One criteria list per query to run for a type (group members come in chunks)."""
+    since = []
+    if job.since:
+        since = parse_search(resource_type, [("_lastUpdated", "ge" + job.since)]).criteria
+    if job.patient_ids is None:
+        return [since]
+    ids = job.patient_ids
+    chunks = [ids[i : i + PATIENT_CHUNK] for i in range(0, len(ids), PATIENT_CHUNK)]
+    return [[owners_criterion(chunk), *since] for chunk in chunks]
+
+
+@dataclass
+class JobControl:
+    cancel: threading.Event = field(default_factory=threading.Event)
+    progress: str = "queued"
+
+
+def write_export(
+    repository: ResourceRepository, store: JobStore, job: ExportJob, control: JobControl
+) -> list[OutputFile]:
+    outputs = []
+    for index, resource_type in enumerate(job.types):
+        control.progress = f"exporting {resource_type} ({index + 1} of {len(job.types)} types)"
+        outputs.append(_write_type(repository, store, job, resource_type, control.cancel))
+    return outputs
+
+
+def _write_type(
+    repository: ResourceRepository,
+    store: JobStore,
+    job: ExportJob,
+    resource_type: str,
+    cancel: threading.Event,
+) -> OutputFile:
+    target = store.ndjson(job.id, resource_type)
+    partial = target.with_name(target.name + ".part")
+    partial.touch(mode=0o600)
+    withheld = 0
+    patients: set[str] = set()
+    hidden = frozenset(job.hidden_labels)
+    with partial.open("wb") as out:
+        for criteria in criteria_sets(job, resource_type):
+            offset = 0
+            while True:
+                if cancel.is_set():
+                    raise Cancelled
+                page = repository.search(
+                    resource_type, criteria, _EVERY_PATIENT, hidden, PAGE_SIZE, offset
+                )
+                withheld += page.in_reach - page.total if offset == 0 else 0
+                for row in page.rows:
+                    out.write(_line(row.body))
+                    if row.patient_id:
+                        patients.add(row.patient_id)
+                offset += len(page.rows)
+                if len(page.rows) < PAGE_SIZE:
+                    break
+    return OutputFile(resource_type, _publish(target, partial, patients), withheld)
+
+
+def _publish(target: Path, partial: Path, patients: set[str]) -> int:
+    """Publish a finished file (or drop an empty one); returns its line count."""
+    with partial.open("rb") as written:
+        count = sum(1 for _ in written)
+    if not count:
+        partial.unlink()
+        return 0
+    _write_private(
+        target.with_name(target.stem + ".patients"), "\n".join(sorted(patients)).encode()
+    )
+    os.replace(partial, target)
+    return count
+
+
+def _line(body: bytes) -> bytes:
+    """Stored bodies are compact JSON already; anything else is re-encoded to one line."""
+    if b"\n" in body or b"\r" in body:
+        body = orjson.dumps(orjson.loads(body))
+    return body + b"\n"
+
+
+@dataclass
+class _Running:
+    task: "asyncio.Task[None]"
+    control: JobControl
+    owner: tuple[str, str]
+
+
+class ExportJobs:
+    """Starts, resumes and cancels jobs of this process; everything durable is in the store."""
+
+    def __init__(
+        self, store: JobStore, repository: ResourceRepository, clock: Callable[[], float]
+    ) -> None:
+        self.store = store
+        self._repository = repository
+        self._clock = clock
+        self._running: dict[str, _Running] = {}
+
+    def running_for(self, owner: tuple[str, str]) -> int:
+        return sum(1 for r in self._running.values() if r.owner == owner)
+
+    def progress(self, job_id: str) -> str | None:
+        running = self._running.get(job_id)
+        return running.control.progress if running else None
+
+    def start(self, job: ExportJob) -> ExportJob:
+        """Record the attempt, then run the job in a worker thread (needs a running loop)."""
+        job = replace(job, attempts=job.attempts + 1, status=IN_PROGRESS)
+        self.store.save(job)
+        control = JobControl()
+        task = asyncio.get_running_loop().create_task(
+            asyncio.to_thread(self._execute, job, control)
+        )
+        self._running[job.id] = _Running(task, control, (job.owner_sub, job.owner_issuer))
+        task.add_done_callback(lambda _: self._running.pop(job.id, None))
+        return job
+
+    def resume_if_stalled(self, job: ExportJob) -> ExportJob:
+        """A job left in progress by an earlier process (or a store failure) runs again."""
+        if job.status != IN_PROGRESS or job.id in self._running:
+            return job
+        if job.attempts >= MAX_ATTEMPTS:
+            failed = job.finished(FAILED, self._clock())
+            self.store.save(failed)
+            return failed
+        return self.start(job)
+
+    async def cancel(self, job_id: str) -> None:
+        running = self._running.get(job_id)
+        if running is not None:
+            running.control.cancel.set()
+            with contextlib.suppress(Exception):
+                await asyncio.shield(running.task)
+        await asyncio.to_thread(self.store.remove, job_id)
+
+    def sweep(self, now: float) -> int:
+        """Remove finished or abandoned jobs older than the retention (not running ones)."""
+        removed = 0
+        for job_id in self.store.job_ids():
+            job = self.store.load(job_id)
+            if job is None or job_id in self._running:
+                continue
+            if (job.finished_at or job.created_at) + RETENTION_S < now:
+                self.store.remove(job_id)
+                removed += 1
+        return removed
+
+    def _execute(self, job: ExportJob, control: JobControl) -> None:
+        """The job, in a worker thread; a store failure leaves it in progress (resumable)."""
+        try:
+            outputs = write_export(self._repository, self.store, job, control)
+        except Cancelled:
+            return
+        except RepositoryUnavailable:
+            log.warning("export interrupted by the FHIR store", job_id=job.id)
+            return
+        except Exception:
+            log.exception("export failed", job_id=job.id)
+            with contextlib.suppress(OSError):
+                self.store.save(job.finished(FAILED, self._clock()))
+            return
+        self.store.save(job.finished(COMPLETED, self._clock(), outputs))
