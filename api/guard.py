@@ -145,6 +145,11 @@ class Guard:
         audit.decide(Decision.ALLOW, *plan.reasons)
         return plan
 
+    def plan(self, principal: Principal, resource_type: str, interaction: str) -> AccessPlan:
+        """The access plan for a secondary read (e.g. an included resource): not recorded
+        as the request's decision."""
+        return _cached_plan(principal, resource_type, interaction)
+
     def care_team_member(self, practitioner: str, patient_id: str) -> bool:
         key = (practitioner, patient_id)
         now = self._clock()

@@ -39,7 +39,7 @@ def outcome_response(
 def searchset(
     entries: list[Any], total: int | None, self_url: str, next_url: str | None, base: str
 ) -> dict[str, Any]:
-    """A searchset Bundle; entries are (type, id, resource-or-Fragment) triples."""
+    """A searchset Bundle; entries are (type, id, resource-or-Fragment, mode) tuples."""
     links = [{"relation": "self", "url": self_url}]
     if next_url:
         links.append({"relation": "next", "url": next_url})
@@ -49,7 +49,7 @@ def searchset(
     bundle["link"] = links
     if entries:
         bundle["entry"] = [
-            {"fullUrl": f"{base}/{rtype}/{rid}", "resource": body, "search": {"mode": "match"}}
-            for rtype, rid, body in entries
+            {"fullUrl": f"{base}/{rtype}/{rid}", "resource": body, "search": {"mode": mode}}
+            for rtype, rid, body, mode in entries
         ]
     return bundle

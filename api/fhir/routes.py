@@ -7,14 +7,15 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from api.data.indexing import SEARCH_PARAMS
 from api.data.repository import SearchPage, StoredResource
 from api.errors import InvalidRequest, NotFound, Unauthorized
 from api.fhir.discovery import capability_statement, smart_configuration
+from api.fhir.includes import collect_included, included_entries, record_included
 from api.fhir.projection import project
 from api.fhir.responses import FhirResponse, searchset
 from api.fhir.search import SearchRequest, constraint_alternatives, parse_search, valid_id
-from api.security.access import AccessPlan, Reach, decide_resource
+from api.fhir.visibility import known_type, visible
+from api.security.access import AccessPlan, Reach
 from api.security.cursor import CursorInvalid, decode_cursor, encode_cursor, query_fingerprint
 from api.security.principal import Principal
 from api.services import Services, audit, services
@@ -38,24 +39,6 @@ async def smart_config(request: Request) -> Response:
     audit(request).target("smart-configuration")
     body = smart_configuration(services(request).settings)
     return Response(orjson.dumps(body), media_type="application/json")
-
-
-def known_type(request: Request, action: str, resource_type: str) -> None:
-    audit(request).target(action, resource_type)
-    if resource_type not in SEARCH_PARAMS:
-        raise NotFound("Unknown or unsupported resource type.")
-
-
-def visible(svc: Services, plan: AccessPlan, stored: StoredResource) -> tuple[bool, list[str]]:
-    member = False
-    if plan.reach.kind is Reach.CARE_TEAM and stored.patient_id:
-        member = svc.guard.care_team_member(plan.reach.practitioner, stored.patient_id)
-    met = True
-    if plan.constraints:
-        alternatives = constraint_alternatives(stored.resource_type, plan.constraints)
-        met = svc.repository.satisfies(stored.resource_type, stored.id, alternatives)
-    decision = decide_resource(plan, stored.patient_id, stored.labels, member, met)
-    return decision.visible, list(decision.reasons)
 
 
 @router.get("/{resource_type}/{resource_id}")
@@ -122,7 +105,12 @@ async def run_search(
         alternatives=constraint_alternatives(resource_type, plan.constraints),
     )
     _record_search(record, plan, page)
-    bundle = _bundle(params, svc, principal, resource_type, query, page, offset)
+    extra: list[tuple[str, str, Any, str]] = []
+    if (query.includes or query.revincludes) and page.rows:
+        included = collect_included(svc, principal, query, page.rows)
+        record_included(record, included)
+        extra = included_entries(included)
+    bundle = _bundle(params, svc, principal, resource_type, query, page, offset, extra)
     return FhirResponse(bundle)
 
 
@@ -172,6 +160,7 @@ def _bundle(
     query: SearchRequest,
     page: SearchPage,
     offset: int,
+    extra: list[tuple[str, str, Any, str]],
 ) -> dict[str, Any]:
     base = svc.settings.fhir_base
     kept = [(k, v) for k, v in params if k != "_cursor"]
@@ -187,8 +176,8 @@ def _bundle(
             int(svc.clock()),
         )
         next_url = f"{base}/{resource_type}?{urlencode([*kept, ('_cursor', cursor)])}"
-    entries = [(row.resource_type, row.id, _entry_body(row, query)) for row in page.rows]
-    return searchset(entries, page.total, self_url, next_url, base)
+    entries = [(row.resource_type, row.id, _entry_body(row, query), "match") for row in page.rows]
+    return searchset(entries + extra, page.total, self_url, next_url, base)
 
 
 def _entry_body(row: StoredResource, query: SearchRequest) -> Any:

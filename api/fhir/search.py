@@ -15,7 +15,20 @@ from api.errors import InvalidRequest
 COUNT_DEFAULT = 20
 COUNT_MAX = 100
 SUMMARY_MODES = frozenset({"true", "text", "data", "count", "false"})
-CONTROL_PARAMS = frozenset({"_count", "_elements", "_summary", "_cursor", "_format"})
+CONTROL_PARAMS = frozenset(
+    {"_count", "_elements", "_summary", "_cursor", "_format", "_include", "_revinclude"}
+)
+# What may be included: (source type, reference parameter) -> the type it points at.
+INCLUDES: dict[tuple[str, str], str] = {
+    ("Observation", "patient"): "Patient", ("Observation", "subject"): "Patient",
+    ("Observation", "encounter"): "Encounter", ("Encounter", "patient"): "Patient",
+    ("Encounter", "subject"): "Patient", ("Encounter", "participant"): "Practitioner",
+    ("Condition", "patient"): "Patient", ("Condition", "encounter"): "Encounter",
+    ("MedicationRequest", "patient"): "Patient", ("MedicationRequest", "encounter"): "Encounter",
+    ("MedicationRequest", "requester"): "Practitioner", ("CareTeam", "patient"): "Patient",
+    ("CareTeam", "participant"): "Practitioner",
+}  # fmt: skip
+MAX_INCLUDES = 5
 JSON_FORMATS = frozenset({"json", "application/json", "application/fhir+json"})
 _ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _ELEMENT_RE = re.compile(r"^[a-zA-Z][A-Za-z0-9]{0,63}$")
@@ -31,6 +44,8 @@ class SearchRequest:
     elements: tuple[str, ...] = ()
     summary: str = ""
     cursor: str = ""
+    includes: list[tuple[str, str]] = field(default_factory=list)  # (source type, param)
+    revincludes: list[tuple[str, str]] = field(default_factory=list)
     param_names: list[str] = field(default_factory=list)
     fingerprint_params: list[tuple[str, str]] = field(default_factory=list)
 
@@ -51,6 +66,7 @@ def parse_search(resource_type: str, params: list[tuple[str, str]]) -> SearchReq
             raise InvalidRequest(f"Unknown or unsupported search parameter '{_safe(name)}'.")
         request.criteria.append(_criterion(allowed[name], value))
         request.fingerprint_params.append((name, value))
+    _check_include_sources(resource_type, request)
     request.fingerprint_params.extend(
         [
             ("_elements", ",".join(request.elements)),
@@ -59,6 +75,13 @@ def parse_search(resource_type: str, params: list[tuple[str, str]]) -> SearchReq
         ]
     )
     return request
+
+
+def _check_include_sources(resource_type: str, request: SearchRequest) -> None:
+    if any(source != resource_type for source, _ in request.includes):
+        raise InvalidRequest("_include must name the searched type as its source.")
+    if any(INCLUDES[pair] != resource_type for pair in request.revincludes):
+        raise InvalidRequest("_revinclude must point at the searched type.")
 
 
 def _safe(name: str) -> str:
@@ -83,8 +106,25 @@ def _control(request: SearchRequest, name: str, value: str) -> None:
     elif name == "_format":
         if value not in JSON_FORMATS:
             raise InvalidRequest("Only JSON is supported.")
+    elif name in {"_include", "_revinclude"}:
+        _include(request, name, value)
     else:
         request.cursor = value
+
+
+def _include(request: SearchRequest, name: str, value: str) -> None:
+    """`_include=Source:param[:Target]`, only pairs the registry lists; no `:iterate`."""
+    parts = value.split(":")
+    if len(parts) not in (2, 3) or (parts[0], parts[1]) not in INCLUDES:
+        raise InvalidRequest(f"{name} value is not supported here.")
+    if len(parts) == 3 and parts[2] != INCLUDES[(parts[0], parts[1])]:
+        raise InvalidRequest(f"{name} target type is not supported here.")
+    pair = (parts[0], parts[1])
+    listing = request.includes if name == "_include" else request.revincludes
+    if len(request.includes) + len(request.revincludes) >= MAX_INCLUDES:
+        raise InvalidRequest("Too many _include/_revinclude parameters.")
+    if pair not in listing:
+        listing.append(pair)
 
 
 def _criterion(param: SearchParam, value: str) -> Criterion:

@@ -14,8 +14,8 @@ from api.data.indexing import owner_patient
 from api.data.repository import StoredResource
 from api.errors import Forbidden, InvalidRequest, NotFound, UnsupportedMediaType
 from api.fhir.responses import FhirResponse
-from api.fhir.routes import known_type, visible
 from api.fhir.search import resource_satisfies, valid_id
+from api.fhir.visibility import known_type, visible
 from api.security.access import AccessPlan, Reach, decide_resource
 from api.services import Services, audit, services
 from evidence.core import Decision, ReasonCode

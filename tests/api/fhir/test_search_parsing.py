@@ -36,6 +36,9 @@ def test_count_default_and_cap() -> None:
         ("Patient", "_format", "xml"),
         ("Patient", "_sort", "name"),
         ("Patient", "_include", "Patient:general-practitioner"),
+        ("Observation", "_include", "Observation:patient:iterate"),
+        ("Observation", "_include", "Encounter:patient"),
+        ("Observation", "_revinclude", "Observation:patient"),
     ],
 )
 def test_refused(rtype: str, name: str, value: str) -> None:
