@@ -18,6 +18,7 @@ from api.data.indexing import care_team_links, index_entries, owner_patient, sec
 from api.data.search_sql import (
     Alternatives,
     Criterion,
+    SortKey,
     constraint_sql,
     count_query,
     page_query,
@@ -228,6 +229,7 @@ class ResourceRepository:
         offset: int,
         count_outside_reach: bool = False,
         alternatives: Alternatives = (),
+        sort: Sequence[SortKey] = (),
     ) -> SearchPage:
         """One page of what the caller may see, with the counts the evidence needs.
 
@@ -235,7 +237,7 @@ class ResourceRepository:
         it is done only on request (when the query names patients, where it is cheap).
         """
         page = page_query(
-            resource_type, criteria, reach, hidden_labels, limit, offset, alternatives
+            resource_type, criteria, reach, hidden_labels, limit, offset, alternatives, sort
         )
         counts = count_query(resource_type, criteria, reach, hidden_labels, alternatives)
         with self._locked():

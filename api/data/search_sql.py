@@ -22,6 +22,13 @@ class Criterion:
 
 
 @dataclass(frozen=True, slots=True)
+class SortKey:
+    param: str  # _id, _lastUpdated or a date/string search parameter
+    kind: str
+    descending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Sql:
     text: str
     args: tuple[Any, ...]
@@ -130,6 +137,7 @@ def page_query(
     limit: int,
     offset: int,
     alternatives: Alternatives = (),
+    sort: Sequence[SortKey] = (),
 ) -> Sql:
     columns = "r.type, r.id, r.version_id, r.patient_id, r.labels, r.body"
     reach_part, labels = reach_sql(reach, "r"), label_sql(hidden_labels, "r")
@@ -140,5 +148,28 @@ def page_query(
         where = _matching_index_rows(resource_type, criteria, reach)
         parts.append(f"r.id IN (SELECT i.id FROM search_index i WHERE {where.text})")
         args.extend(where.args)
-    text = f"SELECT {columns} FROM resources r WHERE {' AND '.join(parts)} "
-    return Sql(text + "ORDER BY r.id LIMIT ? OFFSET ?", (*args, limit, offset))
+    order, order_args = order_by(sort)
+    text = f"SELECT {columns} FROM resources r WHERE {' AND '.join(parts)} ORDER BY {order} "
+    return Sql(text + "LIMIT ? OFFSET ?", (*args, *order_args, limit, offset))
+
+
+def order_by(sort: Sequence[SortKey]) -> tuple[str, tuple[Any, ...]]:
+    """Sort keys from the search index (a resource's smallest value), then the id."""
+    terms: list[str] = []
+    args: list[Any] = []
+    for key in sort:
+        direction = "DESC" if key.descending else "ASC"
+        if key.param == "_id":
+            terms.append(f"r.id {direction}")
+            continue
+        if key.param == "_lastUpdated":
+            terms.append(f"r.last_updated {direction}")
+            continue
+        column = "i.lo" if key.kind == "date" else "i.value"
+        terms.append(
+            f"(SELECT min({column}) FROM search_index i WHERE i.type = r.type AND i.id = r.id "
+            f"AND i.param = ?) {direction}"
+        )
+        args.append(key.param)
+    terms.append("r.id ASC")
+    return ", ".join(terms), tuple(args)

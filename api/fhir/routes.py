@@ -103,6 +103,7 @@ async def run_search(
         offset,
         count_outside_reach=names_patients,
         alternatives=constraint_alternatives(resource_type, plan.constraints),
+        sort=query.sort,
     )
     _record_search(record, plan, page)
     extra: list[tuple[str, str, Any, str]] = []

@@ -9,15 +9,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from api.data.indexing import SEARCH_PARAMS, SearchParam, index_entries, parse_fhir_date
-from api.data.search_sql import Criterion
+from api.data.search_sql import Criterion, SortKey
 from api.errors import InvalidRequest
 
 COUNT_DEFAULT = 20
 COUNT_MAX = 100
 SUMMARY_MODES = frozenset({"true", "text", "data", "count", "false"})
 CONTROL_PARAMS = frozenset(
-    {"_count", "_elements", "_summary", "_cursor", "_format", "_include", "_revinclude"}
+    {"_count", "_elements", "_summary", "_cursor", "_format", "_include", "_revinclude", "_sort"}
 )
+SORTABLE_KINDS = frozenset({"date", "string"})
 # What may be included: (source type, reference parameter) -> the type it points at.
 INCLUDES: dict[tuple[str, str], str] = {
     ("Observation", "patient"): "Patient", ("Observation", "subject"): "Patient",
@@ -39,11 +40,13 @@ _MAX_PARAMS = 30
 
 @dataclass(slots=True)
 class SearchRequest:
+    resource_type: str = ""
     criteria: list[Criterion] = field(default_factory=list)
     count: int = COUNT_DEFAULT
     elements: tuple[str, ...] = ()
     summary: str = ""
     cursor: str = ""
+    sort: list[SortKey] = field(default_factory=list)
     includes: list[tuple[str, str]] = field(default_factory=list)  # (source type, param)
     revincludes: list[tuple[str, str]] = field(default_factory=list)
     param_names: list[str] = field(default_factory=list)
@@ -54,7 +57,7 @@ def parse_search(resource_type: str, params: list[tuple[str, str]]) -> SearchReq
     if len(params) > _MAX_PARAMS:
         raise InvalidRequest("Too many search parameters.")
     allowed = SEARCH_PARAMS[resource_type]
-    request = SearchRequest()
+    request = SearchRequest(resource_type=resource_type)
     for name, value in params:
         request.param_names.append(name)
         if len(value) > _MAX_VALUE_LEN:
@@ -108,8 +111,27 @@ def _control(request: SearchRequest, name: str, value: str) -> None:
             raise InvalidRequest("Only JSON is supported.")
     elif name in {"_include", "_revinclude"}:
         _include(request, name, value)
+    elif name == "_sort":
+        request.sort = _sort_keys(request.resource_type, value)
     else:
         request.cursor = value
+
+
+def _sort_keys(resource_type: str, value: str) -> list[SortKey]:
+    """`_sort=a,-b`: only `_id`, `_lastUpdated` and the type's date and string parameters."""
+    keys: list[SortKey] = []
+    for item in (part.strip() for part in value.split(",")):
+        name, descending = (item[1:], True) if item.startswith("-") else (item, False)
+        param = SEARCH_PARAMS[resource_type].get(name)
+        sortable = name in {"_id", "_lastUpdated"} or (
+            param is not None and param.kind in SORTABLE_KINDS
+        )
+        if not sortable or param is None:
+            raise InvalidRequest(f"Cannot sort on '{_safe(name)}'.")
+        keys.append(SortKey(name, param.kind, descending))
+    if len(keys) > 3:
+        raise InvalidRequest("At most three sort keys.")
+    return keys
 
 
 def _include(request: SearchRequest, name: str, value: str) -> None:

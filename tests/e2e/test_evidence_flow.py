@@ -192,3 +192,16 @@ def test_cursor_bound_to_client(client: httpx.Client, issuer: TestIssuer) -> Non
     same_sub_other_client = bearer(issuer, "sys-8", SYSTEM_READ, client_id="other-app")
     assert_outcome(client.get(next_url, headers=same_sub_other_client), 400)
     assert client.get(next_url, headers=headers).status_code == 200
+
+
+def test_sort_orders_pages(client: httpx.Client, issuer: TestIssuer) -> None:
+    headers = bearer(issuer, "sys-9", SYSTEM_READ)
+    first = client.get("/fhir/Patient?_sort=-birthdate&_count=10", headers=headers).json()
+    dates = [e["resource"]["birthDate"] for e in first["entry"]]
+    next_url = next(link["url"] for link in first["link"] if link["relation"] == "next")
+    second = client.get(next_url, headers=headers).json()
+    dates += [e["resource"]["birthDate"] for e in second["entry"]]
+    assert dates == sorted(dates, reverse=True) and len(dates) == 20
+    by_family = client.get("/fhir/Patient?_sort=family,_id&_count=30", headers=headers).json()
+    families = [e["resource"]["name"][0]["family"].lower() for e in by_family["entry"]]
+    assert families == sorted(families)
