@@ -13,7 +13,13 @@ from api.fhir.discovery import capability_statement, smart_configuration
 from api.fhir.includes import collect_included, included_entries, record_included
 from api.fhir.projection import project
 from api.fhir.responses import FhirResponse, searchset
-from api.fhir.search import SearchRequest, constraint_alternatives, parse_search, valid_id
+from api.fhir.search import (
+    SearchRequest,
+    constraint_alternatives,
+    ignored_outcome,
+    parse_search,
+    valid_id,
+)
 from api.fhir.visibility import known_type, visible
 from api.security.access import AccessPlan, Reach
 from api.security.cursor import CursorInvalid, decode_cursor, encode_cursor, query_fingerprint
@@ -89,7 +95,8 @@ async def run_search(
     svc, record = services(request), audit(request)
     record.query_params = sorted({name for name, _ in params})
     principal = svc.guard.authenticate(request)
-    query = parse_search(resource_type, params)
+    lenient = "handling=lenient" in request.headers.get("prefer", "").replace(" ", "")
+    query = parse_search(resource_type, params, lenient=lenient)
     plan = svc.guard.authorize(request, principal, resource_type, "search")
     offset = _offset(svc, principal, resource_type, query)
     limit = 0 if query.summary == "count" else query.count
@@ -164,7 +171,7 @@ def _bundle(
     extra: list[tuple[str, str, Any, str]],
 ) -> dict[str, Any]:
     base = svc.settings.fhir_base
-    kept = [(k, v) for k, v in params if k != "_cursor"]
+    kept = [(k, v) for k, v in params if k != "_cursor" and k not in query.ignored]
     self_url = f"{base}/{resource_type}" + (f"?{urlencode(kept)}" if kept else "")
     next_url = None
     if query.summary != "count" and offset + len(page.rows) < page.total:
@@ -178,7 +185,11 @@ def _bundle(
         )
         next_url = f"{base}/{resource_type}?{urlencode([*kept, ('_cursor', cursor)])}"
     entries = [(row.resource_type, row.id, _entry_body(row, query), "match") for row in page.rows]
-    return searchset(entries + extra, page.total, self_url, next_url, base)
+    bundle = searchset(entries + extra, page.total, self_url, next_url, base)
+    if query.ignored:
+        outcome = {"resource": ignored_outcome(query.ignored), "search": {"mode": "outcome"}}
+        bundle.setdefault("entry", []).append(outcome)
+    return bundle
 
 
 def _entry_body(row: StoredResource, query: SearchRequest) -> Any:

@@ -50,34 +50,44 @@ class SearchRequest:
     includes: list[tuple[str, str]] = field(default_factory=list)  # (source type, param)
     revincludes: list[tuple[str, str]] = field(default_factory=list)
     param_names: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # lenient mode: names left out
     fingerprint_params: list[tuple[str, str]] = field(default_factory=list)
 
 
-def parse_search(resource_type: str, params: list[tuple[str, str]]) -> SearchRequest:
+def parse_search(
+    resource_type: str, params: list[tuple[str, str]], lenient: bool = False
+) -> SearchRequest:
+    """The typed search; `lenient` (Prefer: handling=lenient) ignores and reports what
+    strict mode refuses. The cursor fingerprint covers every parameter that was used."""
     if len(params) > _MAX_PARAMS:
         raise InvalidRequest("Too many search parameters.")
-    allowed = SEARCH_PARAMS[resource_type]
     request = SearchRequest(resource_type=resource_type)
     for name, value in params:
         request.param_names.append(name)
-        if len(value) > _MAX_VALUE_LEN:
-            raise InvalidRequest(f"The value of parameter '{_safe(name)}' is too long.")
-        if name in CONTROL_PARAMS:
-            _control(request, name, value)
+        try:
+            _one_param(request, name, value)
+        except InvalidRequest:
+            if not lenient:
+                raise
+            request.ignored.append(name)
             continue
-        if name not in allowed:
-            raise InvalidRequest(f"Unknown or unsupported search parameter '{_safe(name)}'.")
-        request.criteria.append(_criterion(allowed[name], value))
-        request.fingerprint_params.append((name, value))
+        if name != "_cursor":
+            request.fingerprint_params.append((name, value))
     _check_include_sources(resource_type, request)
-    request.fingerprint_params.extend(
-        [
-            ("_elements", ",".join(request.elements)),
-            ("_summary", request.summary),
-            ("_count", str(request.count)),
-        ]
-    )
+    request.fingerprint_params.sort()
     return request
+
+
+def _one_param(request: SearchRequest, name: str, value: str) -> None:
+    if len(value) > _MAX_VALUE_LEN:
+        raise InvalidRequest(f"The value of parameter '{_safe(name)}' is too long.")
+    if name in CONTROL_PARAMS:
+        _control(request, name, value)
+        return
+    allowed = SEARCH_PARAMS[request.resource_type]
+    if name not in allowed:
+        raise InvalidRequest(f"Unknown or unsupported search parameter '{_safe(name)}'.")
+    request.criteria.append(_criterion(allowed[name], value))
 
 
 def _check_include_sources(resource_type: str, request: SearchRequest) -> None:
@@ -250,3 +260,18 @@ def _meets(
         if not any((name, v) in entries for v in wanted):
             return False
     return True
+
+
+def ignored_outcome(ignored: list[str]) -> dict[str, Any]:
+    """The OperationOutcome entry a lenient search adds for what it left out."""
+    names = ", ".join(sorted({_safe(name) for name in ignored}))
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": "warning",
+                "code": "not-supported",
+                "diagnostics": f"Search parameters ignored: {names}.",
+            }
+        ],
+    }

@@ -205,3 +205,34 @@ def test_sort_orders_pages(client: httpx.Client, issuer: TestIssuer) -> None:
     by_family = client.get("/fhir/Patient?_sort=family,_id&_count=30", headers=headers).json()
     families = [e["resource"]["name"][0]["family"].lower() for e in by_family["entry"]]
     assert families == sorted(families)
+
+
+def test_lenient_handling_ignores_and_reports(client: httpx.Client, issuer: TestIssuer) -> None:
+    headers = bearer(issuer, "sys-10", SYSTEM_READ)
+    url = "/fhir/Patient?gender=female&foo=bar&birthdate=garbage&_count=5"
+    assert_outcome(client.get(url, headers=headers), 400)
+    lenient = client.get(url, headers={**headers, "Prefer": "handling=lenient"})
+    assert lenient.status_code == 200
+    bundle = lenient.json()
+    matches = [e for e in bundle["entry"] if e["search"]["mode"] == "match"]
+    assert matches and all(e["resource"]["gender"] == "female" for e in matches)
+    (outcome,) = [e["resource"] for e in bundle["entry"] if e["search"]["mode"] == "outcome"]
+    assert "foo" in outcome["issue"][0]["diagnostics"]
+    assert "birthdate" in outcome["issue"][0]["diagnostics"]
+    assert "foo" not in bundle["link"][0]["url"]
+
+
+def test_cursor_refused_when_the_query_changes(client: httpx.Client, issuer: TestIssuer) -> None:
+    headers = bearer(issuer, "sys-11", SYSTEM_READ)
+    first = client.get("/fhir/Observation?category=laboratory&_count=2", headers=headers).json()
+    next_url = next(link["url"] for link in first["link"] if link["relation"] == "next")
+    cursor = next_url.split("_cursor=")[1]
+    for changed in (
+        "category=vital-signs&_count=2",
+        "_count=2",
+        "category=laboratory&_count=100",
+        "category=laboratory&_count=2&_sort=date",
+        "category=laboratory&_count=2&_include=Observation:patient",
+    ):
+        response = client.get(f"/fhir/Observation?{changed}&_cursor={cursor}", headers=headers)
+        assert_outcome(response, 400)
