@@ -1,9 +1,11 @@
 """Search parameters per type and the index values extracted from resources (pure).
 
 Kinds: token ("code" and "system|code"), string (lower-cased), reference ("Type/id"),
-date (a [lo, hi] UTC range as ISO strings). Every search parameter the API accepts is here.
+date (a [lo, hi] UTC range as ISO strings), quantity (the unit as value, the number in lo/hi
+as a sortable text). Every search parameter the API accepts is here.
 """
 
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -61,6 +63,7 @@ SEARCH_PARAMS: dict[str, dict[str, SearchParam]] = {
             _p("date", "date", "effectiveDateTime"),
             _p("status", "token", "status"),
             _p("encounter", "reference", "encounter", target="Encounter"),
+            _p("value-quantity", "quantity", "valueQuantity"),
         ),
         "Condition": (
             *_SUBJECT,
@@ -163,6 +166,26 @@ def _values_for(param: SearchParam, raw: Any) -> Iterator[IndexValue]:
             yield ref, "", ""
     elif param.kind == "date":
         yield from _date_values(raw)
+    elif param.kind == "quantity":
+        yield from _quantity_values(raw)
+
+
+def sortable_number(number: float) -> str:
+    """A text whose byte order is the numbers' order (IEEE 754 bits, sign-adjusted)."""
+    (bits,) = struct.unpack(">Q", struct.pack(">d", float(number)))
+    bits = bits ^ 0xFFFFFFFFFFFFFFFF if bits >> 63 else bits | (1 << 63)
+    return f"{bits:016x}"
+
+
+def _quantity_values(raw: Any) -> Iterator[IndexValue]:
+    """A Quantity as its unit (`code` and `system|code`) with the number in lo = hi."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("value"), int | float):
+        return
+    number = sortable_number(raw["value"])
+    code = raw.get("code") or raw.get("unit") or ""
+    yield str(code), number, number
+    if raw.get("system") and code:
+        yield f"{raw['system']}|{code}", number, number
 
 
 def index_entries(resource: Resource) -> list[tuple[str, str, str, str]]:

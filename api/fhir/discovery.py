@@ -29,7 +29,13 @@ CAPABILITIES = [
     "context-standalone-patient",
     "client-confidential-asymmetric",
 ]
-_KIND_TYPES = {"token": "token", "string": "string", "reference": "reference", "date": "date"}
+_KIND_TYPES = {
+    "token": "token",
+    "string": "string",
+    "reference": "reference",
+    "date": "date",
+    "quantity": "quantity",
+}
 
 
 def smart_configuration(settings: Settings) -> dict[str, Any]:

@@ -8,7 +8,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from api.data.indexing import SEARCH_PARAMS, SearchParam, index_entries, parse_fhir_date
+from api.data.indexing import (
+    SEARCH_PARAMS,
+    SearchParam,
+    index_entries,
+    parse_fhir_date,
+    sortable_number,
+)
 from api.data.search_sql import Criterion, SortKey
 from api.errors import InvalidRequest
 
@@ -34,6 +40,7 @@ JSON_FORMATS = frozenset({"json", "application/json", "application/fhir+json"})
 _ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _ELEMENT_RE = re.compile(r"^[a-zA-Z][A-Za-z0-9]{0,63}$")
 _DATE_PREFIXES = {"eq", "gt", "lt", "ge", "le"}
+_NUMBER_RE = re.compile(r"^-?\d{1,12}(\.\d{1,8})?$")
 _MAX_VALUE_LEN = 256
 _MAX_PARAMS = 30
 
@@ -170,7 +177,45 @@ def _criterion(param: SearchParam, value: str) -> Criterion:
     if param.kind == "string":
         sql = " OR ".join("i.value LIKE ? ESCAPE '\\'" for _ in alternatives)
         return Criterion(param.name, sql, tuple(_prefix_pattern(v) for v in alternatives))
+    if param.kind == "quantity":
+        return _quantity_criterion(param.name, alternatives)
     return _date_criterion(param.name, alternatives)
+
+
+def _quantity_criterion(name: str, alternatives: list[str]) -> Criterion:
+    """`[prefix]number[|system|code]`; eq means within the precision of the number given."""
+    parts: list[str] = []
+    args: list[str] = []
+    for value in alternatives:
+        number_text, _, unit = value.partition("|")
+        prefix, text = (
+            (number_text[:2], number_text[2:]) if number_text[:2].isalpha() else ("eq", number_text)
+        )
+        if prefix not in _DATE_PREFIXES or not _NUMBER_RE.match(text):
+            raise InvalidRequest(f"Parameter '{name}' needs [prefix]number[|system|code].")
+        sql, sql_args = _number_bounds(prefix, text)
+        system, _, code = unit.partition("|")
+        if code:
+            sql += " AND i.value = ?"
+            sql_args.append(f"{system}|{code}" if system else code)
+        parts.append(f"({sql})")
+        args.extend(sql_args)
+    return Criterion(name, " OR ".join(parts), tuple(args))
+
+
+def _number_bounds(prefix: str, text: str) -> tuple[str, list[str]]:
+    number = float(text)
+    decimals = len(text.partition(".")[2])
+    half = 0.5 * 10.0**-decimals
+    low, high = sortable_number(number - half), sortable_number(number + half)
+    exact = sortable_number(number)
+    return {
+        "eq": ("(i.lo >= ? AND i.lo < ?)", [low, high]),
+        "gt": ("i.lo > ?", [exact]),
+        "ge": ("i.lo >= ?", [exact]),
+        "lt": ("i.lo < ?", [exact]),
+        "le": ("i.lo <= ?", [exact]),
+    }[prefix]
 
 
 def _in_values(name: str, values: list[str]) -> Criterion:

@@ -236,3 +236,19 @@ def test_cursor_refused_when_the_query_changes(client: httpx.Client, issuer: Tes
     ):
         response = client.get(f"/fhir/Observation?{changed}&_cursor={cursor}", headers=headers)
         assert_outcome(response, 400)
+
+
+def test_quantity_search(client: httpx.Client, issuer: TestIssuer) -> None:
+    headers = bearer(issuer, "sys-12", SYSTEM_READ)
+
+    def values(query: str) -> list[float]:
+        bundle = client.get(f"/fhir/Observation?code=8867-4&_count=100&{query}", headers=headers)
+        assert bundle.status_code == 200, bundle.text
+        return [e["resource"]["valueQuantity"]["value"] for e in bundle.json().get("entry", [])]
+
+    fast = values("value-quantity=gt100")
+    assert fast and all(v > 100 for v in fast)
+    slow = values("value-quantity=le60|http://unitsofmeasure.org|/min")
+    assert slow and all(v <= 60 for v in slow)
+    assert values("value-quantity=le60|http://unitsofmeasure.org|kg") == []
+    assert_outcome(client.get("/fhir/Observation?value-quantity=abc", headers=headers), 400)
