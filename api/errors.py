@@ -24,6 +24,14 @@ class InvalidRequest(ApiError):
     pass
 
 
+class UnprocessableResource(ApiError):
+    """Well-formed JSON that is not a valid FHIR resource (FHIR answers 422 for these)."""
+
+    status = 422
+    issue_code = "processing"
+    diagnostics = "The resource is not valid FHIR R4."
+
+
 class Unauthorized(ApiError):
     status = 401
     issue_code = "login"

@@ -12,7 +12,13 @@ from starlette.responses import Response
 
 from api.data.indexing import owner_patient
 from api.data.repository import StoredResource
-from api.errors import Forbidden, InvalidRequest, NotFound, UnsupportedMediaType
+from api.errors import (
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    UnprocessableResource,
+    UnsupportedMediaType,
+)
 from api.fhir.responses import FhirResponse
 from api.fhir.search import resource_satisfies, valid_id
 from api.fhir.visibility import known_type, visible
@@ -56,7 +62,7 @@ def validate_body(raw: bytes, resource_type: str, content_type: str) -> dict[str
     try:
         get_fhir_model_class(resource_type).model_validate(body)
     except (ValueError, TypeError):
-        raise InvalidRequest(f"The body is not a valid FHIR R4 {resource_type}.") from None
+        raise UnprocessableResource(f"The body is not a valid FHIR R4 {resource_type}.") from None
     return dict(body)
 
 
