@@ -24,6 +24,7 @@ class RequestAudit:
     query_params: list[str] = field(default_factory=list)
     count_returned: int = 0
     count_withheld: int = 0
+    count_redacted: int = 0
     policy_version: str = ""
 
     def target(self, action: str, resource_type: str = "") -> None:
@@ -70,6 +71,7 @@ class RequestAudit:
             query_params=tuple(self.query_params),
             count_returned=self.count_returned,
             count_withheld=self.count_withheld,
+            count_redacted=self.count_redacted,
             policy_version=self.policy_version,
         )
 

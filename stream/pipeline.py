@@ -12,9 +12,14 @@ from evidence.core import (
     chain_hash_bytes,
     event_from_dict,
 )
-from evidence.core.record import PAYLOAD_FIELDS, evidence_payload, to_evidence_record
+from evidence.core.record import evidence_payload, payload_fields, to_evidence_record
 
-_PAYLOAD_KEYS = frozenset(PAYLOAD_FIELDS)
+
+def _expected_keys(version: Any) -> frozenset[str]:
+    try:
+        return frozenset(payload_fields(int(version)))
+    except (TypeError, ValueError):
+        return frozenset()
 
 
 class PoisonEvent(FhirEvidenceError):
@@ -34,7 +39,7 @@ def evidence_row_from_payload(
         data = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         raise PoisonEvent("malformed payload") from exc
-    if not isinstance(data, dict) or set(data) != _PAYLOAD_KEYS:
+    if not isinstance(data, dict) or set(data) != _expected_keys(data.get("schema_version")):
         raise PoisonEvent("payload fields do not match the evidence schema")
     return to_evidence_record(data, producer_id, sequence, prev_hash, event_hash).as_row()
 

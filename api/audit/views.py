@@ -51,6 +51,7 @@ def access_view(row: dict[str, Any]) -> dict[str, Any]:
         "status": int(row["status"]),
         "count_returned": int(row["count_returned"]),
         "count_withheld": int(row["count_withheld"]),
+        "count_redacted": int(row.get("count_redacted", 0)),
         "scopes_granted": list(row["scopes_granted"]),
         "scopes_used": list(row["scopes_used"]),
         "patient_pseudonyms": list(row["patient_hashes"]),

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
-EVENT_SCHEMA_VERSION = 1
+EVENT_SCHEMA_VERSION = 2  # 2 added count_redacted
 
 
 class Decision(StrEnum):
@@ -50,6 +50,7 @@ class AccessEvent:
     query_params: tuple[str, ...] = ()  # parameter names only, never values
     count_returned: int = 0
     count_withheld: int = 0
+    count_redacted: int = 0  # returned with fields removed (schema version 2)
     policy_version: str = ""
     schema_version: int = field(default=EVENT_SCHEMA_VERSION)
 

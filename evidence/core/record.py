@@ -27,7 +27,8 @@ def evidence_payload(event: AccessEvent, pseudonymizer: Pseudonymizer) -> dict[s
     data["resource_hashes"] = sorted({pseudonymizer.reference(r) for r in event.resource_ids})
     data["fhir_user"] = _pseudonymous_user(event.fhir_user, pseudonymizer)
     data["key_version"] = pseudonymizer.key_version
-    return data
+    known = set(payload_fields(event.schema_version))
+    return {name: value for name, value in data.items() if name in known}
 
 
 def _pseudonymous_user(fhir_user: str, pseudonymizer: Pseudonymizer) -> str:
@@ -85,7 +86,7 @@ def to_evidence_record(
     )
 
 
-PAYLOAD_FIELDS: tuple[str, ...] = (
+PAYLOAD_FIELDS_V1: tuple[str, ...] = (
     "event_id",
     "request_id",
     "trace_id",
@@ -118,6 +119,11 @@ PAYLOAD_FIELDS: tuple[str, ...] = (
     "schema_version",
     "key_version",
 )
+PAYLOAD_FIELDS_BY_VERSION: dict[int, tuple[str, ...]] = {
+    1: PAYLOAD_FIELDS_V1,
+    2: (*PAYLOAD_FIELDS_V1, "count_redacted"),
+}
+PAYLOAD_FIELDS = PAYLOAD_FIELDS_BY_VERSION[max(PAYLOAD_FIELDS_BY_VERSION)]  # every column
 LIST_FIELDS = frozenset(
     {
         "reasons",
@@ -129,14 +135,30 @@ LIST_FIELDS = frozenset(
     }
 )
 INT_FIELDS = frozenset(
-    {"ts_us", "status", "count_returned", "count_withheld", "schema_version", "key_version"}
+    {
+        "ts_us",
+        "status",
+        "count_returned",
+        "count_withheld",
+        "count_redacted",
+        "schema_version",
+        "key_version",
+    }
 )
+
+
+def payload_fields(schema_version: int) -> tuple[str, ...]:
+    """The fields hashed for an event of this schema version (older events keep theirs)."""
+    fields = PAYLOAD_FIELDS_BY_VERSION.get(int(schema_version))
+    if fields is None:
+        raise ValueError(f"unknown event schema version {schema_version}")
+    return fields
 
 
 def payload_from_row(row: dict[str, Any]) -> dict[str, Any]:
     """Rebuild the hashed payload from a stored row (the inverse of `as_row`)."""
     payload: dict[str, Any] = {}
-    for name in PAYLOAD_FIELDS:
+    for name in payload_fields(row["schema_version"]):
         value = row[name]
         if name in LIST_FIELDS:
             value = list(value)

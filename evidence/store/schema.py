@@ -40,6 +40,7 @@ _EVENT_COLUMNS = """
     query_params Array(String),
     count_returned UInt32,
     count_withheld UInt32,
+    count_redacted UInt32 DEFAULT 0,
     policy_version LowCardinality(String),
     key_version UInt16,
     producer_id String,
@@ -62,6 +63,9 @@ PARTITION BY toYYYYMM(ts)
 ORDER BY (sub, ts_us, event_id)
 {ttl}
 SETTINGS non_replicated_deduplication_window = 1000""",
+        # Migrations for tables created by earlier versions (idempotent).
+        f"ALTER TABLE {database}.access_events ADD COLUMN IF NOT EXISTS "
+        "count_redacted UInt32 DEFAULT 0 AFTER count_withheld",
         f"""CREATE TABLE IF NOT EXISTS {database}.access_by_patient (
     patient_hash String,
     ts_us Int64,

@@ -172,3 +172,19 @@ def test_payload_does_not_depend_on_patient_order() -> None:
     assert canonical_bytes(evidence_payload(a, PSEUDONYMIZER)) == canonical_bytes(
         evidence_payload(b, PSEUDONYMIZER)
     )
+
+
+def test_older_schema_versions_keep_their_hashed_fields() -> None:
+    """A version-1 event (before count_redacted) hashes and verifies exactly as it did,
+    although the store now has the column (filled with its default)."""
+    from evidence.core import chain_hash
+    from evidence.core.record import payload_fields, payload_from_row
+
+    old = make_event(1, schema_version=1)
+    payload = evidence_payload(old, PSEUDONYMIZER)
+    assert "count_redacted" not in payload and set(payload) == set(payload_fields(1))
+    row = {**payload, "count_redacted": 0}
+    assert payload_from_row(row) == payload
+    new = evidence_payload(make_event(2, count_redacted=3), PSEUDONYMIZER)
+    assert new["count_redacted"] == 3 and new["schema_version"] == 2
+    assert chain_hash("p", 1, "0" * 64, payload) != chain_hash("p", 1, "0" * 64, new)
