@@ -107,5 +107,6 @@ def build_runtime(
         pseudonymizer,
         derived_key(master, "cursor/v1"),
         dev_jwks,
+        {rtype: tuple(fields) for rtype, fields in settings.redactions.items()},
     )
     return Runtime(services, outbox, processor, owns_store)

@@ -23,6 +23,7 @@ class Services:
     pseudonymizer: Pseudonymizer
     cursor_key: bytes
     dev_jwks: dict[str, object] | None = None
+    redactions: dict[str, tuple[str, ...]] = field(default_factory=dict)
     clock: Callable[[], float] = field(default=time.time)
 
     def now_iso(self) -> str:

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     token_leeway_s: int = 30
     evidence_retention_years: int = 6
     log_level: str = "INFO"
+    # Elements withheld per type unless the token holds `demographics` (JSON to override).
+    redactions: dict[str, list[str]] = Field(
+        default_factory=lambda: {"Patient": ["address", "telecom", "photo", "contact"]}
+    )
     rate_limit_per_s: float = 100.0  # per principal; 0 switches the limit off
     rate_limit_burst: float = 200.0
     token_endpoint: str | None = None  # advertised in discovery when set

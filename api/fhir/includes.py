@@ -11,7 +11,8 @@ from api.audit_context import RequestAudit
 from api.data.indexing import index_entries
 from api.data.repository import StoredResource
 from api.fhir.search import INCLUDES, SearchRequest, constraint_alternatives, parse_search
-from api.fhir.visibility import visible
+from api.fhir.visibility import served_body, visible
+from api.security.access import AccessPlan
 from api.security.principal import Principal
 from api.services import Services
 from evidence.core import Decision, ReasonCode
@@ -25,6 +26,7 @@ class Included:
     withheld: int = 0
     seen: set[tuple[str, str]] = field(default_factory=set)
     reasons: set[str] = field(default_factory=set)  # why anything was withheld
+    plans: dict[str, AccessPlan] = field(default_factory=dict)  # per included type
 
     def add(self, row: StoredResource) -> None:
         key = (row.resource_type, row.id)
@@ -63,6 +65,7 @@ def _forward(
 ) -> None:
     ids = set().union(*(_references(row, param, target) for row in matches)) if matches else set()
     plan = svc.guard.plan(principal, target, "read")
+    included.plans[target] = plan
     for rid in sorted(ids):
         if (target, rid) in included.seen:
             continue
@@ -88,6 +91,7 @@ def _reverse(
     plan = svc.guard.plan(principal, source, "search")
     if not plan.granted:
         return
+    included.plans[source] = plan
     alternatives = constraint_alternatives(source, plan.constraints)
     for row in matches:
         room = MAX_INCLUDED - len(included.rows)
@@ -115,7 +119,15 @@ def record_included(record: RequestAudit, included: Included) -> None:
         record.decide(Decision.PARTIAL, *sorted(included.reasons))
 
 
-def included_entries(included: Included) -> list[tuple[str, str, Any, str]]:
-    return [
-        (row.resource_type, row.id, orjson.Fragment(row.body), "include") for row in included.rows
-    ]
+def included_entries(
+    svc: Services, principal: Principal, record: RequestAudit, included: Included
+) -> list[tuple[str, str, Any, str]]:
+    entries: list[tuple[str, str, Any, str]] = []
+    for row in included.rows:
+        body = served_body(svc, principal, included.plans[row.resource_type], row, record)
+        entries.append((row.resource_type, row.id, _fragment(body), "include"))
+    return entries
+
+
+def _fragment(body: bytes | dict[str, Any]) -> Any:
+    return orjson.Fragment(body) if isinstance(body, bytes) else body

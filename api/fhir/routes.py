@@ -7,7 +7,7 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from api.data.repository import SearchPage, StoredResource
+from api.data.repository import SearchPage
 from api.errors import InvalidRequest, NotFound, Unauthorized
 from api.fhir.discovery import capability_statement, smart_configuration
 from api.fhir.includes import collect_included, included_entries, record_included
@@ -20,7 +20,7 @@ from api.fhir.search import (
     parse_search,
     valid_id,
 )
-from api.fhir.visibility import known_type, visible
+from api.fhir.visibility import known_type, served_body, visible
 from api.security.access import AccessPlan, Reach
 from api.security.cursor import CursorInvalid, decode_cursor, encode_cursor, query_fingerprint
 from api.security.principal import Principal
@@ -68,7 +68,7 @@ async def read(request: Request, resource_type: str, resource_id: str) -> Respon
         raise NotFound()
     record.count_returned = 1
     headers = {"ETag": f'W/"{stored.version_id}"'}
-    return FhirResponse(stored.body, headers=headers)
+    return FhirResponse(served_body(svc, principal, plan, stored, record), headers=headers)
 
 
 @router.get("/{resource_type}")
@@ -117,8 +117,17 @@ async def run_search(
     if (query.includes or query.revincludes) and page.rows:
         included = collect_included(svc, principal, query, page.rows)
         record_included(record, included)
-        extra = included_entries(included)
-    bundle = _bundle(params, svc, principal, resource_type, query, page, offset, extra)
+        extra = included_entries(svc, principal, record, included)
+    matches = [
+        (
+            row.resource_type,
+            row.id,
+            _entry_body(served_body(svc, principal, plan, row, record), query),
+            "match",
+        )
+        for row in page.rows
+    ]
+    bundle = _bundle(params, svc, principal, resource_type, query, page, offset, matches + extra)
     return FhirResponse(bundle)
 
 
@@ -168,7 +177,7 @@ def _bundle(
     query: SearchRequest,
     page: SearchPage,
     offset: int,
-    extra: list[tuple[str, str, Any, str]],
+    entries: list[tuple[str, str, Any, str]],
 ) -> dict[str, Any]:
     base = svc.settings.fhir_base
     kept = [(k, v) for k, v in params if k != "_cursor" and k not in query.ignored]
@@ -184,15 +193,15 @@ def _bundle(
             int(svc.clock()),
         )
         next_url = f"{base}/{resource_type}?{urlencode([*kept, ('_cursor', cursor)])}"
-    entries = [(row.resource_type, row.id, _entry_body(row, query), "match") for row in page.rows]
-    bundle = searchset(entries + extra, page.total, self_url, next_url, base)
+    bundle = searchset(entries, page.total, self_url, next_url, base)
     if query.ignored:
         outcome = {"resource": ignored_outcome(query.ignored), "search": {"mode": "outcome"}}
         bundle.setdefault("entry", []).append(outcome)
     return bundle
 
 
-def _entry_body(row: StoredResource, query: SearchRequest) -> Any:
+def _entry_body(body: bytes | dict[str, Any], query: SearchRequest) -> Any:
     if query.elements or query.summary in {"true", "text", "data"}:
-        return project(row.as_dict(), query.elements, query.summary)
-    return orjson.Fragment(row.body)
+        resource = body if isinstance(body, dict) else orjson.loads(body)
+        return project(resource, query.elements, query.summary)
+    return orjson.Fragment(body) if isinstance(body, bytes) else body

@@ -21,7 +21,7 @@ from api.errors import (
 )
 from api.fhir.responses import FhirResponse
 from api.fhir.search import resource_satisfies, valid_id
-from api.fhir.visibility import known_type, visible
+from api.fhir.visibility import known_type, served_body, visible
 from api.security.access import AccessPlan, Reach, decide_resource
 from api.services import Services, audit, services
 from evidence.core import Decision, ReasonCode
@@ -85,15 +85,17 @@ def _may_write(svc: Services, plan: AccessPlan, resource: dict[str, Any]) -> Non
 
 
 def _write_response(
-    svc: Services, plan: AccessPlan, stored: StoredResource, created: bool
+    request: Request, svc: Services, plan: AccessPlan, stored: StoredResource, created: bool
 ) -> Response:
     location = f"{svc.settings.fhir_base}/{stored.resource_type}/{stored.id}/_history/"
     headers = {"Location": f"{location}{stored.version_id}", "ETag": f'W/"{stored.version_id}"'}
     status = 201 if created else 200
     readable = decide_resource(plan, stored.patient_id, stored.labels, True).visible
-    if not readable:
+    record = audit(request)
+    if not readable or record.principal is None:
         return Response(status_code=status, headers=headers)
-    return FhirResponse(stored.body, status_code=status, headers=headers)
+    body = served_body(svc, record.principal, plan, stored, record)
+    return FhirResponse(body, status_code=status, headers=headers)
 
 
 def _begin(request: Request, action: str, resource_type: str) -> tuple[Services, AccessPlan]:
@@ -113,7 +115,7 @@ async def create(request: Request, resource_type: str) -> Response:
     _may_write(svc, plan, resource)
     stored, _ = svc.repository.save(resource, svc.now_iso())
     _record_write(request, stored, resource)
-    return _write_response(svc, plan, stored, created=True)
+    return _write_response(request, svc, plan, stored, created=True)
 
 
 @router.put("/{resource_type}/{resource_id}")
@@ -128,7 +130,7 @@ async def update(request: Request, resource_type: str, resource_id: str) -> Resp
     _may_write(svc, plan, resource)
     stored, created = svc.repository.save(resource, svc.now_iso())
     _record_write(request, stored, resource)
-    return _write_response(svc, plan, stored, created=created)
+    return _write_response(request, svc, plan, stored, created=created)
 
 
 @router.delete("/{resource_type}/{resource_id}")

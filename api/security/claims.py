@@ -144,6 +144,7 @@ def principal_from_claims(claims: dict[str, Any], alg: str, kid: str) -> Princip
         scopes=scopes,
         scope_strings=tuple(scope_claim.split()),
         has_export_scope=EXPORT_SCOPE in known,
+        known_scopes=frozenset(known),
         patient=claims.get("patient", ""),
         fhir_user=claims.get("fhirUser", ""),
         purpose_of_use=claims.get("purpose_of_use", ""),

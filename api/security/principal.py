@@ -13,6 +13,7 @@ class Principal:
     scopes: tuple[Scope, ...] = ()
     scope_strings: tuple[str, ...] = ()  # as granted, ignored ones included
     has_export_scope: bool = False
+    known_scopes: frozenset[str] = frozenset()  # non-resource scopes (export, demographics..)
     patient: str = ""  # launch context patient id for patient/ scopes
     fhir_user: str = ""  # e.g. "Practitioner/prac-0001"
     purpose_of_use: str = ""

@@ -25,6 +25,7 @@ NON_RESOURCE_SCOPES = frozenset(
         "offline_access",
         "online_access",
         EXPORT_SCOPE,
+        "demographics",
     }
 )
 INTERACTION_PERMISSION = {
