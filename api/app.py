@@ -32,7 +32,8 @@ _HTTP_CODES = {
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     record = audit(request)
-    if record.decision is not Decision.DENY:
+    if record.decision is not Decision.DENY or exc.reason is not ReasonCode.NOT_FOUND:
+        # a 404 after a recorded deny keeps the real reason (existence hiding)
         record.decide(Decision.DENY, str(exc.reason))
     elif not record.reasons:
         record.reasons.append(str(exc.reason))

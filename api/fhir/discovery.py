@@ -29,6 +29,8 @@ CAPABILITIES = [
     "context-standalone-patient",
     "client-confidential-asymmetric",
 ]
+_BULK = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition"
+EXPORT_OPERATIONS = {"Patient": f"{_BULK}/patient-export", "Group": f"{_BULK}/group-export"}
 _KIND_TYPES = {
     "token": "token",
     "string": "string",
@@ -75,7 +77,7 @@ def _resource_entry(rtype: str) -> dict[str, Any]:
         for name, param in SEARCH_PARAMS[rtype].items()
     ]
     interactions = ["read", "search-type", "create", "update", "delete"]
-    return {
+    entry: dict[str, Any] = {
         "type": rtype,
         "interaction": [{"code": code} for code in interactions],
         "versioning": "versioned",
@@ -83,6 +85,9 @@ def _resource_entry(rtype: str) -> dict[str, Any]:
         "updateCreate": True,
         "searchParam": params,
     }
+    if rtype in EXPORT_OPERATIONS:
+        entry["operation"] = [{"name": "export", "definition": EXPORT_OPERATIONS[rtype]}]
+    return entry
 
 
 def capability_statement(settings: Settings, software_version: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, Response
 
 from api.data.indexing import SEARCH_PARAMS
-from api.errors import ApiError, Forbidden, InvalidRequest, NotFound
+from api.errors import Forbidden, InvalidRequest, NotFound, TooManyRequests
 from api.fhir.export_jobs import RETENTION_S, ExportJobs, JobStore
 from api.fhir.export_params import (
     COMPLETED,
@@ -37,26 +37,17 @@ from api.fhir.export_params import (
     totals,
 )
 from api.fhir.responses import FhirResponse, operation_outcome, outcome_response
-from api.fhir.search import valid_id
-from api.security.access import COMPARTMENT_TYPES
+from api.fhir.search import resource_satisfies, valid_id
+from api.security.access import COMPARTMENT_TYPES, AccessPlan, PatientReach, Reach
 from api.security.principal import Principal
+from api.security.redaction import fields_to_redact
 from api.services import Services, audit, services
 from evidence.core import Decision, ReasonCode
 
 router = APIRouter(prefix="/fhir")
-MAX_RUNNING_PER_OWNER = 4
+MAX_RUNNING_PER_OWNER = 4  # more concurrent jobs of one subject answer 429
 NDJSON = "application/fhir+ndjson"
 _FILE_RE = re.compile(r"^([A-Z][A-Za-z]{1,63})\.ndjson$")
-
-
-class TooManyExports(ApiError):
-    status = 429
-    issue_code = "throttled"
-    reason = ReasonCode.RATE_LIMITED
-    diagnostics = "Too many exports are running for this client; try again later."
-
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": "30"}
 
 
 def export_jobs(request: Request) -> ExportJobs:
@@ -93,7 +84,7 @@ async def _kick_off(request: Request, group_id: str) -> Response:
     patients = _group_patients(request, group_id, grant) if group_id else None
     jobs = export_jobs(request)
     if jobs.running_for((principal.sub, principal.issuer)) >= MAX_RUNNING_PER_OWNER:
-        raise TooManyExports()
+        raise TooManyRequests(retry_after_s=30)
     await asyncio.to_thread(jobs.sweep, svc.clock())
     job = jobs.start(_new_job(request, svc, principal, params, grant, group_id, patients))
     body = operation_outcome("information", "informational", "Export started; poll its status.")
@@ -127,10 +118,12 @@ def _authorize(
 def _group_patients(request: Request, group_id: str, grant: ExportGrant) -> tuple[str, ...]:
     repository = services(request).repository
     stored = repository.read("Group", group_id) if valid_id(group_id) else None
-    if stored is None or stored.labels & grant.hidden_labels:
+    body = stored.as_dict() if stored is not None else {}
+    hidden = stored is None or bool(stored.labels & grant.hidden_labels)
+    if hidden or not resource_satisfies(body, grant.constraints.get("Group", ())):
         raise NotFound("Group not found.")
     audit(request).resource_ids.append(f"Group/{group_id}")
-    return group_members(stored.as_dict())
+    return group_members(body)
 
 
 def _new_job(
@@ -155,7 +148,21 @@ def _new_job(
         since=params.since,
         group_id=group_id,
         patient_ids=patients,
+        constraints={t: c for t, c in grant.constraints.items() if t in grant.types},
+        redactions=_redactions(svc, principal, grant.types),
     )
+
+
+def _redactions(
+    svc: Services, principal: Principal, types: tuple[str, ...]
+) -> dict[str, tuple[str, ...]]:
+    """The same minimum-necessary rule as reads: without `demographics`, contact details
+    leave the export too (system scopes have no own-record exemption)."""
+    plan_all = AccessPlan(True, PatientReach(Reach.ALL), frozenset(), (), ())
+    chosen = {
+        t: fields_to_redact(plan_all, principal.known_scopes, t, "", svc.redactions) for t in types
+    }
+    return {t: fields for t, fields in chosen.items() if fields}
 
 
 def _owned_job(request: Request, job_id: str, action: str) -> tuple[ExportJobs, ExportJob]:

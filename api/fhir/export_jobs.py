@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 import structlog
@@ -30,8 +31,9 @@ from api.fhir.export_params import (
     OutputFile,
     job_from_dict,
 )
-from api.fhir.search import parse_search
+from api.fhir.search import constraint_alternatives, parse_search
 from api.security.access import PatientReach, Reach
+from api.security.redaction import redact
 
 log = structlog.get_logger("fhir_evidence.export")
 PAGE_SIZE = 500
@@ -141,41 +143,74 @@ def _write_type(
     target = store.ndjson(job.id, resource_type)
     partial = target.with_name(target.name + ".part")
     partial.touch(mode=0o600)
-    withheld = 0
+    granular = constraint_alternatives(resource_type, job.constraints.get(resource_type, ()))
+    query = _TypeQuery(
+        repository,
+        resource_type,
+        frozenset(job.hidden_labels),
+        granular,
+        job.redactions.get(resource_type, ()),
+    )
+    written = withheld = 0
     patients: set[str] = set()
-    hidden = frozenset(job.hidden_labels)
     with partial.open("wb") as out:
         for criteria in criteria_sets(job, resource_type):
-            offset = 0
-            while True:
-                if cancel.is_set():
-                    raise Cancelled
-                page = repository.search(
-                    resource_type, criteria, _EVERY_PATIENT, hidden, PAGE_SIZE, offset
-                )
-                withheld += page.in_reach - page.total if offset == 0 else 0
-                for row in page.rows:
-                    out.write(_line(row.body))
-                    if row.patient_id:
-                        patients.add(row.patient_id)
-                offset += len(page.rows)
-                if len(page.rows) < PAGE_SIZE:
-                    break
-    return OutputFile(resource_type, _publish(target, partial, patients), withheld)
+            counts = query.write(out, criteria, cancel, patients)
+            written, withheld = written + counts[0], withheld + counts[1]
+    _publish(target, partial, written, patients)
+    return OutputFile(resource_type, written, withheld)
 
 
-def _publish(target: Path, partial: Path, patients: set[str]) -> int:
-    """Publish a finished file (or drop an empty one); returns its line count."""
-    with partial.open("rb") as written:
-        count = sum(1 for _ in written)
-    if not count:
+@dataclass(frozen=True, slots=True)
+class _TypeQuery:
+    repository: ResourceRepository
+    resource_type: str
+    hidden_labels: frozenset[str]
+    granular: list[list[Criterion]]
+    redacted: tuple[str, ...] = ()
+
+    def write(
+        self, out: BinaryIO, criteria: list[Criterion], cancel: threading.Event, patients: set[str]
+    ) -> tuple[int, int]:
+        """Every visible match, page by page: (lines written, matches withheld by labels)."""
+        offset = withheld = 0
+        while True:
+            if cancel.is_set():
+                raise Cancelled
+            page = self.repository.search(
+                self.resource_type,
+                criteria,
+                _EVERY_PATIENT,
+                self.hidden_labels,
+                PAGE_SIZE,
+                offset,
+                alternatives=self.granular,
+            )
+            withheld = page.in_reach - page.total if offset == 0 else withheld
+            for row in page.rows:
+                out.write(_line(self._served(row.body)))
+                if row.patient_id:
+                    patients.add(row.patient_id)
+            offset += len(page.rows)
+            if len(page.rows) < PAGE_SIZE:
+                return offset, withheld
+
+    def _served(self, body: bytes) -> bytes:
+        if not self.redacted:
+            return body
+        redacted = redact(orjson.loads(body), self.redacted)
+        return body if redacted is None else orjson.dumps(redacted)
+
+
+def _publish(target: Path, partial: Path, written: int, patients: set[str]) -> None:
+    """Publish a finished file with its patients list, or drop an empty one."""
+    if not written:
         partial.unlink()
-        return 0
+        return
     _write_private(
         target.with_name(target.stem + ".patients"), "\n".join(sorted(patients)).encode()
     )
     os.replace(partial, target)
-    return count
 
 
 def _line(body: bytes) -> bytes:

@@ -6,12 +6,12 @@ No clock, randomness or I/O here: ids and times are passed in.
 
 import re
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from api.data.indexing import parse_fhir_date, walk
 from api.errors import InvalidRequest
-from api.security.access import COMPARTMENT_TYPES, plan_access
+from api.security.access import COMPARTMENT_TYPES, AccessPlan, Constraint, plan_access
 from api.security.principal import Principal
 
 OUTPUT_FORMATS = frozenset({"application/fhir+ndjson", "application/ndjson", "ndjson"})
@@ -104,12 +104,16 @@ def candidate_types(known: Collection[str], group: bool) -> tuple[str, ...]:
     return tuple(sorted(types))
 
 
+Constraints = tuple[Constraint, ...]  # granular-scope constraints of one type (any of them)
+
+
 @dataclass(frozen=True, slots=True)
 class ExportGrant:
     types: tuple[str, ...]  # what will be exported (empty when refused)
-    refused: tuple[str, ...]  # types (or "export") the token lacks; empty when granted
+    refused: tuple[str, ...] = ()  # types, "*" (any) or "export" the token lacks
     hidden_labels: frozenset[str] = frozenset()
     scopes_used: tuple[str, ...] = ()
+    constraints: dict[str, Constraints] = field(default_factory=dict)  # by type, when granular
 
     @property
     def granted(self) -> bool:
@@ -127,22 +131,23 @@ def authorize_export(
     if not principal.has_export_scope:
         return ExportGrant((), ("export",))
     must = [*requested, *(["Group"] if group else [])]
-    used: list[str] = ["export"]
-    refused = [t for t in must if not _system_read(principal, t, used)]
-    types = tuple(requested) or tuple(t for t in candidates if _system_read(principal, t, used))
-    if not types and not refused:
-        refused = ["*"]  # not one candidate type is readable
-    hidden = plan_access(principal, "Patient", "search").hidden_labels
-    return ExportGrant(types if not refused else (), tuple(refused), hidden, tuple(used))
+    plans = {t: plan_access(principal, t, "search") for t in (*must, *candidates)}
+    readable = {t for t, plan in plans.items() if _system_read(principal, plan)}
+    refused = [t for t in must if t not in readable]
+    types = tuple(requested) or tuple(t for t in candidates if t in readable)
+    if refused or not types:
+        return ExportGrant((), tuple(refused or ["*"]))
+    chosen = {t: plans[t] for t in (*types, *must)}
+    used = dict.fromkeys(["export", *(s for plan in chosen.values() for s in plan.scopes_used)])
+    constraints = {t: plan.constraints for t, plan in chosen.items() if plan.constraints}
+    hidden = plans[types[0]].hidden_labels
+    return ExportGrant(types, (), hidden, tuple(used), constraints)
 
 
-def _system_read(principal: Principal, resource_type: str, used: list[str]) -> bool:
-    plan = plan_access(principal, resource_type, "search")
-    system = [
-        s.raw for s in principal.scopes if s.context == "system" and s.raw in plan.scopes_used
-    ]
-    used.extend(s for s in system if s not in used)
-    return plan.granted and bool(system)
+def _system_read(principal: Principal, plan: AccessPlan) -> bool:
+    """Granted through system/ scopes (a user/ or patient/ scope never exports)."""
+    system = {s.raw for s in principal.scopes if s.context == "system"}
+    return plan.granted and bool(plan.scopes_used) and set(plan.scopes_used) <= system
 
 
 def group_members(group: dict[str, Any]) -> tuple[str, ...]:
@@ -151,7 +156,9 @@ def group_members(group: dict[str, Any]) -> tuple[str, ...]:
     for member in walk(group, ["member"]):
         if not isinstance(member, dict) or member.get("inactive") is True:
             continue
-        rtype, _, rid = str(member.get("entity", {}).get("reference", "")).partition("/")
+        entity = member.get("entity")
+        reference = entity.get("reference") if isinstance(entity, dict) else None
+        rtype, _, rid = str(reference or "").partition("/")
         if rtype == "Patient" and _ID_RE.match(rid):
             members.add(rid)
     return tuple(sorted(members))
@@ -179,6 +186,8 @@ class ExportJob:
     since: str = ""
     group_id: str = ""
     patient_ids: tuple[str, ...] | None = None  # a group's members; None = every patient
+    constraints: dict[str, Constraints] = field(default_factory=dict)
+    redactions: dict[str, tuple[str, ...]] = field(default_factory=dict)  # type -> elements
     status: str = IN_PROGRESS
     outputs: tuple[OutputFile, ...] = ()
     attempts: int = 0
@@ -216,6 +225,11 @@ def job_from_dict(body: dict[str, Any]) -> ExportJob:
         since=str(body.get("since", "")),
         group_id=str(body.get("group_id", "")),
         patient_ids=None if patients is None else tuple(str(p) for p in patients),
+        constraints=_constraints(body.get("constraints", {})),
+        redactions={
+            str(t): tuple(str(f) for f in fields)
+            for t, fields in body.get("redactions", {}).items()
+        },
         status=str(body.get("status", IN_PROGRESS)),
         outputs=tuple(
             OutputFile(str(o["type"]), int(o["count"]), int(o.get("withheld", 0)))
@@ -224,6 +238,13 @@ def job_from_dict(body: dict[str, Any]) -> ExportJob:
         attempts=int(body.get("attempts", 0)),
         finished_at=float(body.get("finished_at", 0.0)),
     )
+
+
+def _constraints(body: dict[str, Any]) -> dict[str, Constraints]:
+    return {
+        str(rtype): tuple(tuple((str(k), str(v)) for k, v in pairs) for pairs in alternatives)
+        for rtype, alternatives in body.items()
+    }
 
 
 def file_url(fhir_base: str, job_id: str, resource_type: str) -> str:

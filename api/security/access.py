@@ -97,9 +97,8 @@ def _reach_for(
     by_context = {
         ctx: tuple(s for s in scopes if s.context == ctx) for ctx in ("system", "user", "patient")
     }
-    if resource_type not in COMPARTMENT_TYPES:
-        first = next(s for s in (*by_context["system"], *by_context["user"], *scopes))
-        return (first,), PatientReach(Reach.ALL), ReasonCode.SYSTEM_ACCESS
+    if resource_type not in COMPARTMENT_TYPES:  # no patient reach: every granting scope counts
+        return scopes, PatientReach(Reach.ALL), ReasonCode.SYSTEM_ACCESS
     if by_context["system"]:
         return by_context["system"], PatientReach(Reach.ALL), ReasonCode.SYSTEM_ACCESS
     if by_context["user"]:

@@ -1,0 +1,25 @@
+"""Discovery documents: a valid R4 CapabilityStatement declaring SMART and $export."""
+
+from fhir.resources.R4B import get_fhir_model_class
+
+from api.fhir.discovery import capability_statement, smart_configuration
+from api.settings import Settings
+
+
+def test_capability_statement_is_valid_fhir() -> None:
+    body = capability_statement(Settings(token_endpoint="https://as.example/token"), "0.1")
+    get_fhir_model_class("CapabilityStatement").model_validate(body)
+    rest = body["rest"][0]
+    assert rest["security"]["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
+    uris = rest["security"]["extension"][0]["extension"]
+    assert {"url": "token", "valueUri": "https://as.example/token"} in uris
+    patient = next(r for r in rest["resource"] if r["type"] == "Patient")
+    assert patient["operation"][0]["name"] == "export"
+    quantity = next(r for r in rest["resource"] if r["type"] == "Observation")["searchParam"]
+    assert {"name": "value-quantity", "type": "quantity"} in quantity
+
+
+def test_smart_configuration() -> None:
+    config = smart_configuration(Settings())
+    assert config["issuer"].endswith("/dev-issuer") and "jwks_uri" in config
+    assert "permission-v2" in config["capabilities"] and "export" in config["scopes_supported"]
