@@ -76,7 +76,7 @@ def _resource_entry(rtype: str) -> dict[str, Any]:
         {"name": name, "type": _KIND_TYPES[param.kind]}
         for name, param in SEARCH_PARAMS[rtype].items()
     ]
-    interactions = ["read", "search-type", "create", "update", "delete"]
+    interactions = ["read", "vread", "search-type", "create", "update", "delete"]
     entry: dict[str, Any] = {
         "type": rtype,
         "interaction": [{"code": code} for code in interactions],

@@ -49,10 +49,24 @@ async def smart_config(request: Request) -> Response:
 
 @router.get("/{resource_type}/{resource_id}")
 async def read(request: Request, resource_type: str, resource_id: str) -> Response:
-    known_type(request, "read", resource_type)
+    return _read(request, resource_type, resource_id, "read", None)
+
+
+@router.get("/{resource_type}/{resource_id}/_history/{version_id}")
+async def vread(
+    request: Request, resource_type: str, resource_id: str, version_id: str
+) -> Response:
+    """Only the current version is kept: an older version answers 404 like a missing one."""
+    return _read(request, resource_type, resource_id, "vread", version_id)
+
+
+def _read(
+    request: Request, resource_type: str, resource_id: str, action: str, version: str | None
+) -> Response:
+    known_type(request, action, resource_type)
     svc, record = services(request), audit(request)
     principal = svc.guard.authenticate(request)
-    plan = svc.guard.authorize(request, principal, resource_type, "read")
+    plan = svc.guard.authorize(request, principal, resource_type, action)
     stored = svc.repository.read(resource_type, resource_id) if valid_id(resource_id) else None
     if stored is None:
         record.decide(Decision.DENY, str(ReasonCode.NOT_FOUND))
@@ -65,6 +79,9 @@ async def read(request: Request, resource_type: str, resource_id: str) -> Respon
         record.reasons.clear()
         record.decide(Decision.DENY, *reasons)
         record.count_withheld = 1
+        raise NotFound()
+    if version is not None and version != str(stored.version_id):
+        record.decide(Decision.DENY, str(ReasonCode.NOT_FOUND))
         raise NotFound()
     record.count_returned = 1
     headers = {"ETag": f'W/"{stored.version_id}"'}

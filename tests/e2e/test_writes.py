@@ -58,3 +58,15 @@ def test_update_of_hidden_resource_looks_missing(client: httpx.Client, issuer: T
     body = {"resourceType": "Patient", "id": "pat-00022", "active": False}
     assert_outcome(client.put("/fhir/Patient/pat-00022", json=body, headers=headers), 404)
     assert_outcome(client.delete("/fhir/Patient/pat-00022", headers=headers), 404)
+
+
+def test_location_header_is_a_working_vread(client: httpx.Client, issuer: TestIssuer) -> None:
+    headers = bearer(issuer, "writer-2", "system/Observation.cruds")
+    created = client.post("/fhir/Observation", json=NEW_OBSERVATION, headers=headers)
+    location = created.headers["location"]
+    assert location.endswith("/_history/1")
+    assert client.get(location, headers=headers).json()["id"] == created.json()["id"]
+    older = location.replace("/_history/1", "/_history/0")
+    assert_outcome(client.get(older, headers=headers), 404)
+    other = bearer(issuer, "app", "patient/Observation.rs", patient="pat-00001")
+    assert_outcome(client.get(location, headers=other), 404)
