@@ -108,25 +108,28 @@ def _begin(request: Request, action: str, resource_type: str) -> tuple[Services,
 @router.post("/{resource_type}")
 async def create(request: Request, resource_type: str) -> Response:
     svc, plan = _begin(request, "create", resource_type)
-    resource = validate_body(
-        await request.body(), resource_type, request.headers.get("content-type", "")
-    )
+    resource = await _body(request, resource_type)
     resource["id"] = uuid.uuid4().hex
-    _may_write(svc, plan, resource)
-    stored, _ = svc.repository.save(resource, svc.now_iso())
-    _record_write(request, stored, resource)
-    return _write_response(request, svc, plan, stored, created=True)
+    return _save(request, svc, plan, resource)
 
 
 @router.put("/{resource_type}/{resource_id}")
 async def update(request: Request, resource_type: str, resource_id: str) -> Response:
     svc, plan = _begin(request, "update", resource_type)
-    resource = validate_body(
-        await request.body(), resource_type, request.headers.get("content-type", "")
-    )
+    resource = await _body(request, resource_type)
     if not valid_id(resource_id) or resource.get("id") != resource_id:
         raise InvalidRequest("The body id must match the id in the URL.")
     _existing_visible(request, svc, plan, resource_type, resource_id, required=False)
+    return _save(request, svc, plan, resource)
+
+
+async def _body(request: Request, resource_type: str) -> dict[str, Any]:
+    content_type = request.headers.get("content-type", "")
+    return validate_body(await request.body(), resource_type, content_type)
+
+
+def _save(request: Request, svc: Services, plan: AccessPlan, resource: dict[str, Any]) -> Response:
+    """Policy check of the new content, store (create or new version), evidence, answer."""
     _may_write(svc, plan, resource)
     stored, created = svc.repository.save(resource, svc.now_iso())
     _record_write(request, stored, resource)

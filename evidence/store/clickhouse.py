@@ -79,43 +79,29 @@ class EvidenceStore:
         names = result.column_names
         return [dict(zip(names, values, strict=True)) for values in result.result_rows]
 
-    def _page_query(
-        self,
-        table: str,
-        key: str,
-        value: str,
-        since_us: int,
-        until_us: int,
-        limit: int,
-        after: Page,
-    ) -> list[dict[str, Any]]:
-        cols = ", ".join(READ_COLUMNS)
-        page_clause = ""
+    @staticmethod
+    def _window(
+        key: str, value: str, since_us: int, until_us: int, limit: int, after: Page
+    ) -> tuple[str, dict[str, Any]]:
+        """WHERE … ORDER BY … LIMIT for one page of one key's events, newest first."""
         params: dict[str, Any] = {"v": value, "s": since_us, "u": until_us, "n": limit}
+        page_clause = ""
         if after is not None:
-            page_clause = "AND (ts_us, event_id) < ({at:Int64}, {ae:String})"
+            page_clause = "AND (ts_us, event_id) < ({at:Int64}, {ae:String}) "
             params.update(at=after[0], ae=after[1])
-        sql = (
-            f"SELECT {cols} FROM {self._db}.{table} FINAL "
+        clause = (
             f"WHERE {key} = {{v:String}} AND ts_us >= {{s:Int64}} AND ts_us < {{u:Int64}} "
-            f"{page_clause} ORDER BY ts_us DESC, event_id DESC LIMIT {{n:UInt32}}"
+            f"{page_clause}ORDER BY ts_us DESC, event_id DESC LIMIT {{n:UInt32}}"
         )
-        return self._select(sql, params)
+        return clause, params
 
     def accesses_by_patient(
         self, patient_hash: str, since_us: int, until_us: int, limit: int, after: Page = None
     ) -> list[dict[str, Any]]:
         """One page from the narrow by-patient index, then the full events by primary key."""
-        params: dict[str, Any] = {"v": patient_hash, "s": since_us, "u": until_us, "n": limit}
-        page_clause = ""
-        if after is not None:
-            page_clause = "AND (ts_us, event_id) < ({at:Int64}, {ae:String})"
-            params.update(at=after[0], ae=after[1])
-        keys = (
-            f"SELECT sub, ts_us, event_id FROM {self._db}.access_by_patient FINAL "
-            "WHERE patient_hash = {v:String} AND ts_us >= {s:Int64} AND ts_us < {u:Int64} "
-            f"{page_clause} ORDER BY ts_us DESC, event_id DESC LIMIT {{n:UInt32}}"
-        )
+        clause, params = self._window("patient_hash", patient_hash, since_us, until_us, limit,
+                                      after)  # fmt: skip
+        keys = f"SELECT sub, ts_us, event_id FROM {self._db}.access_by_patient FINAL {clause}"
         sql = (
             f"SELECT {', '.join(READ_COLUMNS)} FROM {self._db}.access_events FINAL "
             f"WHERE (sub, ts_us, event_id) IN ({keys}) ORDER BY ts_us DESC, event_id DESC"
@@ -125,7 +111,10 @@ class EvidenceStore:
     def accesses_by_principal(
         self, sub: str, since_us: int, until_us: int, limit: int, after: Page = None
     ) -> list[dict[str, Any]]:
-        return self._page_query("access_events", "sub", sub, since_us, until_us, limit, after)
+        """access_events is sorted by (sub, ts_us, event_id): a range read."""
+        clause, params = self._window("sub", sub, since_us, until_us, limit, after)
+        sql = f"SELECT {', '.join(READ_COLUMNS)} FROM {self._db}.access_events FINAL {clause}"
+        return self._select(sql, params)
 
     def request_events(self, request_id: str) -> list[dict[str, Any]]:
         cols = ", ".join(READ_COLUMNS)
