@@ -28,6 +28,10 @@ ROW_COLUMNS: tuple[str, ...] = (
     "hour_of_week",
 )
 READ_COLUMNS: tuple[str, ...] = (*ROW_COLUMNS, "stored_at")
+ALERT_COLUMNS: tuple[str, ...] = (
+    "alert_id", "kind", "severity", "principal", "first_seen_us", "last_seen_us",
+    "window_start_us", "window_s", "counts", "rule_version", "request_ids", "summary",
+)  # fmt: skip
 Page = tuple[int, str] | None  # (ts_us, event_id) of the last row already seen
 
 
@@ -138,6 +142,68 @@ class EvidenceStore:
             "WHERE ts_us >= {s:Int64} AND ts_us < {u:Int64}"
         )
         return self._select(sql, {"s": since_us, "u": until_us})
+
+    def upsert_alerts(self, alerts: Sequence[dict[str, Any]]) -> None:
+        """Insert the latest version of each alert (the newest last_seen_us wins)."""
+        if not alerts:
+            return
+        block = b"\n".join(orjson.dumps(alert) for alert in alerts)
+        self._call(
+            lambda c: c.raw_insert(
+                f"{self._db}.alerts",
+                column_names=list(ALERT_COLUMNS),
+                insert_block=block,
+                fmt="JSONEachRow",
+            )
+        )
+
+    def alerts(
+        self,
+        since_us: int,
+        until_us: int,
+        kind: str,
+        principal: str,
+        limit: int,
+        after: Page = None,
+    ) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"s": since_us, "u": until_us, "n": limit, "k": kind,
+                                  "p": principal}  # fmt: skip
+        page_clause = ""
+        if after is not None:
+            page_clause = "AND (last_seen_us, alert_id) < ({at:Int64}, {ae:String}) "
+            params.update(at=after[0], ae=after[1])
+        sql = (
+            f"SELECT {', '.join(ALERT_COLUMNS)} FROM {self._db}.alerts FINAL "
+            "WHERE last_seen_us >= {s:Int64} AND first_seen_us < {u:Int64} "
+            "AND ({k:String} = '' OR kind = {k:String}) "
+            "AND ({p:String} = '' OR principal = {p:String}) "
+            f"{page_clause}ORDER BY last_seen_us DESC, alert_id DESC LIMIT {{n:UInt32}}"
+        )
+        return self._select(sql, params)
+
+    def alert(self, alert_id: str) -> dict[str, Any] | None:
+        sql = (
+            f"SELECT {', '.join(ALERT_COLUMNS)} FROM {self._db}.alerts FINAL "
+            "WHERE alert_id = {a:String}"
+        )
+        rows = self._select(sql, {"a": alert_id})
+        return rows[0] if rows else None
+
+    def save_state(self, key: str, state: str, now_us: int) -> None:
+        block = orjson.dumps({"key": key, "state": state, "updated_us": now_us})
+        self._call(
+            lambda c: c.raw_insert(
+                f"{self._db}.detection_state",
+                column_names=["key", "state", "updated_us"],
+                insert_block=block,
+                fmt="JSONEachRow",
+            )
+        )
+
+    def load_state(self, key: str) -> str | None:
+        sql = f"SELECT state FROM {self._db}.detection_state FINAL WHERE key = {{k:String}}"
+        rows = self._select(sql, {"k": key})
+        return str(rows[0]["state"]) if rows else None
 
     def count_events(self) -> int:
         sql = f"SELECT count() FROM {self._db}.access_events FINAL"

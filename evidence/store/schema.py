@@ -4,7 +4,9 @@
 event; `access_by_patient` is a narrow index filled by a materialized view, one row per
 (patient pseudonym, event) holding the event's primary key, sorted for "by patient";
 a bloom-filter skip index answers "by request id". ReplacingMergeTree keyed on the event
-makes re-inserts after a crash invisible to queries that read with FINAL.
+makes re-inserts after a crash invisible to queries that read with FINAL. `alerts` keeps the
+latest version of each alert (an alert is updated, not repeated); `detection_state` keeps the
+detectors' long-lived state (per-principal baselines) so it survives restarts.
 """
 
 RETENTION_YEARS_DEFAULT = 6
@@ -81,4 +83,28 @@ SETTINGS non_replicated_deduplication_window = 1000""",
 TO {database}.access_by_patient AS
 SELECT arrayJoin(patient_hashes) AS patient_hash, ts_us, event_id, sub, ts
 FROM {database}.access_events""",
+        f"""CREATE TABLE IF NOT EXISTS {database}.alerts (
+    alert_id String,
+    kind LowCardinality(String),
+    severity LowCardinality(String),
+    principal String,
+    first_seen_us Int64,
+    last_seen_us Int64,
+    window_start_us Int64,
+    window_s UInt32,
+    counts String,
+    rule_version LowCardinality(String),
+    request_ids Array(String),
+    summary String,
+    ts DateTime64(6, 'UTC') DEFAULT fromUnixTimestamp64Micro(first_seen_us, 'UTC')
+) ENGINE = ReplacingMergeTree(last_seen_us)
+PARTITION BY toYYYYMM(ts)
+ORDER BY alert_id
+{ttl}""",
+        f"""CREATE TABLE IF NOT EXISTS {database}.detection_state (
+    key String,
+    state String,
+    updated_us Int64
+) ENGINE = ReplacingMergeTree(updated_us)
+ORDER BY key""",
     ]
