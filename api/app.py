@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from api.audit.alerts import router as alerts_router
 from api.audit.routes import router as audit_router
 from api.data.repository import RepositoryUnavailable
 from api.errors import ApiError
@@ -85,6 +86,7 @@ def create_app(runtime: Runtime, record_evidence: bool = True) -> FastAPI:
     app.add_exception_handler(RepositoryUnavailable, _dependency_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(audit_router)
+    app.include_router(alerts_router)
     app.include_router(export_router)  # before fhir_router: /fhir/Patient/$export
     app.include_router(fhir_router)
     app.include_router(writes_router)
