@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from api.alerting import Alerting, build_alerting
 from api.data.repository import ResourceRepository
 from api.data.synthetic import generate_dataset
 from api.devissuer import load_or_create_key, public_jwks
@@ -32,8 +33,11 @@ class Runtime:
     outbox: OutboxWriter
     processor: InlineProcessor | None
     owns_store: bool = True  # a store handed in by the caller is the caller's to close
+    alerting: Alerting | None = None
 
     def start(self) -> None:
+        if self.alerting is not None:
+            self.alerting.start()
         if self.processor is not None:
             self.processor.start()
 
@@ -43,6 +47,8 @@ class Runtime:
             drained = self.processor.drain(drain_timeout)
             self.processor.stop()
             log.info("processor stopped", drained=drained, position=self.processor.position)
+        if self.alerting is not None:
+            self.alerting.stop()
         self.outbox.close()
         self.services.repository.close()
         if self.owns_store:
@@ -95,10 +101,13 @@ def build_runtime(
     )
     owns_store = store is None
     store = store or open_evidence_store(store_dsn(settings.clickhouse_url, settings.data_dir))
-    processor = None
+    processor = alerting = None
     if inline:
+        alerting = build_alerting(settings, store, pseudonymizer)
         reader = OutboxReader(outbox_path, "inline-processor")
-        processor = InlineProcessor(reader, store, outbox.wait_for_commit)
+        processor = InlineProcessor(
+            reader, store, outbox.wait_for_commit, observer=alerting.detector.observe
+        )
     services = Services(
         settings,
         repository,
@@ -109,4 +118,4 @@ def build_runtime(
         dev_jwks,
         {rtype: tuple(fields) for rtype, fields in settings.redactions.items()},
     )
-    return Runtime(services, outbox, processor, owns_store)
+    return Runtime(services, outbox, processor, owns_store, alerting)

@@ -19,6 +19,7 @@ from stream.pipeline import PoisonEvent, evidence_row_from_payload
 log = structlog.get_logger("fhir_evidence.inline")
 OUTBOX_KEEP = 50_000  # processed events kept in the outbox for operators, then pruned
 WaitForCommit = Callable[[int, float], bool]
+Observer = Callable[[list[dict[str, object]], list[dict[str, object]]], None]
 
 
 class InlineProcessor:
@@ -29,8 +30,10 @@ class InlineProcessor:
         wait_for_commit: WaitForCommit,
         batch_size: int = 2000,
         linger_s: float = 0.2,
+        observer: Observer | None = None,
     ) -> None:
         self._reader = reader
+        self._observer = observer
         self._store = store
         self._wait = wait_for_commit
         self._batch_size = batch_size
@@ -58,14 +61,25 @@ class InlineProcessor:
         rows = self._reader.read_after(self._position, self._batch_size)
         if not rows:
             return 0
-        good = [r for r in (self._convert(row) for row in rows) if r is not None]
+        pairs = [(row, converted) for row in rows if (converted := self._convert(row)) is not None]
+        good = [converted for _, converted in pairs]
         first, last = rows[0].sequence, rows[-1].sequence
         token = _dedup_token(f"{self._reader.producer_id}:{first}-{last}", good)
         self._store.insert_rows(good, dedup_token=token)
         self._reader.commit_position(last)
         self._position = last
         self.processed += len(rows)
+        self._observe(good, [row.event for row, _ in pairs])
         return len(rows)
+
+    def _observe(self, good: list[dict[str, object]], raw: list[dict[str, object]]) -> None:
+        """Detection after the batch is stored; its failures never hold evidence back."""
+        if self._observer is None or not good:
+            return
+        try:
+            self._observer(good, raw)
+        except Exception:
+            log.exception("detection failed for a batch")
 
     def _convert(self, row: OutboxRow) -> dict[str, object] | None:
         try:

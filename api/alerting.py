@@ -1,0 +1,49 @@
+"""Composition of detection and alert delivery for the embedded runtime: the detector that
+runs after each stored evidence batch, its enrichment from the FHIR store, the webhook."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from api.context_lookup import ContextLookup
+from api.data.repository import ResourceRepository
+from api.settings import Settings
+from evidence.core import Pseudonymizer
+from evidence.store import EvidenceStore
+from stream.detection import DetectionConfig
+from stream.detector import Detector
+from stream.enrich import enrich
+from stream.webhook import WebhookDeliverer, WebhookQueue
+
+
+@dataclass
+class Alerting:
+    detector: Detector
+    deliverer: WebhookDeliverer
+    queue: WebhookQueue
+    lookup_repository: ResourceRepository
+
+    def start(self) -> None:
+        self.deliverer.start()
+
+    def stop(self) -> None:
+        self.detector.persist()
+        self.deliverer.stop()
+        self.queue.close()
+        self.lookup_repository.close()
+
+
+def build_alerting(
+    settings: Settings, store: EvidenceStore, pseudonymizer: Pseudonymizer
+) -> Alerting:
+    # The processor thread reads patient facts through its own connection.
+    repository = ResourceRepository(settings.data_dir / "fhir.sqlite")
+    lookup = ContextLookup(repository)
+
+    def enrichment(raw: dict[str, Any]) -> dict[str, Any]:
+        return enrich(raw, lookup.patient_facts, lookup.principal_family, pseudonymizer)
+
+    queue = WebhookQueue(settings.data_dir / "webhook.sqlite")
+    deliverer = WebhookDeliverer(queue, settings.alert_webhook_url, settings.alert_webhook_secret)
+    config = DetectionConfig.from_mapping(settings.detection)
+    detector = Detector(store, config, deliverer, enrichment)
+    return Alerting(detector, deliverer, queue, repository)

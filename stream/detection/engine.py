@@ -1,0 +1,175 @@
+"""The detection engine: every rule over every event, in order, state in and state out.
+
+`DetectionEngine` holds, per principal, each rule's state. `detect` is pure: it returns a
+new engine and the alerts created or updated by the batch, one per alert id (merged), in
+the order they first appeared. Publish them as upserts keyed by `alert_id`: a later version
+of an alert always carries everything of the earlier ones (the rules keep the open alert).
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from stream.detection.alerts import Alert, merge
+from stream.detection.baseline import Baseline, baseline_from_dict, baseline_to_dict
+from stream.detection.bulk import KIND as BULK
+from stream.detection.bulk import BulkState
+from stream.detection.config import DetectionConfig
+from stream.detection.event import DetectionEvent
+from stream.detection.habits import DormantState
+from stream.detection.rules import DEFAULT_RULES, Rule
+
+ENGINE_FORMAT = 1
+DORMANT = "dormant_principal"
+Rules = tuple[Rule[Any], ...]
+PrincipalState = Mapping[str, Any]  # rule kind -> that rule's state
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionEngine:
+    """All detection state: principal -> rule kind -> that rule's (frozen) state."""
+
+    principals: Mapping[str, PrincipalState] = field(default_factory=dict)
+
+
+EngineState = DetectionEngine
+
+
+def detect(
+    engine_state: DetectionEngine,
+    events: Sequence[DetectionEvent],
+    config: DetectionConfig | None = None,
+    rules: Rules = DEFAULT_RULES,
+) -> tuple[DetectionEngine, list[Alert]]:
+    config = config or DetectionConfig()
+    active = tuple(rule for rule in rules if config.enabled(rule.kind))
+    principals = dict(engine_state.principals)
+    raised: dict[str, Alert] = {}
+    for event in events:
+        key = event.principal
+        principals[key] = _run(principals.get(key, {}), event, config, active, raised)
+    return DetectionEngine(principals), list(raised.values())
+
+
+def _run(
+    state: PrincipalState,
+    event: DetectionEvent,
+    config: DetectionConfig,
+    rules: Rules,
+    raised: dict[str, Alert],
+) -> dict[str, Any]:
+    updated = dict(state)
+    for rule in rules:
+        current = state[rule.kind] if rule.kind in state else rule.initial()
+        after, alerts = rule.evaluate(current, event, config)
+        if after is not current or rule.kind in state:  # untouched initial states stay out
+            updated[rule.kind] = after
+        for alert in alerts:
+            known = raised.get(alert.alert_id)
+            raised[alert.alert_id] = alert if known is None else merge(known, alert)
+    return updated
+
+
+def compact(
+    engine_state: DetectionEngine,
+    now_us: int,
+    config: DetectionConfig | None = None,
+    rules: Rules = DEFAULT_RULES,
+) -> DetectionEngine:
+    """Drop stale window entries, expired open alerts and principals with nothing left;
+    folds a finished hour into the baseline. Call it now and then (e.g. every minute)."""
+    config = config or DetectionConfig()
+    by_kind = {rule.kind: rule for rule in rules}
+    principals: dict[str, PrincipalState] = {}
+    for key, state in engine_state.principals.items():
+        kept = {}
+        for kind, rule_state in state.items():
+            rule = by_kind.get(kind)
+            compacted = rule.compact(rule_state, now_us, config) if rule else None
+            if compacted is not None:
+                kept[kind] = compacted
+        if kept:
+            principals[key] = kept
+    return DetectionEngine(principals)
+
+
+def engine_state_to_dict(
+    engine_state: DetectionEngine, rules: Rules = DEFAULT_RULES
+) -> dict[str, Any]:
+    """Plain JSON: {"format": 1, "principals": {principal: {kind: rule state}}}."""
+    by_kind = {rule.kind: rule for rule in rules}
+    return {
+        "format": ENGINE_FORMAT,
+        "principals": {
+            key: {
+                kind: by_kind[kind].state_to_dict(rule_state)
+                for kind, rule_state in state.items()
+                if kind in by_kind
+            }
+            for key, state in engine_state.principals.items()
+        },
+    }
+
+
+def engine_state_from_dict(
+    data: Mapping[str, Any], rules: Rules = DEFAULT_RULES
+) -> DetectionEngine:
+    """The inverse; states of kinds no rule knows any more are dropped."""
+    if data.get("format") != ENGINE_FORMAT:
+        raise ValueError(f"unsupported engine state format {data.get('format')!r}")
+    by_kind = {rule.kind: rule for rule in rules}
+    return DetectionEngine(
+        {
+            str(key): {
+                kind: by_kind[kind].state_from_dict(rule_state)
+                for kind, rule_state in state.items()
+                if kind in by_kind
+            }
+            for key, state in data["principals"].items()
+        }
+    )
+
+
+def principal_baselines(engine_state: DetectionEngine) -> dict[str, dict[str, Any]]:
+    """The long-lived bulk baselines, per principal, as plain JSON (to keep in the store)."""
+    return {
+        key: baseline_to_dict(state[BULK].baseline)
+        for key, state in engine_state.principals.items()
+        if BULK in state and state[BULK].baseline.overall.n > 0
+    }
+
+
+def with_baselines(
+    engine_state: DetectionEngine, baselines: Mapping[str, Mapping[str, Any]]
+) -> DetectionEngine:
+    """Seed (or replace) principals' baselines, e.g. from the evidence store at start-up."""
+    loaded = {key: baseline_from_dict(data) for key, data in baselines.items()}
+    return _with(engine_state, BULK, loaded, _set_baseline)
+
+
+def with_last_seen(engine_state: DetectionEngine, last_seen: Mapping[str, int]) -> DetectionEngine:
+    """Seed dormant_principal's memory, e.g. from `SELECT sub, max(ts_us) ... GROUP BY sub`;
+    a later time already known wins."""
+    return _with(engine_state, DORMANT, dict(last_seen), _set_last_seen)
+
+
+def _set_baseline(state: BulkState | None, baseline: Baseline) -> BulkState:
+    return replace(state or BulkState(), baseline=baseline)
+
+
+def _set_last_seen(state: DormantState | None, ts_us: int) -> DormantState:
+    return DormantState(max(state.last_seen_us if state else -1, int(ts_us)))
+
+
+def _with(
+    engine_state: DetectionEngine,
+    kind: str,
+    values: Mapping[str, Any],
+    setter: Callable[[Any, Any], Any],
+) -> DetectionEngine:
+    principals = dict(engine_state.principals)
+    for key, value in values.items():
+        state = dict(principals.get(key, {}))
+        state[kind] = setter(state.get(kind), value)
+        principals[key] = state
+    return DetectionEngine(principals)

@@ -1,0 +1,110 @@
+"""The detection shell: pure rules (stream.detection) over each stored evidence batch, alerts
+upserted into the evidence store and handed to the webhook, detector state kept in the store.
+
+Detection never blocks evidence: it runs after a batch is stored, and its own failures are
+logged, not retried against the evidence path.
+"""
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+import structlog
+
+from evidence.store import EvidenceStore
+from stream.detection import (
+    Alert,
+    DetectionConfig,
+    DetectionEngine,
+    alert_to_dict,
+    compact,
+    detect,
+    detection_event_from_row,
+    engine_state_from_dict,
+    engine_state_to_dict,
+)
+from stream.webhook import WebhookDeliverer
+
+log = structlog.get_logger("fhir_evidence.detector")
+STATE_KEY = "detection-engine"
+PERSIST_EVERY_S = 30.0
+REDELIVER_UPDATES_AFTER_S = 60.0  # an alert still growing is re-posted at most once a minute
+Enrich = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def alert_row(alert: Alert) -> dict[str, Any]:
+    """The store's row of an alert (counts as a JSON text)."""
+    data = alert_to_dict(alert)
+    data["counts"] = orjson.dumps(data["counts"]).decode()
+    return data
+
+
+class Detector:
+    def __init__(
+        self,
+        store: EvidenceStore,
+        config: DetectionConfig,
+        deliverer: WebhookDeliverer | None,
+        enrich: Enrich | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store, self._config, self._deliverer = store, config, deliverer
+        self._enrich = enrich
+        self._clock = clock
+        self._state = self._load()
+        self._saved_at = clock()
+        self._posted: dict[str, float] = {}
+        self.alerts_raised = 0
+
+    def _load(self) -> DetectionEngine:
+        saved = self._store.load_state(STATE_KEY)
+        if not saved:
+            return DetectionEngine()
+        try:
+            return engine_state_from_dict(orjson.loads(saved))
+        except (ValueError, KeyError, TypeError):
+            log.warning("detector state unreadable; starting fresh")
+            return DetectionEngine()
+
+    def observe(self, rows: Sequence[dict[str, Any]], raw_events: Sequence[dict[str, Any]]) -> None:
+        """Run the rules over one stored batch (rows and their raw events, in order)."""
+        enrichments = [self._enrichment(raw) for raw in raw_events]
+        events = [detection_event_from_row(r, e) for r, e in zip(rows, enrichments, strict=True)]
+        self._state, alerts = detect(self._state, events, self._config)
+        if alerts:
+            self._store.upsert_alerts([alert_row(alert) for alert in alerts])
+            self._deliver(alerts)
+            self.alerts_raised += len(alerts)
+        if self._clock() - self._saved_at >= PERSIST_EVERY_S:
+            self.persist()
+
+    def _enrichment(self, raw: dict[str, Any]) -> dict[str, Any]:
+        if self._enrich is None:
+            return {}
+        try:
+            return self._enrich(raw)
+        except Exception:  # enrichment is best effort
+            log.exception("enrichment failed")
+            return {}
+
+    def _deliver(self, alerts: list[Alert]) -> None:
+        if self._deliverer is None or not self._deliverer.enabled:
+            return
+        now = self._clock()
+        for alert in alerts:
+            last = self._posted.get(alert.alert_id)
+            if last is not None and now - last < REDELIVER_UPDATES_AFTER_S:
+                continue
+            self._posted[alert.alert_id] = now
+            body = orjson.dumps(alert_to_dict(alert))
+            self._deliverer.enqueue(f"{alert.alert_id}:{alert.last_seen_us}", body)
+        if len(self._posted) > 10_000:
+            self._posted = dict(list(self._posted.items())[-5_000:])
+
+    def persist(self) -> None:
+        now = self._clock()
+        self._state = compact(self._state, int(now * 1_000_000), self._config)
+        state = orjson.dumps(engine_state_to_dict(self._state)).decode()
+        self._store.save_state(STATE_KEY, state, int(now * 1_000_000))
+        self._saved_at = now
