@@ -15,6 +15,7 @@ A window keeps at most `max_window_entries` events per principal (oldest dropped
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from operator import itemgetter
 from typing import Any
 
 from stream.detection.alerts import (
@@ -33,6 +34,7 @@ NOT_FOUND = "not_found"
 
 # (time, request id, status, target, missed)
 Entry = tuple[int, str, int, str, bool]
+_TARGET, _MISSED = itemgetter(3), itemgetter(4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +157,10 @@ class Enumeration(_WindowRule):
         entry = (event.ts_us, event.request_id, event.status, target, missed)
         state = slide(state, entry, self.window_s, config.max_window_entries)
         probes = len(state.entries)
-        misses = sum(e[4] for e in state.entries)
-        targets = len({e[3] for e in state.entries})
+        misses = sum(map(_MISSED, state.entries))
+        if not _may_probe(probes, misses, config):
+            return state, []  # the common case: no set of targets to build
+        targets = len(set(map(_TARGET, state.entries)))
         if not _probing(probes, misses, targets, config):
             return state, []
         counts = [("probes_5m", probes), ("not_found_5m", misses), ("distinct_targets_5m", targets)]
@@ -165,6 +169,15 @@ class Enumeration(_WindowRule):
             f"{targets} distinct targets within 5 min"
         )
         return _window_alert(state, self.kind, self.version, event.principal, counts, text, config)
+
+
+def _may_probe(probes: int, misses: int, config: DetectionConfig) -> bool:
+    """The part of `_probing` that needs no distinct-target count (cheap to check first)."""
+    if misses >= config.enumeration_not_found_floor_5m:
+        return True
+    return probes >= config.enumeration_fanout_floor_5m and (
+        misses >= config.enumeration_miss_ratio * probes
+    )
 
 
 def _probing(probes: int, misses: int, targets: int, config: DetectionConfig) -> bool:
