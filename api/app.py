@@ -69,6 +69,7 @@ def create_app(runtime: Runtime, record_evidence: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime.start()
+        await runtime.announce(_clock_us)
         yield
         runtime.stop()
 

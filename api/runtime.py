@@ -1,6 +1,8 @@
 """The embedded runtime: every component built from Settings (composition root)."""
 
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
@@ -15,7 +17,7 @@ from api.keys import HASH_KEY_VERSION, derived_key, hash_key
 from api.security.tokens import TokenPolicy
 from api.services import Services
 from api.settings import Settings
-from evidence.core import Pseudonymizer
+from evidence.core import AccessEvent, Decision, Pseudonymizer
 from evidence.core.record import evidence_payload
 from evidence.store import EvidenceStore, open_evidence_store
 from evidence.store.clickhouse import store_dsn
@@ -40,6 +42,22 @@ class Runtime:
             self.alerting.start()
         if self.processor is not None:
             self.processor.start()
+
+    async def announce(self, clock_us: Callable[[], int]) -> None:
+        """Evidence of what changed in the product itself: when the detection rules in force
+        differ from the last run, one event says so (chained like every other)."""
+        if self.alerting is None or not self.alerting.detector.rules_changed:
+            return
+        fingerprint = self.alerting.detector.fingerprint
+        event = AccessEvent(
+            event_id=uuid.uuid4().hex, request_id=uuid.uuid4().hex, trace_id="",
+            ts_us=clock_us(), method="INTERNAL", route="internal", action="detection.rules",
+            resource_type="", decision=Decision.ALLOW, status=200,
+            reasons=("rules.changed",), sub="system:fhir-evidence",
+            policy_version=f"detection:{fingerprint}",
+        )  # fmt: skip
+        await self.outbox.append(event)
+        self.alerting.detector.rules_recorded()
 
     def stop(self, drain_timeout: float = 20.0) -> None:
         """Drain the outbox into the evidence store, then close everything."""

@@ -5,6 +5,7 @@ Detection never blocks evidence: it runs after a batch is stored, and its own fa
 logged, not retried against the evidence path.
 """
 
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -14,6 +15,7 @@ import structlog
 
 from evidence.store import EvidenceStore
 from stream.detection import (
+    DEFAULT_RULES,
     Alert,
     DetectionConfig,
     DetectionEngine,
@@ -28,9 +30,18 @@ from stream.webhook import WebhookDeliverer
 
 log = structlog.get_logger("fhir_evidence.detector")
 STATE_KEY = "detection-engine"
+CONFIG_KEY = "detection-config"
 PERSIST_EVERY_S = 30.0
 REDELIVER_UPDATES_AFTER_S = 60.0  # an alert still growing is re-posted at most once a minute
 Enrich = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def rules_fingerprint(config: DetectionConfig) -> str:
+    """Names the rules in force: the thresholds and every rule's version."""
+    versions = {rule.kind: rule.version for rule in DEFAULT_RULES}
+    text = orjson.dumps({"config": config.to_mapping(), "rules": versions},
+                        option=orjson.OPT_SORT_KEYS)  # fmt: skip
+    return hashlib.sha256(text).hexdigest()[:16]
 
 
 def alert_row(alert: Alert) -> dict[str, Any]:
@@ -56,6 +67,13 @@ class Detector:
         self._saved_at = clock()
         self._posted: dict[str, float] = {}
         self.alerts_raised = 0
+        self.fingerprint = rules_fingerprint(config)
+        self.rules_changed = store.load_state(CONFIG_KEY) != self.fingerprint
+
+    def rules_recorded(self) -> None:
+        """The change of rules is in the evidence now: remember this fingerprint."""
+        self._store.save_state(CONFIG_KEY, self.fingerprint, int(self._clock() * 1_000_000))
+        self.rules_changed = False
 
     def _load(self) -> DetectionEngine:
         saved = self._store.load_state(STATE_KEY)

@@ -19,7 +19,7 @@ SECRET = "webhook-test-secret"
 
 
 class Receiver:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.posts: list[tuple[dict[str, str], bytes]] = []
         owner = self
 
@@ -33,7 +33,7 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.httpd = HTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = HTTPServer(("127.0.0.1", port), Handler)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     @property
@@ -120,3 +120,29 @@ def test_alert_expands_into_its_evidence(setup: Any) -> None:
     auditor = {"Authorization": f"Bearer {issuer.token('aud2', 'system/AuditEvent.rs')}"}
     detail = httpx.get(f"{server.base_url}/audit/alerts/{alert['id']}", headers=auditor).json()
     assert detail["evidence"] and all(e["decision"] == "deny" for e in detail["evidence"])
+
+
+def test_webhook_outage_loses_nothing(tmp_path: Path) -> None:
+    """The webhook is down when the alert is raised; it arrives once the webhook is back."""
+    import socket
+    import time
+
+    issuer = TestIssuer()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {"FHIR_EVIDENCE_ALERT_WEBHOOK_URL": f"http://127.0.0.1:{port}/alerts",
+           "FHIR_EVIDENCE_ALERT_WEBHOOK_SECRET": SECRET}  # fmt: skip
+    server = ServerProcess(tmp_path / "data", issuer, extra_env=env).start()
+    try:
+        token = issuer.token("er-2", "user/*.rs", fhirUser="Practitioner/prac-0003",
+                             purpose_of_use="ETREAT")  # fmt: skip
+        httpx.get(f"{server.base_url}/fhir/Patient/pat-00120",
+                  headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        assert wait_for(lambda: _alerts(server, issuer, "break_glass"), timeout=15)
+        time.sleep(2)  # a few failed attempts against the closed port
+        receiver = Receiver(port)  # the webhook comes back
+        assert wait_for(lambda: "break_glass" in receiver.kinds(), timeout=40)
+        receiver.httpd.shutdown()
+    finally:
+        server.terminate()
