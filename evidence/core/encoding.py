@@ -15,18 +15,19 @@ def canonical_bytes(value: dict[str, Any]) -> bytes:
     ).encode("utf-8")
 
 
+_SCALARS = (str, int, bool, type(None))
+
+
 def _reject_floats(value: Any) -> None:
-    """Walks containers only: scalars at the top of a flat payload cost one type check."""
-    kind = type(value)
-    if kind is str or kind is int or kind is bool or value is None:
-        return
-    if kind is float:
-        raise ValueError("canonical encoding holds no floats")
-    if isinstance(value, dict):
-        for item in value.values():
-            _reject_floats(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _reject_floats(item)
-    elif isinstance(value, float):
-        raise ValueError("canonical encoding holds no floats")
+    """Iterative walk; plain scalars (the bulk of a payload) cost one type check each."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) in _SCALARS:
+            continue
+        if isinstance(item, float):
+            raise ValueError("canonical encoding holds no floats")
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(x for x in item if type(x) not in _SCALARS)

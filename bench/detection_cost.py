@@ -1,0 +1,89 @@
+"""Detection cost as a share of the evidence pipeline, in the same process and run.
+
+Seals N realistic events, then times (a) the pipeline step (seal check, row, batched insert
+into a fresh chDB store) and (b) the detection rules over the same rows.
+Goal (issue 6): detection <= 20 % of pipeline time. `.venv/bin/python -m bench.detection_cost`.
+"""
+
+import argparse
+import random
+import tempfile
+import time
+import uuid
+
+from evidence.core import (
+    GENESIS_HASH,
+    AccessEvent,
+    Decision,
+    Pseudonymizer,
+    canonical_bytes,
+    chain_hash_bytes,
+)
+from evidence.core.record import evidence_payload
+from evidence.store import open_evidence_store
+from stream.detection import DetectionConfig, DetectionEngine, detect, detection_event_from_row
+from stream.pipeline import evidence_row_from_payload
+
+BATCH = 1000
+
+
+def events(n: int, seed: int) -> list[AccessEvent]:
+    rng = random.Random(seed)
+    now = int(time.time() * 1_000_000)
+    out = []
+    for i in range(n):
+        sub = f"clinician-{rng.randrange(300)}"
+        denied = rng.random() < 0.03
+        out.append(AccessEvent(
+            event_id=uuid.UUID(int=rng.getrandbits(128)).hex, request_id=f"r{i}", trace_id="t",
+            ts_us=now + i * 2_000, method="GET", route="/fhir/{resource_type}/{resource_id}",
+            action="read", resource_type="Patient",
+            decision=Decision.DENY if denied else Decision.ALLOW, status=404 if denied else 200,
+            reasons=("not_found",) if denied else ("scope.granted", "careteam.member"),
+            sub=sub, patient_ids=(f"pat-{rng.randrange(1, 201):05d}",),
+            resource_ids=(f"Patient/pat-{rng.randrange(1, 201):05d}",),
+            count_returned=0 if denied else 1,
+        ))  # fmt: skip
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=50_000)
+    args = parser.parse_args()
+    pseudonymizer = Pseudonymizer(b"k" * 32)
+    sealed, prev = [], GENESIS_HASH
+    for seq, event in enumerate(events(args.events, 7), start=1):
+        payload = canonical_bytes(evidence_payload(event, pseudonymizer))
+        digest = chain_hash_bytes("bench", seq, prev, payload)
+        sealed.append((payload, seq, prev, digest))
+        prev = digest
+    store = open_evidence_store(f"chdb://{tempfile.mkdtemp(prefix='fe-detect-')}")
+    started = time.perf_counter()
+    rows = []
+    for start in range(0, len(sealed), BATCH):
+        batch = [evidence_row_from_payload(p, "bench", s, pv, h)
+                 for p, s, pv, h in sealed[start:start + BATCH]]  # fmt: skip
+        store.insert_rows(batch, dedup_token=f"b{start}")
+        rows.extend(batch)
+    pipeline_s = time.perf_counter() - started
+    started = time.perf_counter()
+    state, alerts = DetectionEngine(), []
+    config = DetectionConfig()
+    for start in range(0, len(rows), BATCH):
+        batch_events = [detection_event_from_row(r) for r in rows[start : start + BATCH]]
+        state, raised = detect(state, batch_events, config)
+        alerts.extend(raised)
+    detection_s = time.perf_counter() - started
+    n = len(rows)
+    share = detection_s / (pipeline_s + detection_s)
+    print(
+        f"events {n}: pipeline {n / pipeline_s:,.0f}/s ({pipeline_s * 1e6 / n:.1f} us each), "
+        f"detection {n / detection_s:,.0f}/s ({detection_s * 1e6 / n:.1f} us each), "
+        f"{len(alerts)} alert updates"
+    )
+    print(f"detection share of pipeline time: {share * 100:.1f} % (goal <= 20 %)")
+
+
+if __name__ == "__main__":
+    main()
