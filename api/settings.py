@@ -46,8 +46,8 @@ class Settings(BaseSettings):
     )
     # Detection rule overrides, e.g. {"denied_burst_floor_1m": 10} (JSON in the environment).
     detection: dict[str, Any] = Field(default_factory=dict)
-    rate_limit_per_s: float = 100.0  # per principal; 0 switches the limit off
-    rate_limit_burst: float = 200.0
+    rate_limit_per_s: float = 200.0  # per principal; 0 switches the limit off
+    rate_limit_burst: float = 1000.0
     token_endpoint: str | None = None  # advertised in discovery when set
     authorization_endpoint: str | None = None
 
