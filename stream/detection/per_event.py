@@ -4,8 +4,8 @@
 - export: every bulk export kick-off (`action == "export"`, status 202).
 - vip_access / staff_record_access: data of a VIP / staff patient returned to a principal
   without a treating relationship (neither `careteam.member` nor `compartment.patient`).
-- same_surname: data returned while the enrichment flagged a shared family name (a patient
-  reading their own record, `compartment.patient`, is not a lookup of a relative).
+- same_surname: data returned while the enrichment flagged a shared family name, outside a
+  treating relationship (a namesake on one's own care team, or one's own record, is fine).
 
 State per principal: the open alert and the distinct patients of its window (capped at
 `max_tracked_patients`: the count then saturates).
@@ -122,8 +122,9 @@ def _staff(event: DetectionEvent) -> bool:
 
 
 def _same_surname(event: DetectionEvent) -> bool:
-    own_record = "compartment.patient" in event.reasons
-    return event.returned_data and event.same_surname and not own_record
+    """A namesake looked up outside a treating relationship: clinicians legitimately treat
+    namesakes on their own care team, and a patient reading their own record is no lookup."""
+    return event.returned_data and event.same_surname and not _treating(event)
 
 
 def _touched(event: DetectionEvent) -> tuple[str, ...]:
@@ -146,5 +147,5 @@ STAFF_RULE = EventRule(
     "staff_record_access", "1", _staff, _staff_members, f"staff record {_NO_CARE}"
 )
 SAME_SURNAME_RULE = EventRule(
-    "same_surname", "1", _same_surname, _touched, "same-surname patient accessed"
+    "same_surname", "2", _same_surname, _touched, "same-surname patient accessed"
 )

@@ -61,7 +61,7 @@ def test_flagged_patients_without_a_treating_relationship(
 
 
 def test_same_surname_on_allowed_access_only() -> None:
-    lookup = event(0, T0, same_surname=True)
+    lookup = event(0, T0, same_surname=True, reasons=("scope.granted", "system.access"))
     [alert] = of_kind(run([lookup])[1], "same_surname")
     assert alert.count("events") == 1 and alert.severity == "medium"
     quiet = [
@@ -69,6 +69,7 @@ def test_same_surname_on_allowed_access_only() -> None:
         denial(2, T0, same_surname=True),
         event(3, T0, same_surname=True, count_returned=0),
         event(4, T0, same_surname=True, reasons=("scope.granted", "compartment.patient")),
+        event(5, T0, same_surname=True, reasons=("scope.granted", "careteam.member")),
     ]
     assert of_kind(run(quiet)[1], "same_surname") == []
 
