@@ -117,7 +117,7 @@ def _unusual(state: HoursState, hour: int, ts_us: int, config: DetectionConfig) 
 
 
 def _count(histogram: tuple[int, ...], hour: int, config: DetectionConfig) -> tuple[int, ...]:
-    counted = tuple(v + (h == hour) for h, v in enumerate(histogram))
+    counted = (*histogram[:hour], histogram[hour] + 1, *histogram[hour + 1 :])
     if sum(counted) > config.after_hours_history_cap:
         return tuple(v // 2 for v in counted)
     return counted
