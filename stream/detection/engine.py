@@ -17,6 +17,7 @@ from stream.detection.bulk import BulkState
 from stream.detection.config import DetectionConfig
 from stream.detection.event import DetectionEvent
 from stream.detection.habits import DormantState
+from stream.detection.per_event import EventRule
 from stream.detection.rules import DEFAULT_RULES, Rule
 
 ENGINE_FORMAT = 1
@@ -60,6 +61,8 @@ def _run(
 ) -> dict[str, Any]:
     updated = dict(state)
     for rule in rules:
+        if rule.kind not in state and isinstance(rule, EventRule) and not rule.matches(event):
+            continue  # nothing to remember and nothing to raise: no state is created
         current = state[rule.kind] if rule.kind in state else rule.initial()
         after, alerts = rule.evaluate(current, event, config)
         if after is not current or rule.kind in state:  # untouched initial states stay out
