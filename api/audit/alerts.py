@@ -8,10 +8,9 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api.audit.paging import after_cursor, auditor, page_body, window
+from api.audit.paging import after_cursor, json_response, page_body, staff_auditor, window
 from api.audit.views import access_view, iso_from_us
-from api.errors import Forbidden, InvalidRequest, NotFound
-from api.fhir.responses import FhirResponse
+from api.errors import InvalidRequest, NotFound
 from api.services import Services, audit
 
 router = APIRouter(prefix="/audit")
@@ -46,9 +45,7 @@ def _filter(request: Request, name: str) -> str:
 
 @router.get("/alerts")
 async def list_alerts(request: Request) -> Response:
-    svc, principal, patient_only = auditor(request, "audit.alerts")
-    if patient_only:
-        raise Forbidden()
+    svc, principal = staff_auditor(request, "audit.alerts")
     since, until, limit = window(request)
     kind, who = _filter(request, "kind"), _filter(request, "principal")
     key = f"alerts:{kind}:{who}:{since}:{until}"
@@ -56,22 +53,20 @@ async def list_alerts(request: Request) -> Response:
     rows = await run_in_threadpool(svc.store.alerts, since, until, kind, who, limit, after)
     body = page_body(svc, request, principal, key, rows, limit, name="alerts", view=alert_view,
                      sort_key=("last_seen_us", "alert_id"))  # fmt: skip
-    return FhirResponse(body, media_type="application/json")
+    return json_response(body)
 
 
 @router.get("/alerts/{alert_id}")
 async def one_alert(request: Request, alert_id: str) -> Response:
     """The alert and the evidence behind it (its request ids, expanded)."""
-    svc, _principal, patient_only = auditor(request, "audit.alert")
-    if patient_only:
-        raise Forbidden()
+    svc, _principal = staff_auditor(request, "audit.alert")
     row = await run_in_threadpool(svc.store.alert, alert_id[:64])
     if row is None:
         raise NotFound("No such alert.")
     evidence = await run_in_threadpool(_evidence, svc, list(row["request_ids"])[:EXPANDED_MAX])
     audit(request).count_returned = 1 + len(evidence)
     body = {**alert_view(row), "evidence": evidence}
-    return FhirResponse(body, media_type="application/json")
+    return json_response(body)
 
 
 def _evidence(svc: Services, request_ids: list[str]) -> list[dict[str, Any]]:

@@ -5,9 +5,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
+from starlette.responses import Response
 
 from api.audit.views import access_view, parse_instant_us
-from api.errors import InvalidRequest
+from api.errors import Forbidden, InvalidRequest
+from api.fhir.responses import FhirResponse
 from api.security.cursor import CursorInvalid, decode_cursor, encode_cursor
 from api.security.principal import Principal
 from api.services import Services, audit, services
@@ -26,6 +28,19 @@ def auditor(request: Request, action: str) -> tuple[Services, Principal, bool]:
     plan = svc.guard.authorize(request, principal, "AuditEvent", "search")
     contexts = {s.context for s in principal.scopes if s.raw in plan.scopes_used}
     return svc, principal, contexts == {"patient"}
+
+
+def staff_auditor(request: Request, action: str) -> tuple[Services, Principal]:
+    """An auditor with user/ or system/ AuditEvent scope; patient-context tokens may read
+    only their own patient's accesses, nothing else (403)."""
+    svc, principal, patient_only = auditor(request, action)
+    if patient_only:
+        raise Forbidden()
+    return svc, principal
+
+
+def json_response(body: dict[str, Any]) -> Response:
+    return FhirResponse(body, media_type="application/json")
 
 
 def window(request: Request) -> tuple[int, int, int]:
