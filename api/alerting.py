@@ -32,9 +32,18 @@ class Alerting:
         self.lookup_repository.close()
 
 
+def _already_enriched(enrichment: dict[str, Any]) -> dict[str, Any]:
+    return enrichment
+
+
 def build_alerting(
-    settings: Settings, store: EvidenceStore, pseudonymizer: Pseudonymizer
+    settings: Settings,
+    store: EvidenceStore,
+    pseudonymizer: Pseudonymizer,
+    enrich_in_detector: bool = True,
 ) -> Alerting:
+    """`enrich_in_detector=False`: the detector is handed enrichments, not raw events (the
+    Kafka workers enrich before pseudonymising, in the pseudonymise agent)."""
     # The processor thread reads patient facts through its own connection.
     repository = ResourceRepository(settings.data_dir / "fhir.sqlite")
     lookup = ContextLookup(repository)
@@ -45,5 +54,7 @@ def build_alerting(
     queue = WebhookQueue(settings.data_dir / "webhook.sqlite")
     deliverer = WebhookDeliverer(queue, settings.alert_webhook_url, settings.alert_webhook_secret)
     config = DetectionConfig.from_mapping(settings.detection)
-    detector = Detector(store, config, deliverer, enrichment)
+    detector = Detector(
+        store, config, deliverer, enrichment if enrich_in_detector else _already_enriched
+    )
     return Alerting(detector, deliverer, queue, repository)

@@ -14,6 +14,9 @@ def serve(
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8080,
     demo_data: Annotated[bool, typer.Option("--demo-data/--no-demo-data")] = True,
+    role: Annotated[
+        str, typer.Option(help="all: API + pipeline; api: API and relay only (with Kafka)")
+    ] = "all",
 ) -> None:
     """Run the FHIR API, audit outbox, stream processing, evidence store and auditor API."""
     import uvicorn
@@ -24,7 +27,13 @@ def serve(
 
     settings = Settings()
     configure_logging(settings.log_level)
-    runtime = build_runtime(settings, demo_data=demo_data)
+    if role not in ("all", "api"):
+        typer.echo("--role is all or api", err=True)
+        raise typer.Exit(2)
+    if role == "api" and not settings.kafka_bootstrap:
+        typer.echo("--role api needs FHIR_EVIDENCE_KAFKA_BOOTSTRAP", err=True)
+        raise typer.Exit(2)
+    runtime = build_runtime(settings, demo_data=demo_data, role=role)
     config = uvicorn.Config(
         create_app(runtime),
         host=host,
@@ -35,6 +44,20 @@ def serve(
         timeout_graceful_shutdown=10,
     )
     uvicorn.Server(config).run()
+
+
+@cli.command()
+def worker() -> None:
+    """Run the stream workers alone (Kafka → pseudonymise → evidence store → detection)."""
+    from api.logging_setup import configure_logging
+    from api.worker_main import run_worker
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    if not settings.kafka_bootstrap:
+        typer.echo("the worker needs FHIR_EVIDENCE_KAFKA_BOOTSTRAP", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(run_worker(settings))
 
 
 @cli.command()

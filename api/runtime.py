@@ -4,6 +4,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -24,6 +25,10 @@ from evidence.store.clickhouse import store_dsn
 from stream.inline import InlineProcessor
 from stream.outbox import OutboxReader, OutboxWriter
 
+if TYPE_CHECKING:  # faust and aiokafka are imported only when Kafka is configured
+    from stream.app import WorkerHost
+    from stream.relay import OutboxRelay
+
 log = structlog.get_logger("fhir_evidence.runtime")
 DEMO_PATIENTS = 200
 DEMO_SEED = 42
@@ -36,12 +41,18 @@ class Runtime:
     processor: InlineProcessor | None
     owns_store: bool = True  # a store handed in by the caller is the caller's to close
     alerting: Alerting | None = None
+    relay: "OutboxRelay | None" = None  # distributed: outbox → Kafka
+    workers: "WorkerHost | None" = None  # distributed: faust agents in this process
 
     def start(self) -> None:
         if self.alerting is not None:
             self.alerting.start()
         if self.processor is not None:
             self.processor.start()
+        if self.workers is not None:
+            self.workers.start()
+        if self.relay is not None:
+            self.relay.start()
 
     async def announce(self, clock_us: Callable[[], int]) -> None:
         """Evidence of what changed in the product itself: when the detection rules in force
@@ -65,6 +76,12 @@ class Runtime:
             drained = self.processor.drain(drain_timeout)
             self.processor.stop()
             log.info("processor stopped", drained=drained, position=self.processor.position)
+        if self.relay is not None:
+            drained = self.relay.drain(drain_timeout)
+            self.relay.stop()
+            log.info("relay stopped", drained=drained, position=self.relay.position)
+        if self.workers is not None:
+            self.workers.stop(drain_timeout)
         if self.alerting is not None:
             self.alerting.stop()
         self.outbox.close()
@@ -101,7 +118,10 @@ def build_runtime(
     demo_data: bool = True,
     store: EvidenceStore | None = None,
     inline: bool = True,
+    role: str = "all",
 ) -> Runtime:
+    """`role`: "all" runs every part this process can (the API and, with Kafka, the relay
+    and the stream workers); "api" leaves the stream workers to `fhir-evidence worker`."""
     repository = open_repository(settings)
     if demo_data and repository.is_empty():
         count = load_demo_data(repository, DEMO_PATIENTS, DEMO_SEED)
@@ -119,8 +139,14 @@ def build_runtime(
     )
     owns_store = store is None
     store = store or open_evidence_store(store_dsn(settings.clickhouse_url, settings.data_dir))
-    processor = alerting = None
-    if inline:
+    processor = alerting = relay = workers = None
+    if settings.kafka_bootstrap:
+        from api.kafka_runtime import build_relay, build_workers
+
+        relay = build_relay(settings, outbox_path, outbox.wait_for_commit)
+        if role == "all":
+            workers, alerting = build_workers(settings, store, pseudonymizer)
+    elif inline:
         alerting = build_alerting(settings, store, pseudonymizer)
         reader = OutboxReader(outbox_path, "inline-processor")
         processor = InlineProcessor(
@@ -136,4 +162,4 @@ def build_runtime(
         dev_jwks,
         {rtype: tuple(fields) for rtype, fields in settings.redactions.items()},
     )
-    return Runtime(services, outbox, processor, owns_store, alerting)
+    return Runtime(services, outbox, processor, owns_store, alerting, relay, workers)

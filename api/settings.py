@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
     max_token_lifetime_s: int = 3600
     kafka_bootstrap: str | None = None
+    kafka_partitions: int = Field(default=6, ge=1, le=1024)
     clickhouse_url: str | None = None
     hash_key: str | None = None
     alert_webhook_url: str | None = None

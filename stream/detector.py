@@ -70,6 +70,10 @@ class Detector:
         self.fingerprint = rules_fingerprint(config)
         self.rules_changed = store.load_state(CONFIG_KEY) != self.fingerprint
 
+    def use_deliverer(self, deliverer: WebhookDeliverer) -> None:
+        """Replace where alerts are delivered (the Kafka runtime adds the alerts topic)."""
+        self._deliverer = deliverer
+
     def rules_recorded(self) -> None:
         """The change of rules is in the evidence now: remember this fingerprint."""
         self._store.save_state(CONFIG_KEY, self.fingerprint, int(self._clock() * 1_000_000))

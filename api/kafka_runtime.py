@@ -1,0 +1,76 @@
+"""Composition of the distributed pipeline (FHIR_EVIDENCE_KAFKA_BOOTSTRAP set): the outbox
+relay for API processes and the faust-streaming workers, built from Settings."""
+
+from pathlib import Path
+from typing import Any, cast
+
+from api.alerting import Alerting, build_alerting
+from api.context_lookup import ContextLookup
+from api.data.repository import ResourceRepository
+from api.keys import HASH_KEY_VERSION
+from api.settings import Settings
+from evidence.core import Pseudonymizer
+from evidence.store import EvidenceStore
+from stream.agents import AlertOutbox
+from stream.app import WorkerConfig, WorkerHost, build_faust_app
+from stream.enrich import enrich
+from stream.outbox import OutboxReader
+from stream.relay import OutboxRelay, WaitForCommit, kafka_producer_factory
+from stream.webhook import WebhookDeliverer
+from stream.workers import EvidenceSink, RawConverter
+
+RELAY_CONSUMER = "kafka-relay"
+
+
+def build_relay(
+    settings: Settings, outbox_path: Path, wait_for_commit: WaitForCommit
+) -> OutboxRelay:
+    if not settings.kafka_bootstrap:
+        raise ValueError("the relay needs FHIR_EVIDENCE_KAFKA_BOOTSTRAP")
+    reader = OutboxReader(outbox_path, RELAY_CONSUMER)
+    return OutboxRelay(reader, kafka_producer_factory(settings.kafka_bootstrap), wait_for_commit)
+
+
+class AlertFanout:
+    """What the detector delivers to: the webhook queue and the `fhir.alerts` topic."""
+
+    enabled = True
+
+    def __init__(self, webhook: WebhookDeliverer, topic: AlertOutbox) -> None:
+        self._webhook, self._topic = webhook, topic
+
+    def enqueue(self, key: str, body: bytes) -> None:
+        if self._webhook.enabled:
+            self._webhook.enqueue(key, body)
+        self._topic.put(key.split(":", 1)[0].encode(), body)
+
+
+def _enrichment(settings: Settings, pseudonymizer: Pseudonymizer) -> Any:
+    """Enrichment before pseudonymisation reads the FHIR store of the data dir (the API's,
+    or a copy/replica of it for workers on other machines); without one it is skipped."""
+    path = settings.data_dir / "fhir.sqlite"
+    if not path.exists():
+        return None
+    lookup = ContextLookup(ResourceRepository(path))
+
+    def enrichment(raw: dict[str, Any]) -> dict[str, Any]:
+        return enrich(raw, lookup.patient_facts, lookup.principal_family, pseudonymizer)
+
+    return enrichment
+
+
+def build_workers(
+    settings: Settings, store: EvidenceStore, pseudonymizer: Pseudonymizer
+) -> tuple[WorkerHost, Alerting]:
+    if not settings.kafka_bootstrap:
+        raise ValueError("the stream workers need FHIR_EVIDENCE_KAFKA_BOOTSTRAP")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    alerting = build_alerting(settings, store, pseudonymizer, enrich_in_detector=False)
+    alerts = AlertOutbox()
+    alerting.detector.use_deliverer(cast(WebhookDeliverer, AlertFanout(alerting.deliverer, alerts)))
+    enrichment = _enrichment(settings, pseudonymizer)
+    converter = RawConverter({HASH_KEY_VERSION: pseudonymizer}, enrichment)
+    sink = EvidenceSink(store, alerting.detector.observe)
+    config = WorkerConfig(settings.kafka_bootstrap, settings.kafka_partitions)
+    host = WorkerHost(config, lambda: build_faust_app(config, converter, sink, alerts), sink)
+    return host, alerting

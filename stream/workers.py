@@ -1,0 +1,109 @@
+"""The steps the faust agents run, without faust: so they are tested on their own and the
+inline processor and the Kafka workers share one implementation of each.
+
+- `RawConverter`: raw message → pseudonymous, enriched evidence message (seal checked).
+- `EvidenceSink`: a batch of evidence messages → the evidence store (idempotent, retried
+  until stored: a batch is never acknowledged before it is in the store) → detection.
+"""
+
+import hashlib
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from evidence.core import Pseudonymizer
+from evidence.store import EvidenceStore, StoreUnavailable
+from stream.messages import EvidenceMessage, decode_raw
+from stream.pipeline import evidence_row
+
+log = structlog.get_logger("fhir_evidence.workers")
+Enrich = Callable[[dict[str, Any]], dict[str, Any]]
+Observe = Callable[[list[dict[str, Any]], list[dict[str, Any]]], None]
+
+
+class SinkStopped(Exception):
+    """The sink was asked to stop before the batch was stored: it must not be acknowledged."""
+
+
+class RawConverter:
+    def __init__(self, pseudonymizers: Mapping[int, Pseudonymizer], enrich: Enrich | None) -> None:
+        self._pseudonymizers = pseudonymizers
+        self._enrich = enrich
+
+    def convert(self, value: bytes | None) -> EvidenceMessage:
+        """Raises PoisonEvent for anything that can never become evidence as it is."""
+        raw = decode_raw(value)
+        row = evidence_row(
+            raw.event, raw.producer_id, raw.sequence, raw.prev_hash, raw.event_hash,
+            raw.key_version, self._pseudonymizers,
+        )  # fmt: skip
+        return EvidenceMessage(row, self._enrichment(raw.event))
+
+    def _enrichment(self, event: dict[str, Any]) -> dict[str, Any]:
+        if self._enrich is None:
+            return {}
+        try:
+            return self._enrich(event)
+        except Exception:  # enrichment is best effort; the evidence goes on without it
+            log.exception("enrichment failed")
+            return {}
+
+
+def batch_token(messages: Sequence[EvidenceMessage]) -> str:
+    """Insert deduplication token naming exactly the rows of a batch: a redelivered batch
+    with the same rows is dropped by the store; any other re-insert is hidden by FINAL."""
+    digest = hashlib.sha256()
+    for message in messages:
+        digest.update(str(message.row["event_hash"]).encode())
+    return f"kafka:{digest.hexdigest()[:40]}"
+
+
+class EvidenceSink:
+    def __init__(
+        self,
+        store: EvidenceStore,
+        observe: Observe | None = None,
+        max_backoff_s: float = 5.0,
+    ) -> None:
+        self._store = store
+        self._observe = observe
+        self._max_backoff_s = max_backoff_s
+        self._stop = threading.Event()
+        self.stored = 0
+        self.paused = False
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def store_batch(self, messages: Sequence[EvidenceMessage]) -> None:
+        """Blocks until the batch is stored (pausing while the store is down); raises
+        SinkStopped if asked to stop first. Detection runs after, never holding it back."""
+        if not messages:
+            return
+        rows = [message.row for message in messages]
+        self._insert(rows, batch_token(messages))
+        self.stored += len(rows)
+        if self._observe is not None:
+            try:
+                self._observe(rows, [message.enrichment for message in messages])
+            except Exception:
+                log.exception("detection failed for a batch")
+
+    def _insert(self, rows: list[dict[str, Any]], token: str) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                self._store.insert_rows(rows, dedup_token=token)
+                if self.paused:
+                    log.info("evidence store back; sink resumed")
+                self.paused = False
+                return
+            except StoreUnavailable:
+                if not self.paused:
+                    log.warning("evidence store unavailable; sink paused")
+                self.paused = True
+            if self._stop.wait(backoff):
+                raise SinkStopped("stopped before the batch was stored")
+            backoff = min(backoff * 2, self._max_backoff_s)
