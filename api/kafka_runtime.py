@@ -16,6 +16,7 @@ from stream.app import WorkerConfig, WorkerHost, build_faust_app
 from stream.enrich import enrich
 from stream.outbox import OutboxReader
 from stream.relay import OutboxRelay, WaitForCommit, kafka_producer_factory
+from stream.topology import TopicNames
 from stream.webhook import WebhookDeliverer
 from stream.workers import EvidenceSink, RawConverter
 
@@ -28,7 +29,9 @@ def build_relay(
     if not settings.kafka_bootstrap:
         raise ValueError("the relay needs FHIR_EVIDENCE_KAFKA_BOOTSTRAP")
     reader = OutboxReader(outbox_path, RELAY_CONSUMER)
-    return OutboxRelay(reader, kafka_producer_factory(settings.kafka_bootstrap), wait_for_commit)
+    producer = kafka_producer_factory(settings.kafka_bootstrap)
+    topic = TopicNames(settings.kafka_topic_prefix).raw
+    return OutboxRelay(reader, producer, wait_for_commit, topic=topic)
 
 
 class AlertFanout:
@@ -71,6 +74,9 @@ def build_workers(
     enrichment = _enrichment(settings, pseudonymizer)
     converter = RawConverter({HASH_KEY_VERSION: pseudonymizer}, enrichment)
     sink = EvidenceSink(store, alerting.detector.observe)
-    config = WorkerConfig(settings.kafka_bootstrap, settings.kafka_partitions)
+    config = WorkerConfig(
+        settings.kafka_bootstrap, settings.kafka_partitions,
+        settings.kafka_group, settings.kafka_topic_prefix,
+    )  # fmt: skip
     host = WorkerHost(config, lambda: build_faust_app(config, converter, sink, alerts), sink)
     return host, alerting

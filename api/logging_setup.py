@@ -8,6 +8,9 @@ import structlog
 
 def configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(stream=sys.stderr, level=level.upper(), format="%(message)s")
+    for noisy in ("faust", "mode", "aiokafka", "kafka"):  # chatty at INFO; their warnings stay
+        chosen = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, chosen))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

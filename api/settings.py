@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     max_token_lifetime_s: int = 3600
     kafka_bootstrap: str | None = None
     kafka_partitions: int = Field(default=6, ge=1, le=1024)
+    kafka_topic_prefix: str = ""
+    kafka_group: str = "fhir-evidence"  # the workers' consumer group
     clickhouse_url: str | None = None
     hash_key: str | None = None
     alert_webhook_url: str | None = None

@@ -12,13 +12,7 @@ import structlog
 
 from stream.agents import AlertOutbox, register_agents
 from stream.kafka_admin import ensure_topics
-from stream.topology import (
-    ALERTS_TOPIC,
-    DEAD_LETTER_TOPIC,
-    EVIDENCE_TOPIC,
-    RAW_TOPIC,
-    topology,
-)
+from stream.topology import TopicNames, topology
 from stream.workers import EvidenceSink, RawConverter
 
 log = structlog.get_logger("fhir_evidence.worker")
@@ -30,7 +24,12 @@ Timer = tuple[float, Callable[[], None]]  # (interval_s, blocking work) run on t
 class WorkerConfig:
     bootstrap: str
     partitions: int = 6
-    app_id: str = APP_ID
+    app_id: str = APP_ID  # the consumer group
+    topic_prefix: str = ""
+
+    @property
+    def names(self) -> TopicNames:
+        return TopicNames(self.topic_prefix)
 
 
 def broker_urls(bootstrap: str) -> str:
@@ -58,11 +57,12 @@ def build_faust_app(
         producer_compression_type="gzip",
         stream_wait_empty=False,
     )
+    names = config.names
     topics = {
-        "raw": app.topic(RAW_TOPIC, partitions=config.partitions),
-        "evidence": app.topic(EVIDENCE_TOPIC, partitions=config.partitions),
-        "alerts": app.topic(ALERTS_TOPIC, partitions=config.partitions),
-        "dead": app.topic(DEAD_LETTER_TOPIC, partitions=1),
+        "raw": app.topic(names.raw, partitions=config.partitions),
+        "evidence": app.topic(names.evidence, partitions=config.partitions),
+        "alerts": app.topic(names.alerts, partitions=config.partitions),
+        "dead": app.topic(names.dead_letter, partitions=1),
     }
     register_agents(app, topics, converter, sink, alerts)
     for interval, work in timers:
@@ -97,7 +97,8 @@ class WorkerHost:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        await ensure_topics(self._config.bootstrap, topology(self._config.partitions))
+        specs = topology(self._config.partitions, names=self._config.names)
+        await ensure_topics(self._config.bootstrap, specs)
         self.app = self._make_app()
         await self.app.start()
         self.started.set()

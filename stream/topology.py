@@ -16,13 +16,38 @@ DEAD_LETTER_TOPIC = "fhir.access.deadletter"
 
 
 @dataclass(frozen=True, slots=True)
+class TopicNames:
+    """The topic names, with an optional prefix (several deployments on one cluster)."""
+
+    prefix: str = ""
+
+    @property
+    def raw(self) -> str:
+        return self.prefix + RAW_TOPIC
+
+    @property
+    def evidence(self) -> str:
+        return self.prefix + EVIDENCE_TOPIC
+
+    @property
+    def alerts(self) -> str:
+        return self.prefix + ALERTS_TOPIC
+
+    @property
+    def dead_letter(self) -> str:
+        return self.prefix + DEAD_LETTER_TOPIC
+
+
+@dataclass(frozen=True, slots=True)
 class TopicSpec:
     name: str
     partitions: int
     configs: dict[str, str] = field(default_factory=dict)
 
 
-def topology(partitions: int = 6, raw_retention_ms: int = 3 * DAY_MS) -> tuple[TopicSpec, ...]:
+def topology(
+    partitions: int = 6, raw_retention_ms: int = 3 * DAY_MS, names: TopicNames = TopicNames()
+) -> tuple[TopicSpec, ...]:
     """The topics and their configs. Raw events hold raw identifiers, so the raw topic keeps
     them only briefly (default three days: enough to ride out a worker outage); everything
     downstream is pseudonymous and kept for a week for replays."""
@@ -30,10 +55,10 @@ def topology(partitions: int = 6, raw_retention_ms: int = 3 * DAY_MS) -> tuple[T
         raise ValueError("a topic needs at least one partition")
     durable = {"min.insync.replicas": "1", "cleanup.policy": "delete"}
     return (
-        TopicSpec(RAW_TOPIC, partitions, {**durable, "retention.ms": str(raw_retention_ms)}),
-        TopicSpec(EVIDENCE_TOPIC, partitions, {**durable, "retention.ms": str(7 * DAY_MS)}),
-        TopicSpec(ALERTS_TOPIC, partitions, {**durable, "retention.ms": str(30 * DAY_MS)}),
-        TopicSpec(DEAD_LETTER_TOPIC, 1, {**durable, "retention.ms": str(30 * DAY_MS)}),
+        TopicSpec(names.raw, partitions, {**durable, "retention.ms": str(raw_retention_ms)}),
+        TopicSpec(names.evidence, partitions, {**durable, "retention.ms": str(7 * DAY_MS)}),
+        TopicSpec(names.alerts, partitions, {**durable, "retention.ms": str(30 * DAY_MS)}),
+        TopicSpec(names.dead_letter, 1, {**durable, "retention.ms": str(30 * DAY_MS)}),
     )
 
 
