@@ -78,6 +78,14 @@ class EvidenceStore:
             )
         )
 
+    @property
+    def database(self) -> str:
+        return self._db
+
+    def select(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Rows of a read-only query built by a reconstruction module (`access_query`)."""
+        return self._select(sql, params)
+
     def _select(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         result = self._call(lambda c: c.query(sql, parameters=params))
         names = result.column_names

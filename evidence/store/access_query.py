@@ -1,0 +1,168 @@
+"""Reconstruction queries over the access events: one filter model for every auditor view
+(by patient, by principal, by resource, by time), read newest first on (ts_us, event_id).
+
+`where_sql` is pure (filter → SQL text and parameters); the functions below it run the SQL
+through the store's one client. A patient filter reads the narrow by-patient index first, a
+principal filter is a range of the main sort key; the other filters narrow those rows.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from evidence.store.clickhouse import ALERT_COLUMNS, READ_COLUMNS, EvidenceStore
+
+FOREVER_US = 2**62
+Position = tuple[int, str]  # (ts_us, event_id) of a row already seen
+
+
+@dataclass(frozen=True, slots=True)
+class AccessFilter:
+    """Which access events; empty fields do not filter."""
+
+    since_us: int = 0
+    until_us: int = FOREVER_US
+    patient_hash: str = ""
+    sub: str = ""
+    decisions: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+    action_prefix: str = ""  # matched in addition to `actions` (OR), e.g. "audit."
+    resource_type: str = ""  # one type; an export's comma list matches each of its types
+    exclude_resource_type: str = ""
+    client_id: str = ""
+    entity: str = ""  # a resource pseudonym "Type/<hash>"; for Patient also the patient
+    outcomes: tuple[int, ...] = ()  # FHIR AuditEvent outcome codes, see OUTCOME_SQL
+    min_returned: int = 0
+    status_below: int = 0  # 0: any status
+    stored_until_ms: int = 0  # 0: no cut; else rows stored at or before (an export snapshot)
+
+
+# The FHIR AuditEvent outcome of a row: 0 success, 4 minor failure (refused or invalid:
+# 4xx), 8 serious failure (5xx). The renderer uses the same rule (`outcome_code`).
+OUTCOME_SQL = "multiIf(decision != 'deny' AND status < 400, 0, status >= 500, 8, 4)"
+
+
+def outcome_code(decision: str, status: int) -> int:
+    if decision != "deny" and status < 400:
+        return 0
+    return 8 if status >= 500 else 4
+
+
+def _filters(f: AccessFilter) -> tuple[list[str], dict[str, Any]]:
+    """The conditions beyond the axis (patient or principal) and the time window."""
+    parts: list[str] = []
+    params: dict[str, Any] = {}
+
+    def add(sql: str, **values: Any) -> None:
+        parts.append(sql)
+        params.update(values)
+
+    if f.decisions:
+        add("decision IN {fd:Array(String)}", fd=list(f.decisions))
+    if f.actions or f.action_prefix:
+        add("(action IN {fa:Array(String)} OR ({fp:String} != '' AND startsWith(action, "
+            "{fp:String})))", fa=list(f.actions), fp=f.action_prefix)  # fmt: skip
+    if f.resource_type:
+        add("has(splitByChar(',', resource_type), {frt:String})", frt=f.resource_type)
+    if f.exclude_resource_type:
+        add("resource_type != {fxrt:String}", fxrt=f.exclude_resource_type)
+    if f.client_id:
+        add("client_id = {fc:String}", fc=f.client_id)
+    if f.entity:
+        rtype, _, digest = f.entity.partition("/")
+        sql = "has(resource_hashes, {fe:String})"
+        if rtype == "Patient":
+            sql = f"({sql} OR has(patient_hashes, {{feh:String}}))"
+        add(sql, fe=f.entity, feh=digest)
+    if f.outcomes:
+        add(f"{OUTCOME_SQL} IN {{fo:Array(UInt8)}}", fo=list(f.outcomes))
+    if f.min_returned:
+        add("count_returned >= {fmin:UInt32}", fmin=f.min_returned)
+    if f.status_below:
+        add("status < {fsb:UInt16}", fsb=f.status_below)
+    if f.stored_until_ms:
+        add("stored_at <= fromUnixTimestamp64Milli({fsu:Int64}, 'UTC')", fsu=f.stored_until_ms)
+    return parts, params
+
+
+def _page(after: Position | None, inclusive: bool) -> tuple[str, dict[str, Any]]:
+    if after is None:
+        return "", {}
+    op = "<=" if inclusive else "<"
+    return f"(ts_us, event_id) {op} ({{at:Int64}}, {{ae:String}})", {"at": after[0], "ae": after[1]}
+
+
+def where_sql(
+    db: str, f: AccessFilter, after: Position | None = None, inclusive: bool = False
+) -> tuple[str, dict[str, Any], bool]:
+    """FROM … WHERE … over access_events for the filter (pure); the last value says whether
+    only the axis and window constrain the rows (then an index page can be limited early)."""
+    extra, params = _filters(f)
+    page, page_params = _page(after, inclusive)
+    params.update(page_params, s=f.since_us, u=f.until_us)
+    window = ["ts_us >= {s:Int64}", "ts_us < {u:Int64}", *([page] if page else [])]
+    if f.sub:
+        extra.insert(0, "sub = {sub:String}")
+        params["sub"] = f.sub
+    conditions = extra
+    if f.patient_hash:
+        params["p"] = f.patient_hash
+        keys = (
+            f"SELECT sub, ts_us, event_id FROM {db}.access_by_patient FINAL "
+            f"WHERE patient_hash = {{p:String}} AND {' AND '.join(window)}"
+        )
+        if not extra:
+            keys += " ORDER BY ts_us DESC, event_id DESC LIMIT {n:UInt32}"
+        conditions = [f"(sub, ts_us, event_id) IN ({keys})", *extra]
+    else:
+        conditions = [*extra, *window]
+    sql = f"FROM {db}.access_events FINAL WHERE {' AND '.join(conditions)}"
+    return sql, params, not extra
+
+
+def find_accesses(
+    store: EvidenceStore,
+    f: AccessFilter,
+    limit: int,
+    after: Position | None = None,
+    inclusive: bool = False,
+) -> list[dict[str, Any]]:
+    """One page of matching events, newest first; `inclusive` repeats the `after` row."""
+    body, params, _ = where_sql(store.database, f, after, inclusive)
+    params["n"] = limit
+    sql = (
+        f"SELECT {', '.join(READ_COLUMNS)} {body} "
+        "ORDER BY ts_us DESC, event_id DESC LIMIT {n:UInt32}"
+    )
+    return store.select(sql, params)
+
+
+def count_accesses(store: EvidenceStore, f: AccessFilter) -> int:
+    body, params, _ = where_sql(store.database, f)
+    params["n"] = 2**32 - 1  # an index page limit, when there is one, must not cut the count
+    return int(store.select(f"SELECT count() AS n {body}", params)[0]["n"])
+
+
+def access_event(store: EvidenceStore, event_id: str) -> dict[str, Any] | None:
+    sql = (
+        f"SELECT {', '.join(READ_COLUMNS)} FROM {store.database}.access_events FINAL "
+        "WHERE event_id = {e:String} LIMIT 1"
+    )
+    rows = store.select(sql, {"e": event_id})
+    return rows[0] if rows else None
+
+
+def alerts_for_request(
+    store: EvidenceStore, request_id: str, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The alerts whose evidence includes this request (alerts keep their last 100 ids)."""
+    sql = (
+        f"SELECT {', '.join(ALERT_COLUMNS)} FROM {store.database}.alerts FINAL "
+        "WHERE has(request_ids, {r:String}) ORDER BY first_seen_us, alert_id LIMIT {n:UInt32}"
+    )
+    return store.select(sql, {"r": request_id, "n": limit})
+
+
+def store_now_ms(store: EvidenceStore) -> int:
+    """The store's own clock (stored_at is stamped by it): the cut of an export snapshot."""
+    rows = store.select("SELECT toUnixTimestamp64Milli(now64(3)) AS now_ms", {})
+    return int(rows[0]["now_ms"])
