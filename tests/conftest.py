@@ -5,11 +5,13 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import clickhouse_connect
 import pytest
 
 from evidence.store import EvidenceStore
+from tests.kafka_broker import KafkaBroker, KafkaBrokerError, in_ci
 
 STORE_BACKENDS = ["chdb"] + (["server"] if os.environ.get("CLICKHOUSE_URL") else [])
 
@@ -36,7 +38,56 @@ def evidence_store(request: pytest.FixtureRequest) -> Iterator[EvidenceStore]:
     store.raw_command(f"DROP DATABASE IF EXISTS {database}")
 
 
+def _kafka_unavailable(reason: str) -> NoReturn:
+    """Under CI a Kafka test must run: error it. Elsewhere skip it, saying why."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: Kafka tests must not be skipped)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def _kafka_jar_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
+    """The broker this session starts from the Maven jars, on first request only."""
+    broker = KafkaBroker(tmp_path_factory.mktemp("kafka"))
+    try:
+        broker.start()
+        error = None
+    except KafkaBrokerError as exc:
+        error = exc
+    if error is not None:  # outside the except: no "during handling" chain in the report
+        reason = f"no Kafka broker from the Maven jars ({error.summary}); or set KAFKA_BOOTSTRAP"
+        _kafka_unavailable(f"{reason}\n{error.details}" if in_ci() else reason)
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(request: pytest.FixtureRequest) -> str:
+    """Bootstrap servers of a running broker: $KAFKA_BOOTSTRAP, else the jar broker."""
+    external = os.environ.get("KAFKA_BOOTSTRAP")
+    return external or request.getfixturevalue("_kafka_jar_broker").bootstrap
+
+
+@pytest.fixture
+def kafka_broker(request: pytest.FixtureRequest) -> Iterator[KafkaBroker]:
+    """The jar broker behind kafka_bootstrap, to stop/kill/restart (same port, same data);
+    started again after the test if the test left it down."""
+    if os.environ.get("KAFKA_BOOTSTRAP"):
+        _kafka_unavailable("KAFKA_BOOTSTRAP is an external broker: tests cannot stop/restart it")
+    broker: KafkaBroker = request.getfixturevalue("_kafka_jar_broker")
+    yield broker
+    if not broker.running:
+        broker.start()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:  # `-m "not kafka"` also leaves out tests that only use the fixtures
+        if {"kafka_bootstrap", "kafka_broker"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.kafka)
+
+
 def pytest_report_header() -> list[str]:
     backends = ", ".join(STORE_BACKENDS)
     note = "" if "server" in STORE_BACKENDS else " (set CLICKHOUSE_URL to add a server)"
-    return [f"evidence store backends: {backends}{note}"]
+    kafka = os.environ.get("KAFKA_BOOTSTRAP") or "broker from the Maven jars, started on first use"
+    return [f"evidence store backends: {backends}{note}", f"kafka: {kafka}"]
