@@ -53,6 +53,8 @@ def build_faust_app(
         topic_partitions=config.partitions,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        broker_session_timeout=10.0,  # a crashed worker's partitions move on within seconds
+        broker_heartbeat_interval=2.0,
         producer_acks=-1,
         producer_compression_type="gzip",
         stream_wait_empty=False,

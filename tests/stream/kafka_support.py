@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from evidence.core import AccessEvent
 from evidence.core.record import evidence_payload
@@ -131,3 +131,31 @@ def in_thread(work: Callable[[], None]) -> threading.Thread:
     thread = threading.Thread(target=work, daemon=True)
     thread.start()
     return thread
+
+
+def group_caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
+    """True when the consumer group has committed offsets at the end of every partition."""
+
+    async def run() -> bool:
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+        await admin.start()
+        await consumer.start()
+        try:
+            committed = await admin.list_consumer_group_offsets(group)
+            described = await admin.describe_topics(topics)
+            partitions = [TopicPartition(t["topic"], p["partition"])
+                          for t in described for p in t["partitions"]]  # fmt: skip
+            ends = await consumer.end_offsets(partitions)
+            return len(partitions) > 0 and all(
+                end == 0 or (tp in committed and committed[tp].offset >= end)
+                for tp, end in ends.items()
+            )
+        finally:
+            await consumer.stop()
+            await admin.close()
+
+    return asyncio.run(run())
+
