@@ -17,6 +17,7 @@ from clickhouse_connect.driver.client import Client
 from evidence.core.errors import EvidenceError
 from evidence.core.record import PAYLOAD_FIELDS
 from evidence.store.schema import RETENTION_YEARS_DEFAULT, schema_statements
+from evidence.store.seal_schema import retention_statements, ttl_interval
 
 T = TypeVar("T")
 ROW_COLUMNS: tuple[str, ...] = (
@@ -54,9 +55,34 @@ class EvidenceStore:
         except Exception as exc:  # foreign errors stop here
             raise StoreUnavailable("the evidence store failed") from exc
 
-    def apply_schema(self, retention_years: int = RETENTION_YEARS_DEFAULT) -> None:
-        for statement in schema_statements(self._db, retention_years):
+    def apply_schema(
+        self, retention_years: int = RETENTION_YEARS_DEFAULT, retention_days: int | None = None
+    ) -> None:
+        for statement in schema_statements(self._db, retention_years, retention_days):
             self._call(lambda c, s=statement: c.command(s))  # type: ignore[misc]
+        interval = ttl_interval(retention_years, retention_days)
+        for statement in retention_statements(self._db, interval):
+            self.command(statement, settings={"materialize_ttl_after_modify": 0})
+
+    def command(self, sql: str, params: dict[str, Any] | None = None,
+                settings: dict[str, Any] | None = None) -> Any:  # fmt: skip
+        return self._call(lambda c: c.command(sql, parameters=params, settings=settings))
+
+    def raw_query(
+        self, sql: str, params: dict[str, Any], fmt: str, settings: dict[str, Any] | None = None
+    ) -> bytes:
+        """The result as bytes in a ClickHouse output format (bulk reads parsed by callers)."""
+        return self._call(
+            lambda c: c.raw_query(sql, parameters=params, fmt=fmt, settings=settings)
+        )
+
+    def raw_insert(self, table: str, columns: Sequence[str], block: bytes, fmt: str) -> None:
+        """One insert (one part) of a block already encoded in a ClickHouse input format."""
+        self._call(
+            lambda c: c.raw_insert(
+                f"{self._db}.{table}", column_names=list(columns), insert_block=block, fmt=fmt
+            )
+        )
 
     def insert_rows(self, rows: Sequence[dict[str, Any]], dedup_token: str) -> None:
         """One insert (one part) for the batch, as JSONEachRow: parsed by the engine, not
@@ -232,11 +258,13 @@ def store_dsn(clickhouse_url: str | None, data_dir: Path) -> str:
     return f"chdb://{(data_dir / 'evidence').resolve()}"
 
 
-def open_evidence_store(dsn: str, database: str = "evidence") -> EvidenceStore:
+def open_evidence_store(
+    dsn: str, database: str = "evidence", retention_days: int | None = None
+) -> EvidenceStore:
     try:
         client = clickhouse_connect.get_client(dsn=dsn)
     except Exception as exc:
         raise StoreUnavailable("the evidence store cannot be opened") from exc
     store = EvidenceStore(client, database)
-    store.apply_schema()
+    store.apply_schema(retention_days=retention_days)
     return store

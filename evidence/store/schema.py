@@ -9,6 +9,8 @@ latest version of each alert (an alert is updated, not repeated); `detection_sta
 detectors' long-lived state (per-principal baselines) so it survives restarts.
 """
 
+from evidence.store.seal_schema import seal_statements, ttl_interval
+
 RETENTION_YEARS_DEFAULT = 6
 
 _EVENT_COLUMNS = """
@@ -53,8 +55,11 @@ _EVENT_COLUMNS = """
     stored_at DateTime64(3, 'UTC') DEFAULT now64(3)"""
 
 
-def schema_statements(database: str, retention_years: int) -> list[str]:
-    ttl = f"TTL toDateTime(ts) + INTERVAL {int(retention_years)} YEAR"
+def schema_statements(
+    database: str, retention_years: int, retention_days: int | None = None
+) -> list[str]:
+    interval = ttl_interval(retention_years, retention_days)
+    ttl = f"TTL toDateTime(ts) + {interval}"
     return [
         f"CREATE DATABASE IF NOT EXISTS {database}",
         f"""CREATE TABLE IF NOT EXISTS {database}.access_events ({_EVENT_COLUMNS},
@@ -107,4 +112,5 @@ ORDER BY alert_id
     updated_us Int64
 ) ENGINE = ReplacingMergeTree(updated_us)
 ORDER BY key""",
+        *seal_statements(database, interval),
     ]
