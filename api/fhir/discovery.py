@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from api.audit.auditevent_search import SEARCH_PARAMS as AUDITEVENT_PARAMS
 from api.data.indexing import SEARCH_PARAMS
 from api.settings import Settings
 
@@ -90,6 +91,22 @@ def _resource_entry(rtype: str) -> dict[str, Any]:
     return entry
 
 
+def _auditevent_entry() -> dict[str, Any]:
+    """The read-only FHIR view of the evidence (IHE BALP), for explicit AuditEvent scopes."""
+    return {
+        "type": "AuditEvent",
+        "profile": "http://hl7.org/fhir/StructureDefinition/AuditEvent",
+        "documentation": "Access evidence rendered following IHE BALP; read-only; needs an "
+        "AuditEvent scope (a wildcard never covers it). Patients, resources and the token "
+        "appear as keyed-hash pseudonyms; `agent` is the principal's sub.",
+        "interaction": [{"code": "read"}, {"code": "search-type"}],
+        "versioning": "no-version",
+        "readHistory": False,
+        "updateCreate": False,
+        "searchParam": [{"name": n, "type": t} for n, t in AUDITEVENT_PARAMS.items()],
+    }
+
+
 def capability_statement(settings: Settings, software_version: str) -> dict[str, Any]:
     security: dict[str, Any] = {
         "cors": False,
@@ -128,7 +145,10 @@ def capability_statement(settings: Settings, software_version: str) -> dict[str,
             {
                 "mode": "server",
                 "security": security,
-                "resource": [_resource_entry(rtype) for rtype in sorted(SEARCH_PARAMS)],
+                "resource": [
+                    *(_resource_entry(rtype) for rtype in sorted(SEARCH_PARAMS)),
+                    _auditevent_entry(),
+                ],
             }
         ],
     }

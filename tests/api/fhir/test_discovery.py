@@ -23,3 +23,11 @@ def test_smart_configuration() -> None:
     config = smart_configuration(Settings())
     assert config["issuer"].endswith("/dev-issuer") and "jwks_uri" in config
     assert "permission-v2" in config["capabilities"] and "export" in config["scopes_supported"]
+
+
+def test_capability_statement_lists_the_auditevent_view() -> None:
+    rest = capability_statement(Settings(), "0.1")["rest"][0]
+    (entry,) = [r for r in rest["resource"] if r["type"] == "AuditEvent"]
+    assert {i["code"] for i in entry["interaction"]} == {"read", "search-type"}
+    assert {"name": "date", "type": "date"} in entry["searchParam"]
+    assert {"name": "patient", "type": "reference"} in entry["searchParam"]
