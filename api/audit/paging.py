@@ -43,13 +43,15 @@ def json_response(body: dict[str, Any]) -> Response:
     return FhirResponse(body, media_type="application/json")
 
 
-def window(request: Request) -> tuple[int, int, int]:
+def window(
+    request: Request, since_default: int = 0, until_default: int = FOREVER_US
+) -> tuple[int, int, int]:
     q = request.query_params
-    since = parse_instant_us(q.get("since"), 0)
-    until = parse_instant_us(q.get("until"), FOREVER_US)
-    count = q.get("_count", str(PAGE_DEFAULT))
+    since = parse_instant_us(q.get("since"), since_default)
+    until = parse_instant_us(q.get("until"), until_default)
+    count = q.get("_count") or q.get("limit") or str(PAGE_DEFAULT)
     if not count.isdigit():
-        raise InvalidRequest("_count must be a non-negative integer.")
+        raise InvalidRequest("_count (or limit) must be a non-negative integer.")
     return since, until, min(int(count), PAGE_MAX)
 
 

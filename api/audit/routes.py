@@ -1,9 +1,21 @@
-"""Auditor routes (contract section 8). Each read is itself audited like any other request."""
+"""Auditor routes (contract section 8). Each read is itself audited like any other request.
+
+The access lists take the filters of `api.audit.filters` and page newest first with signed
+cursors; with `_format=ndjson|csv` (or the matching Accept) they stream every matching row.
+"""
+
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from api.audit.alerts import alert_view
+from api.audit.disclosures import disclosure_filter, disclosure_view, period_start_us
+from api.audit.exports import export_format, stream_export
+from api.audit.filters import access_filter, filter_key, multi_params, with_axis
+from api.audit.lifecycle import lifecycle
 from api.audit.paging import (
     after_cursor,
     auditor,
@@ -12,54 +24,114 @@ from api.audit.paging import (
     staff_auditor,
     window,
 )
-from api.audit.views import access_view
-from api.errors import Forbidden, NotFound
-from api.services import audit
+from api.audit.tabular import ACCESS_COLUMNS, DISCLOSURE_COLUMNS
+from api.audit.views import access_view, iso_from_us
+from api.errors import Forbidden, InvalidRequest, NotFound
+from api.security.principal import Principal
+from api.services import Services, audit
 from evidence.core import ReasonCode
+from evidence.store.access_query import AccessFilter, alerts_for_request, find_accesses
 from evidence.store.verification import verify_store
 
 router = APIRouter(prefix="/audit")
+View = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-@router.get("/patients/{patient_id}/accesses")
-async def patient_accesses(request: Request, patient_id: str) -> Response:
-    svc, principal, patient_only = auditor(request, "audit.patient_accesses")
+def _patient_auditor(request: Request, patient_id: str, action: str) -> tuple[Services, Principal]:
+    """An auditor, or a patient-context token asking about its own patient only."""
+    svc, principal, patient_only = auditor(request, action)
     audit(request).patient_ids.add(patient_id)
     if patient_only and principal.patient != patient_id:
         raise Forbidden(
             "Patient-context tokens may read only their own disclosures.",
             reason=ReasonCode.COMPARTMENT_OUTSIDE,
         )
+    return svc, principal
+
+
+def _filters(request: Request) -> tuple[AccessFilter, int]:
     since, until, limit = window(request)
-    patient_hash = svc.pseudonymizer.patient(patient_id)
-    key = f"patient:{patient_hash}:{since}:{until}"
+    items = request.query_params.multi_items()
+    audit(request).query_params = sorted({name for name, _ in items})
+    return access_filter(multi_params(items), since, until), limit
+
+
+async def _page(
+    request: Request, svc: Services, principal: Principal, f: AccessFilter, limit: int,
+    name: str, view: View,
+) -> dict[str, Any]:  # fmt: skip
+    key = filter_key(f"audit.{name}", f)
     after = after_cursor(svc, request, principal, key)
-    rows = await run_in_threadpool(
-        svc.store.accesses_by_patient, patient_hash, since, until, limit, after
-    )
-    body = page_body(svc, request, principal, key, rows, limit)
+    rows = await run_in_threadpool(find_accesses, svc.store, f, limit, after)
+    return page_body(svc, request, principal, key, rows, limit, name=name, view=view)
+
+
+@router.get("/patients/{patient_id}/accesses")
+async def patient_accesses(request: Request, patient_id: str) -> Response:
+    svc, principal = _patient_auditor(request, patient_id, "audit.patient_accesses")
+    base, limit = _filters(request)
+    patient_hash = svc.pseudonymizer.patient(patient_id)
+    f = with_axis(base, patient_hash=patient_hash)
+    fmt = export_format(request)
+    if fmt != "json":
+        return await stream_export(request, svc, f, fmt, access_view, ACCESS_COLUMNS,
+                                   "patient-accesses")  # fmt: skip
+    body = await _page(request, svc, principal, f, limit, "accesses", access_view)
     return json_response({"patient": patient_id, "patient_pseudonym": patient_hash, **body})
 
 
 @router.get("/principals/{sub}/accesses")
 async def principal_accesses(request: Request, sub: str) -> Response:
     svc, principal = staff_auditor(request, "audit.principal_accesses")
-    since, until, limit = window(request)
-    key = f"principal:{sub}:{since}:{until}"
-    after = after_cursor(svc, request, principal, key)
-    rows = await run_in_threadpool(svc.store.accesses_by_principal, sub, since, until, limit, after)
-    return json_response({"principal": sub, **page_body(svc, request, principal, key, rows, limit)})
+    base, limit = _filters(request)
+    f = with_axis(base, sub=sub)
+    fmt = export_format(request)
+    if fmt != "json":
+        return await stream_export(request, svc, f, fmt, access_view, ACCESS_COLUMNS,
+                                   "principal-accesses")  # fmt: skip
+    body = await _page(request, svc, principal, f, limit, "accesses", access_view)
+    return json_response({"principal": sub, **body})
+
+
+@router.get("/patients/{patient_id}/disclosures")
+async def patient_disclosures(request: Request, patient_id: str) -> Response:
+    """Accounting of disclosures (45 CFR 164.528), by default over the last six years."""
+    svc, principal = _patient_auditor(request, patient_id, "audit.patient_disclosures")
+    now_us = int(svc.clock() * 1_000_000)
+    since, until, limit = window(request, period_start_us(now_us), now_us)
+    include_audit = request.query_params.get("include_audit", "false").lower()
+    if include_audit not in ("true", "false"):
+        raise InvalidRequest("include_audit must be true or false.")
+    audit(request).query_params = sorted(set(request.query_params.keys()))
+    patient_hash = svc.pseudonymizer.patient(patient_id)
+    window_filter = AccessFilter(since_us=since, until_us=until, patient_hash=patient_hash)
+    f = disclosure_filter(window_filter, include_audit == "true")
+    fmt = export_format(request)
+    if fmt != "json":
+        return await stream_export(request, svc, f, fmt, disclosure_view, DISCLOSURE_COLUMNS,
+                                   "disclosures")  # fmt: skip
+    body = await _page(request, svc, principal, f, limit, "disclosures", disclosure_view)
+    header = {
+        "patient": patient_id,
+        "patient_pseudonym": patient_hash,
+        "period": {"start": iso_from_us(since), "end": iso_from_us(until)},
+        "generated_at": iso_from_us(now_us),
+        "standard": "45 CFR 164.528 accounting of disclosures",
+    }
+    return json_response({**header, **body})
 
 
 @router.get("/requests/{request_id}")
 async def request_lifecycle(request: Request, request_id: str) -> Response:
     svc, _principal = staff_auditor(request, "audit.request")
-    rows = await run_in_threadpool(svc.store.request_events, request_id[:128])
+    request_id = request_id[:128]
+    rows = await run_in_threadpool(svc.store.request_events, request_id)
     if not rows:
         raise NotFound("No evidence for this request id (yet).")
+    alerts = await run_in_threadpool(alerts_for_request, svc.store, request_id)
     audit(request).count_returned = len(rows)
-    views = [access_view(row) for row in rows]
-    return json_response({"request_id": request_id, "events": views, **views[0]})
+    views = [alert_view(a) for a in alerts]
+    return json_response(lifecycle(request_id, rows, views, svc.settings.base_url))
 
 
 @router.get("/verify")
