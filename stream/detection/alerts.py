@@ -54,6 +54,9 @@ class Alert:
         return ts_us < self.window_start_us + self.window_s * _SECOND_US
 
 
+Raised = list[tuple[int, Alert]]  # alerts of a rule over a batch: (index of the trigger, alert)
+
+
 def alert_key(kind: str, principal: str, window_start_us: int) -> str:
     text = f"{kind}|{principal}|{window_start_us}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]

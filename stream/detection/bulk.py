@@ -7,18 +7,24 @@ request id, ordered by that time, at most `max_tracked_patients`, oldest dropped
 clock hour of the latest activity (folded into the baseline once a later hour starts), the
 baseline itself, and the open alert. An event older than the principal's latest counts as
 happening at that latest time, so the windows stay ordered and cheap to slide.
+
+Incremental: the state is mutable and owned by the engine (`observe` changes it in place),
+and an event costs O(its patients), not O(patients seen). Besides the hour (`seen`), the
+1 min and 5 min windows are kept as recency maps of their own (always the suffix of `seen`
+later than latest - window) once `seen` is large enough to reach their floors, and the
+patients of the current clock hour as a running count once the baseline asks for it. These
+derived parts are rebuilt from `seen` when needed, never persisted nor compared.
 """
 
-from bisect import bisect_left, bisect_right
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from itertools import islice
-from operator import itemgetter
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from stream.detection.alerts import (
     MAX_REQUEST_IDS,
     Alert,
+    Raised,
     new_alert,
     optional_alert_from_dict,
     optional_alert_to_dict,
@@ -28,7 +34,6 @@ from stream.detection.alerts import (
 from stream.detection.baseline import (
     HOUR_US,
     Baseline,
-    Stats,
     baseline_from_dict,
     baseline_to_dict,
     expectation,
@@ -38,23 +43,29 @@ from stream.detection.baseline import (
 )
 from stream.detection.config import DetectionConfig
 from stream.detection.event import DetectionEvent
+from stream.detection.recency import Recency, count_since, drop_until, first_time, later_than
 
 KIND = "bulk_access_spike"
 VERSION = "1"
 _SECOND_US = 1_000_000
 WINDOWS: tuple[tuple[str, int], ...] = (("1m", 60), ("5m", 300), ("1h", 3600))
 _LONGEST_US = WINDOWS[-1][1] * _SECOND_US
+_SHORT_US = tuple(s * _SECOND_US for _, s in WINDOWS[:-1])  # kept beside `seen` (the hour)
 
-Seen = dict[str, tuple[int, str]]  # patient pseudonym -> (last time, request id)
+Seen = Recency  # patient pseudonym -> (last time, request id), oldest first
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BulkState:
-    seen: Seen = field(default_factory=dict)
+    seen: Seen = field(default_factory=OrderedDict)
     latest_us: int = 0
     hour_index: int = -1  # clock hour (ts // 1 h) not yet folded into the baseline; -1: none
     baseline: Baseline = field(default_factory=Baseline)
     open_alert: Alert | None = None
+    # derived: the 1 and 5 min windows (None until `seen` could reach their floors), and
+    # [clock hour, entries of `seen` in it] (hour -1 until the baseline asks)
+    recent: tuple[Seen, ...] | None = field(default=None, compare=False, repr=False)
+    this_hour: list[int] = field(default_factory=lambda: [-1, 0], compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,48 +75,56 @@ class _Trigger:
     extra: tuple[tuple[str, int], ...] = ()
 
 
-def floors(config: DetectionConfig) -> dict[str, int]:
-    return {
-        "1m": config.bulk_spike_floor_1m,
-        "5m": config.bulk_spike_floor_5m,
-        "1h": config.bulk_spike_floor_1h,
-    }
+def floors(config: DetectionConfig) -> tuple[int, ...]:
+    return (config.bulk_spike_floor_1m, config.bulk_spike_floor_5m, config.bulk_spike_floor_1h)
 
 
 class BulkAccessSpike:
     kind = KIND
     version = VERSION
 
-    def initial(self) -> BulkState:
-        return BulkState()
-
-    def evaluate(
-        self, state: BulkState, event: DetectionEvent, config: DetectionConfig
-    ) -> tuple[BulkState, list[Alert]]:
-        if not (event.returned_data and event.patient_hashes):
+    def observe(
+        self, state: BulkState | None, events: Sequence[DetectionEvent], config: DetectionConfig
+    ) -> tuple[BulkState | None, Raised]:
+        """In place; only allowed events that returned some patient's data count."""
+        relevant = [(i, e) for i, e in enumerate(events) if e.patient_hashes and e.returned_data]
+        if not relevant:
             return state, []
-        now = max(state.latest_us, event.ts_us)
-        baseline = fold_hour(state, now, config.baseline_alpha).baseline
-        seen = admit(state.seen, event, now, config.max_tracked_patients)
-        updated = BulkState(seen, now, now // HOUR_US, baseline, state.open_alert)
-        times = _times(seen)
-        counts = window_counts(times, now)
-        trigger = _trigger(times, counts, baseline, now, config, event.principal)
-        if trigger is None:
-            return updated, []
-        fresh = _alert(updated, times, event.principal, (counts, trigger), config)
-        alert = raise_alert(state.open_alert, fresh)
-        return replace(updated, open_alert=alert), [alert]
+        state = BulkState() if state is None else state
+        need = min(config.bulk_spike_floor_1m, config.bulk_spike_floor_5m)
+        raised: Raised = []
+        for index, event in relevant:
+            alert = _step(state, event, config, need)
+            if alert is not None:
+                raised.append((index, alert))
+        return state, raised
+
+    def copy(self, state: BulkState) -> BulkState:
+        return BulkState(
+            state.seen.copy(),
+            state.latest_us,
+            state.hour_index,
+            state.baseline,
+            state.open_alert,
+            None if state.recent is None else tuple(w.copy() for w in state.recent),
+            list(state.this_hour),
+        )
 
     def compact(self, state: BulkState, now_us: int, config: DetectionConfig) -> BulkState | None:
-        state = fold_hour(state, now_us, config.baseline_alpha)
+        """Pure: the state itself when nothing is stale, None when nothing is worth keeping."""
+        fold = 0 <= state.hour_index < now_us // HOUR_US
+        baseline = _folded(state, config.baseline_alpha) if fold else state.baseline
+        hour_index = -1 if fold else state.hour_index
         open_alert = state.open_alert
-        if open_alert is not None and not open_alert.open_at(now_us):
-            open_alert = None
-        seen = _prune(state.seen, now_us - _LONGEST_US)
-        state = replace(state, seen=seen, open_alert=open_alert)
-        idle = not seen and open_alert is None and state.hour_index < 0
-        return None if idle and state.baseline.overall.n == 0 else state
+        expired = open_alert is not None and not open_alert.open_at(now_us)
+        open_alert = None if expired else open_alert
+        stale = bool(state.seen) and first_time(state.seen) <= now_us - _LONGEST_US
+        seen = later_than(state.seen, now_us - _LONGEST_US) if stale else state.seen
+        if not seen and open_alert is None and hour_index < 0 and baseline.overall.n == 0:
+            return None
+        if not (fold or expired or stale):
+            return state
+        return _rebuilt(seen, state.latest_us, hour_index, baseline, open_alert)
 
     def state_to_dict(self, state: BulkState) -> dict[str, Any]:
         return {
@@ -118,12 +137,12 @@ class BulkAccessSpike:
 
     def state_from_dict(self, data: Mapping[str, Any]) -> BulkState:
         entries = sorted(((str(p), (int(ts), str(rid))) for p, ts, rid in data["seen"]), key=_at)
-        return BulkState(
-            seen=dict(entries),
-            latest_us=int(data["latest_us"]),
-            hour_index=int(data["hour_index"]),
-            baseline=baseline_from_dict(data["baseline"]),
-            open_alert=optional_alert_from_dict(data["open_alert"]),
+        return _rebuilt(
+            OrderedDict(entries),
+            int(data["latest_us"]),
+            int(data["hour_index"]),
+            baseline_from_dict(data["baseline"]),
+            optional_alert_from_dict(data["open_alert"]),
         )
 
 
@@ -131,83 +150,114 @@ def _at(item: tuple[str, tuple[int, str]]) -> int:
     return item[1][0]
 
 
-def fold_hour(state: BulkState, now_us: int, alpha: float) -> BulkState:
-    """Once a later clock hour has begun, the pending hour's distinct count joins the
-    baseline (nothing is pending afterwards)."""
-    if state.hour_index < 0 or now_us // HOUR_US <= state.hour_index:
-        return state
+def _rebuilt(
+    seen: Seen, latest_us: int, hour_index: int, baseline: Baseline, open_alert: Alert | None
+) -> BulkState:
+    """A state of its own (a copy of `seen`); its derived parts are rebuilt when needed."""
+    return BulkState(OrderedDict(seen), latest_us, hour_index, baseline, open_alert)
+
+
+def _folded(state: BulkState, alpha: float) -> Baseline:
+    """The baseline with the pending clock hour's distinct count joined (every entry is at
+    or before the latest time, which lies in that hour)."""
     start = state.hour_index * HOUR_US
-    times = _times(state.seen)
-    value = bisect_left(times, start + HOUR_US) - bisect_left(times, start)
-    baseline = update_baseline(state.baseline, hour_of_week(start), value, alpha)
-    return replace(state, baseline=baseline, hour_index=-1)
+    value = count_since(state.seen, start)
+    return update_baseline(state.baseline, hour_of_week(start), value, alpha)
 
 
-def _times(seen: Seen) -> list[int]:
-    """Entry times, oldest first (the order `admit` keeps)."""
-    return list(map(itemgetter(0), seen.values()))
-
-
-def _later(times: list[int], cutoff_us: int) -> int:
-    """How many entries are later than `cutoff_us`."""
-    return len(times) - bisect_right(times, cutoff_us)
-
-
-def _prune(seen: Seen, cutoff_us: int) -> dict[str, tuple[int, str]]:
-    """A copy without the entries at or before `cutoff_us` (they are the first ones)."""
-    kept = dict(seen)
-    for patient, (ts, _) in seen.items():
-        if ts > cutoff_us:
-            break
-        del kept[patient]
-    return kept
-
-
-def admit(seen: Seen, event: DetectionEvent, now_us: int, cap: int) -> dict[str, tuple[int, str]]:
-    """The last hour's patients plus the event's (at `now_us`), oldest first, capped."""
-    kept = _prune(seen, now_us - _LONGEST_US)
-    for patient in event.patient_hashes:
-        kept.pop(patient, None)
-        kept[patient] = (now_us, event.request_id)
-    excess = len(kept) - cap
-    for patient in list(islice(kept, max(excess, 0))):
-        del kept[patient]
-    return kept
-
-
-def window_counts(times: list[int], now_us: int) -> dict[str, int]:
-    """Distinct patients per sliding window (now - w, now]."""
-    return {label: _later(times, now_us - s * _SECOND_US) for label, s in WINDOWS}
-
-
-def _trigger(
-    times: list[int],
-    counts: dict[str, int],
-    baseline: Baseline,
-    now_us: int,
-    config: DetectionConfig,
-    who: str,
-) -> _Trigger | None:
+def _step(
+    state: BulkState, event: DetectionEvent, config: DetectionConfig, need: int
+) -> Alert | None:
+    now = max(state.latest_us, event.ts_us)
+    if 0 <= state.hour_index < now // HOUR_US:  # a later clock hour began
+        state.baseline = _folded(state, config.baseline_alpha)
+    _admit(state, event, now, config.max_tracked_patients)
+    if state.recent is None and len(state.seen) >= need:
+        state.recent = tuple(later_than(state.seen, now - span) for span in _SHORT_US)
     limits = floors(config)
-    reached = [(label, s) for label, s in WINDOWS if counts[label] >= limits[label]]
-    if reached:
-        label, seconds = reached[-1]
-        text = f"{who}: {counts[label]} distinct patients within {label} (floor {limits[label]})"
-        return _Trigger(now_us - seconds * _SECOND_US, text)
+    position = _reached(state, limits)
+    trigger = None if position >= 0 else _baseline_trigger(state, now, config, event.principal)
+    if position < 0 and trigger is None:
+        return None
+    counts = _counts(state, now)
+    if trigger is None:
+        label, seconds = WINDOWS[position]
+        text = f"{event.principal}: {counts[position]} distinct patients within {label}"
+        trigger = _Trigger(now - seconds * _SECOND_US, f"{text} (floor {limits[position]})")
+    fresh = _alert(state, event.principal, counts, trigger, config)
+    state.open_alert = raise_alert(state.open_alert, fresh)
+    return state.open_alert
+
+
+def _admit(state: BulkState, event: DetectionEvent, now_us: int, cap: int) -> None:
+    """The last hour's patients plus the event's (at `now_us`), oldest first, capped; the
+    short windows slid alike, the current hour's count kept (when it is kept)."""
+    seen, tally, hour = state.seen, state.this_hour, now_us // HOUR_US
+    drop_until(seen, now_us - _LONGEST_US)
+    windows = state.recent or ()
+    for window, span in zip(windows, _SHORT_US, strict=False):
+        drop_until(window, now_us - span)
+    counting, start, entry = tally[0] == hour, hour * HOUR_US, (now_us, event.request_id)
+    for patient in event.patient_hashes:
+        old = seen.pop(patient, None)
+        if counting and (old is None or old[0] < start):
+            tally[1] += 1
+        seen[patient] = entry
+        for window in windows:
+            window.pop(patient, None)
+            window[patient] = entry
+    while len(seen) > cap:
+        if seen.popitem(last=False)[1][0] >= start and counting:
+            tally[1] -= 1
+    for window in windows:
+        while len(window) > cap:
+            window.popitem(last=False)
+    state.latest_us, state.hour_index = now_us, hour
+
+
+def _reached(state: BulkState, limits: tuple[int, ...]) -> int:
+    """The longest window whose floor is reached (its position in WINDOWS), -1: none. The
+    short windows are not kept while `seen` is smaller than their floors: none is reached."""
+    if len(state.seen) >= limits[-1]:
+        return len(WINDOWS) - 1
+    recent = state.recent or ()
+    for position in reversed(range(len(recent))):
+        if len(recent[position]) >= limits[position]:
+            return position
+    return -1
+
+
+def _counts(state: BulkState, now_us: int) -> tuple[int, ...]:
+    """Distinct patients per sliding window (now - w, now]."""
+    if state.recent is not None:
+        return (*map(len, state.recent), len(state.seen))
+    short = (len(later_than(state.seen, now_us - span)) for span in _SHORT_US)
+    return (*short, len(state.seen))
+
+
+def _hour_count(state: BulkState, hour: int) -> int:
+    """Entries of `seen` in this clock hour: counted once, then kept by `_admit`."""
+    if state.this_hour[0] != hour:
+        state.this_hour[:] = [hour, count_since(state.seen, hour * HOUR_US)]
+    return state.this_hour[1]
+
+
+def _baseline_trigger(
+    state: BulkState, now_us: int, config: DetectionConfig, who: str
+) -> _Trigger | None:
+    baseline = state.baseline
+    if not baseline.hours and baseline.overall.n == 0:
+        return None  # nothing learned: no expectation
     stats = expectation(
         baseline,
         hour_of_week(now_us),
         config.baseline_warmup_samples,
         config.baseline_overall_warmup_samples,
     )
-    return None if stats is None else _baseline_trigger(times, stats, now_us, config, who)
-
-
-def _baseline_trigger(
-    times: list[int], stats: Stats, now_us: int, config: DetectionConfig, who: str
-) -> _Trigger | None:
+    if stats is None:
+        return None
     since = now_us // HOUR_US * HOUR_US - 1
-    value = _later(times, since)
+    value = _hour_count(state, now_us // HOUR_US)  # the entries later than `since`
     z = zscore(stats, value, config.baseline_min_std)
     if value < config.baseline_min_distinct or z < config.baseline_z_threshold:
         return None
@@ -218,21 +268,23 @@ def _baseline_trigger(
 
 def _alert(
     state: BulkState,
-    times: list[int],
     principal: str,
-    why: tuple[dict[str, int], _Trigger],
+    counts: tuple[int, ...],
+    trigger: _Trigger,
     config: DetectionConfig,
 ) -> Alert:
-    counts, trigger = why
     since = unreported_after(state.open_alert, state.latest_us, trigger.since_us)
-    first_seen, request_ids = _evidence(state.seen, times, since)
+    first_seen, request_ids = _evidence(state.seen, since)
+    named = [
+        (f"distinct_patients_{label}", n) for (label, _), n in zip(WINDOWS, counts, strict=True)
+    ]
     return new_alert(
         kind=KIND,
         severity=config.severity(KIND),
         principal=principal,
         ts_us=state.latest_us,
         window_s=config.alert_window_s,
-        counts=[*((f"distinct_patients_{k}", v) for k, v in counts.items()), *trigger.extra],
+        counts=[*named, *trigger.extra],
         rule_version=VERSION,
         request_ids=request_ids,
         summary=trigger.summary,
@@ -240,11 +292,14 @@ def _alert(
     )
 
 
-def _evidence(seen: Seen, times: list[int], cutoff_us: int) -> tuple[int | None, tuple[str, ...]]:
+def _evidence(seen: Seen, cutoff_us: int) -> tuple[int | None, tuple[str, ...]]:
     """The earliest time after `cutoff_us` and the request ids behind the entries since."""
-    count = _later(times, cutoff_us)
-    if count == 0:
-        return None, ()
-    newest_first = map(itemgetter(1), islice(reversed(seen.values()), count))
+    newest_first: list[str] = []
+    first_seen = None
+    for ts, request_id in reversed(seen.values()):
+        if ts <= cutoff_us:
+            break
+        newest_first.append(request_id)
+        first_seen = ts
     request_ids = tuple(dict.fromkeys(newest_first))[:MAX_REQUEST_IDS]
-    return times[-count], request_ids[::-1]
+    return first_seen, request_ids[::-1]

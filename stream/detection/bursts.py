@@ -10,16 +10,19 @@
   fan-out of misses.
 
 A window keeps at most `max_window_entries` events per principal (oldest dropped first).
+Incremental: the window is a deque slid in place (the state is owned by the engine), with
+running tallies (entries per status or per target, misses) kept beside it, so an event
+costs O(1) amortised; the tallies are rebuilt from the entries on load.
 """
 
-from bisect import bisect_right
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from operator import itemgetter
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from stream.detection.alerts import (
     Alert,
+    Raised,
     new_alert,
     optional_alert_from_dict,
     optional_alert_to_dict,
@@ -34,73 +37,101 @@ NOT_FOUND = "not_found"
 
 # (time, request id, status, target, missed)
 Entry = tuple[int, str, int, str, bool]
-_TARGET, _MISSED = itemgetter(3), itemgetter(4)
+_STATUS, _TARGET = 2, 3
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class WindowState:
-    entries: tuple[Entry, ...] = ()
+    entries: deque[Entry] = field(default_factory=deque)
     latest_us: int = 0
     open_alert: Alert | None = None
-
-
-def _time(entry: Entry) -> int:
-    return entry[0]
-
-
-def slide(state: WindowState, entry: Entry, window_s: int, cap: int) -> WindowState:
-    """The window (now - window_s, now] after `entry`, now being the latest time seen; an
-    older (late) event counts as happening now, so entries stay ordered by time."""
-    now = max(state.latest_us, entry[0])
-    start = bisect_right(state.entries, now - window_s * _SECOND_US, key=_time)
-    kept = (*state.entries[start:], (now, *entry[1:]))
-    return replace(state, entries=kept[-cap:], latest_us=now)
-
-
-def _window_alert(
-    state: WindowState,
-    kind: str,
-    version: str,
-    principal: str,
-    counts: list[tuple[str, int]],
-    summary: str,
-    config: DetectionConfig,
-) -> tuple[WindowState, list[Alert]]:
-    since = unreported_after(state.open_alert, state.latest_us, -1)
-    ordered = state.entries[bisect_right(state.entries, since, key=_time) :]
-    fresh = new_alert(
-        kind=kind,
-        severity=config.severity(kind),
-        principal=principal,
-        ts_us=state.latest_us,
-        window_s=config.alert_window_s,
-        counts=counts,
-        rule_version=version,
-        request_ids=[e[1] for e in ordered],
-        summary=summary,
-        first_seen_us=ordered[0][0] if ordered else None,
-    )
-    alert = raise_alert(state.open_alert, fresh)
-    return replace(state, open_alert=alert), [alert]
+    tally: dict[Any, int] = field(default_factory=dict, compare=False, repr=False)
+    misses: int = field(default=0, compare=False, repr=False)
 
 
 class _WindowRule:
+    kind = ""
+    version = "1"
     window_s = 60
+    tallied = _STATUS  # the entry field counted in `tally`
 
-    def initial(self) -> WindowState:
-        return WindowState()
+    def relevant(self, event: DetectionEvent, config: DetectionConfig) -> bool:
+        raise NotImplementedError
+
+    def entry(self, event: DetectionEvent) -> Entry:
+        raise NotImplementedError
+
+    def fires(self, state: WindowState, who: str, config: DetectionConfig) -> Alert | None:
+        raise NotImplementedError
+
+    def observe(
+        self, state: WindowState | None, events: Sequence[DetectionEvent], config: DetectionConfig
+    ) -> tuple[WindowState | None, Raised]:
+        """In place: each relevant event slides the window, then the rule judges it."""
+        relevant = [(i, e) for i, e in enumerate(events) if self.relevant(e, config)]
+        if not relevant:
+            return state, []
+        state = WindowState() if state is None else state
+        raised: Raised = []
+        for index, event in relevant:
+            self.slide(state, self.entry(event), config.max_window_entries)
+            alert = self.fires(state, event.principal, config)
+            if alert is not None:
+                state.open_alert = alert
+                raised.append((index, alert))
+        return state, raised
+
+    def slide(self, state: WindowState, entry: Entry, cap: int) -> None:
+        """The window (now - window_s, now] after `entry`, now being the latest time seen; an
+        older (late) event counts as happening now, so entries stay ordered by time."""
+        now = max(state.latest_us, entry[0])
+        entries, cutoff = state.entries, now - self.window_s * _SECOND_US
+        while entries and entries[0][0] <= cutoff:
+            self._forget(state, entries.popleft())
+        entries.append((now, *entry[1:]))
+        self._count(state, entries[-1])
+        while len(entries) > cap:
+            self._forget(state, entries.popleft())
+        state.latest_us = now
+
+    def _count(self, state: WindowState, entry: Entry) -> None:
+        key = entry[self.tallied]
+        state.tally[key] = state.tally.get(key, 0) + 1
+        state.misses += entry[4]
+
+    def _forget(self, state: WindowState, entry: Entry) -> None:
+        key = entry[self.tallied]
+        left = state.tally[key] - 1
+        if left:
+            state.tally[key] = left
+        else:
+            del state.tally[key]
+        state.misses -= entry[4]
+
+    def copy(self, state: WindowState) -> WindowState:
+        entries, tally = state.entries.copy(), state.tally.copy()
+        return WindowState(entries, state.latest_us, state.open_alert, tally, state.misses)
+
+    def _with(self, entries: Any, latest_us: int, open_alert: Alert | None) -> WindowState:
+        state = WindowState(deque(), latest_us, open_alert)
+        for entry in entries:
+            state.entries.append(entry)
+            self._count(state, entry)
+        return state
 
     def compact(
         self, state: WindowState, now_us: int, config: DetectionConfig
     ) -> WindowState | None:
-        start = bisect_right(state.entries, now_us - self.window_s * _SECOND_US, key=_time)
-        entries = state.entries[start:]
+        """Pure: the state itself when nothing is stale, None when nothing is left."""
+        cutoff = now_us - self.window_s * _SECOND_US
+        stale = bool(state.entries) and state.entries[0][0] <= cutoff
         open_alert = state.open_alert
-        if open_alert is not None and not open_alert.open_at(now_us):
-            open_alert = None
+        expired = open_alert is not None and not open_alert.open_at(now_us)
+        open_alert = None if expired else open_alert
+        entries = [e for e in state.entries if e[0] > cutoff] if stale else state.entries
         if not entries and open_alert is None:
             return None
-        return replace(state, entries=entries, open_alert=open_alert)
+        return self._with(entries, state.latest_us, open_alert) if stale or expired else state
 
     def state_to_dict(self, state: WindowState) -> dict[str, Any]:
         return {
@@ -110,74 +141,91 @@ class _WindowRule:
         }
 
     def state_from_dict(self, data: Mapping[str, Any]) -> WindowState:
-        entries = tuple(
+        entries = (
             (int(ts), str(rid), int(status), str(target), bool(missed))
             for ts, rid, status, target, missed in data["entries"]
         )
-        return WindowState(
+        return self._with(
             entries, int(data["latest_us"]), optional_alert_from_dict(data["open_alert"])
         )
+
+
+def _window_alert(
+    rule: _WindowRule,
+    state: WindowState,
+    principal: str,
+    counts: list[tuple[str, int]],
+    summary: str,
+    config: DetectionConfig,
+) -> Alert:
+    since = unreported_after(state.open_alert, state.latest_us, -1)
+    newest_first = []
+    for entry in reversed(state.entries):  # the entries later than `since`
+        if entry[0] <= since:
+            break
+        newest_first.append(entry)
+    fresh = new_alert(
+        kind=rule.kind,
+        severity=config.severity(rule.kind),
+        principal=principal,
+        ts_us=state.latest_us,
+        window_s=config.alert_window_s,
+        counts=counts,
+        rule_version=rule.version,
+        request_ids=[e[1] for e in reversed(newest_first)],
+        summary=summary,
+        first_seen_us=newest_first[-1][0] if newest_first else None,
+    )
+    return raise_alert(state.open_alert, fresh)
 
 
 class DeniedBurst(_WindowRule):
     kind = "denied_burst"
     version = "1"
     window_s = 60
+    tallied = _STATUS
 
-    def evaluate(
-        self, state: WindowState, event: DetectionEvent, config: DetectionConfig
-    ) -> tuple[WindowState, list[Alert]]:
-        if event.decision != DENY:
-            return state, []
-        entry = (event.ts_us, event.request_id, event.status, "", True)
-        state = slide(state, entry, self.window_s, config.max_window_entries)
+    def relevant(self, event: DetectionEvent, config: DetectionConfig) -> bool:
+        return event.decision == DENY
+
+    def entry(self, event: DetectionEvent) -> Entry:
+        return (event.ts_us, event.request_id, event.status, "", True)
+
+    def fires(self, state: WindowState, who: str, config: DetectionConfig) -> Alert | None:
         denials = len(state.entries)
         floor = config.denied_burst_floor_1m
         if denials < floor:
-            return state, []
-        statuses = sorted({e[2] for e in state.entries})
+            return None
         counts = [("denials_1m", denials)]
-        counts += [(f"status_{s}", sum(e[2] == s for e in state.entries)) for s in statuses]
-        text = f"{event.principal}: {denials} denied requests within 1 min (floor {floor})"
-        return _window_alert(state, self.kind, self.version, event.principal, counts, text, config)
+        counts += [(f"status_{s}", state.tally[s]) for s in sorted(state.tally)]
+        text = f"{who}: {denials} denied requests within 1 min (floor {floor})"
+        return _window_alert(self, state, who, counts, text, config)
 
 
 class Enumeration(_WindowRule):
     kind = "enumeration"
     version = "1"
     window_s = 300
+    tallied = _TARGET
 
-    def evaluate(
-        self, state: WindowState, event: DetectionEvent, config: DetectionConfig
-    ) -> tuple[WindowState, list[Alert]]:
-        if event.action not in config.enumeration_actions:
-            return state, []
+    def relevant(self, event: DetectionEvent, config: DetectionConfig) -> bool:
+        return event.action in config.enumeration_actions
+
+    def entry(self, event: DetectionEvent) -> Entry:
         missed = event.status == 404 or NOT_FOUND in event.reasons
         target = event.resource_hashes[0] if event.resource_hashes else f"?{event.event_id}"
-        entry = (event.ts_us, event.request_id, event.status, target, missed)
-        state = slide(state, entry, self.window_s, config.max_window_entries)
-        probes = len(state.entries)
-        misses = sum(map(_MISSED, state.entries))
-        if not _may_probe(probes, misses, config):
-            return state, []  # the common case: no set of targets to build
-        targets = len(set(map(_TARGET, state.entries)))
+        return (event.ts_us, event.request_id, event.status, target, missed)
+
+    def fires(self, state: WindowState, who: str, config: DetectionConfig) -> Alert | None:
+        probes, misses, targets = len(state.entries), state.misses, len(state.tally)
         if not _probing(probes, misses, targets, config):
-            return state, []
+            return None
         counts = [("probes_5m", probes), ("not_found_5m", misses), ("distinct_targets_5m", targets)]
         text = (
-            f"{event.principal}: {misses} of {probes} id lookups found nothing, "
+            f"{who}: {misses} of {probes} id lookups found nothing, "
             f"{targets} distinct targets within 5 min"
         )
-        return _window_alert(state, self.kind, self.version, event.principal, counts, text, config)
-
-
-def _may_probe(probes: int, misses: int, config: DetectionConfig) -> bool:
-    """The part of `_probing` that needs no distinct-target count (cheap to check first)."""
-    if misses >= config.enumeration_not_found_floor_5m:
-        return True
-    return probes >= config.enumeration_fanout_floor_5m and (
-        misses >= config.enumeration_miss_ratio * probes
-    )
+        return _window_alert(self, state, who, counts, text, config)
 
 
 def _probing(probes: int, misses: int, targets: int, config: DetectionConfig) -> bool:

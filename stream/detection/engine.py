@@ -1,13 +1,28 @@
-"""The detection engine: every rule over every event, in order, state in and state out.
+"""The detection engine: every rule over every event, state in and state out.
 
-`DetectionEngine` holds, per principal, each rule's state. `detect` is pure: it returns a
-new engine and the alerts created or updated by the batch, one per alert id (merged), in
-the order they first appeared. Publish them as upserts keyed by `alert_id`: a later version
-of an alert always carries everything of the earlier ones (the rules keep the open alert).
+`DetectionEngine` holds, per principal, each rule's (mutable) state. A batch is split by
+principal, order kept; each rule then sees each principal's events of the batch at once
+(`Rule.observe`), so the state is updated in place once per batch rather than copied per
+event. Two entry points, the same results:
+
+- `advance(engine, events, ...)` mutates the engine it is given: for a caller that owns
+  its engine and keeps no other reference to its states (the detector shell);
+- `detect(engine, events, ...)` is pure: it copies the principals the batch touches and
+  leaves its input alone.
+
+Both yield the alerts created or updated by the batch, one per alert id (merged), in the
+order they first appeared (by triggering event, then rule order). Publish them as upserts
+keyed by `alert_id`: a later version of an alert always carries everything of the earlier
+ones (the rules keep the open alert).
+
+Suppressions, passed in as (kind, principal) -> until (µs): an alert of that kind and
+principal triggered before `until` is not returned. The rules still learn from the events,
+so an episode still open when the suppression ends is reported with all its evidence.
 """
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from stream.detection.alerts import Alert, merge
@@ -17,20 +32,21 @@ from stream.detection.bulk import BulkState
 from stream.detection.config import DetectionConfig
 from stream.detection.event import DetectionEvent
 from stream.detection.habits import DormantState
-from stream.detection.per_event import EventRule
-from stream.detection.rules import DEFAULT_RULES, Rule
+from stream.detection.rules import DEFAULT_RULES, Rule, rules_by_kind
 
 ENGINE_FORMAT = 1
 DORMANT = "dormant_principal"
 Rules = tuple[Rule[Any], ...]
-PrincipalState = Mapping[str, Any]  # rule kind -> that rule's state
+PrincipalState = dict[str, Any]  # rule kind -> that rule's state
+Suppressions = Mapping[tuple[str, str], int]  # (kind, principal) -> suppressed until (µs)
+_Found = dict[str, tuple[tuple[int, int], Alert]]  # alert id -> (first appearance, alert)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DetectionEngine:
-    """All detection state: principal -> rule kind -> that rule's (frozen) state."""
+    """All detection state: principal -> rule kind -> that rule's state."""
 
-    principals: Mapping[str, PrincipalState] = field(default_factory=dict)
+    principals: dict[str, PrincipalState] = field(default_factory=dict)
 
 
 EngineState = DetectionEngine
@@ -41,36 +57,75 @@ def detect(
     events: Sequence[DetectionEvent],
     config: DetectionConfig | None = None,
     rules: Rules = DEFAULT_RULES,
+    suppressed: Suppressions | None = None,
 ) -> tuple[DetectionEngine, list[Alert]]:
+    """Pure: a new engine (sharing the principals the batch does not touch) and the alerts."""
+    forked = fork(engine_state, {event.principal for event in events}, rules)
+    return forked, advance(forked, events, config, rules, suppressed)
+
+
+def advance(
+    engine_state: DetectionEngine,
+    events: Sequence[DetectionEvent],
+    config: DetectionConfig | None = None,
+    rules: Rules = DEFAULT_RULES,
+    suppressed: Suppressions | None = None,
+) -> list[Alert]:
+    """In place: `engine_state` takes in the batch; returns the alerts."""
     config = config or DetectionConfig()
-    active = tuple(rule for rule in rules if config.enabled(rule.kind))
-    principals = dict(engine_state.principals)
-    raised: dict[str, Alert] = {}
-    for event in events:
-        key = event.principal
-        principals[key] = _run(principals.get(key, {}), event, config, active, raised)
-    return DetectionEngine(principals), list(raised.values())
+    active = [rule for rule in rules if config.enabled(rule.kind)]
+    found: _Found = {}
+    for key, (indices, batch) in _by_principal(events).items():
+        state = engine_state.principals.setdefault(key, {})
+        for position, rule in enumerate(active):
+            after, raised = rule.observe(state.get(rule.kind), batch, config)
+            if after is not None:
+                state[rule.kind] = after
+            for index, alert in raised:
+                if not _muted(alert, suppressed):
+                    _collect(found, (indices[index], position), alert)
+    return [alert for _, alert in sorted(found.values(), key=itemgetter(0))]
 
 
-def _run(
-    state: PrincipalState,
-    event: DetectionEvent,
-    config: DetectionConfig,
-    rules: Rules,
-    raised: dict[str, Alert],
-) -> dict[str, Any]:
-    updated = dict(state)
-    for rule in rules:
-        if rule.kind not in state and isinstance(rule, EventRule) and not rule.matches(event):
-            continue  # nothing to remember and nothing to raise: no state is created
-        current = state[rule.kind] if rule.kind in state else rule.initial()
-        after, alerts = rule.evaluate(current, event, config)
-        if after is not current or rule.kind in state:  # untouched initial states stay out
-            updated[rule.kind] = after
-        for alert in alerts:
-            known = raised.get(alert.alert_id)
-            raised[alert.alert_id] = alert if known is None else merge(known, alert)
-    return updated
+def _by_principal(
+    events: Sequence[DetectionEvent],
+) -> dict[str, tuple[list[int], list[DetectionEvent]]]:
+    groups: dict[str, tuple[list[int], list[DetectionEvent]]] = {}
+    for index, event in enumerate(events):
+        group = groups.get(event.principal)
+        if group is None:
+            group = groups[event.principal] = ([], [])
+        group[0].append(index)
+        group[1].append(event)
+    return groups
+
+
+def _muted(alert: Alert, suppressed: Suppressions | None) -> bool:
+    if not suppressed:
+        return False
+    return alert.last_seen_us < suppressed.get((alert.kind, alert.principal), -1)
+
+
+def _collect(found: _Found, order: tuple[int, int], alert: Alert) -> None:
+    known = found.get(alert.alert_id)
+    found[alert.alert_id] = (order, alert) if known is None else (known[0], merge(known[1], alert))
+
+
+def fork(
+    engine_state: DetectionEngine, principals: Collection[str], rules: Rules = DEFAULT_RULES
+) -> DetectionEngine:
+    """A new engine whose `principals` have states of their own (copies); the others are
+    shared with the input."""
+    by_kind = rules_by_kind(rules)
+    copied = dict(engine_state.principals)
+    for key in principals:
+        state = copied.get(key)
+        if state is not None:
+            copied[key] = {
+                kind: by_kind[kind].copy(rule_state) if kind in by_kind else rule_state
+                for kind, rule_state in state.items()
+            }
+    return DetectionEngine(copied)
 
 
 def compact(
@@ -80,35 +135,52 @@ def compact(
     rules: Rules = DEFAULT_RULES,
 ) -> DetectionEngine:
     """Drop stale window entries, expired open alerts and principals with nothing left;
-    folds a finished hour into the baseline. Call it now and then (e.g. every minute)."""
+    folds a finished hour into the baseline. Call it now and then (e.g. every minute).
+
+    Pure. A principal with nothing to compact keeps its very mapping (`is`): a persister
+    need not serialise it again. The result shares those states with the input, so go on
+    with one of the two only."""
     config = config or DetectionConfig()
-    by_kind = {rule.kind: rule for rule in rules}
+    by_kind = rules_by_kind(rules)
     principals: dict[str, PrincipalState] = {}
     for key, state in engine_state.principals.items():
-        kept = {}
-        for kind, rule_state in state.items():
-            rule = by_kind.get(kind)
-            compacted = rule.compact(rule_state, now_us, config) if rule else None
-            if compacted is not None:
-                kept[kind] = compacted
+        kept = _compact_principal(state, now_us, config, by_kind)
         if kept:
             principals[key] = kept
     return DetectionEngine(principals)
+
+
+def _compact_principal(
+    state: PrincipalState, now_us: int, config: DetectionConfig, by_kind: Mapping[str, Rule[Any]]
+) -> PrincipalState:
+    kept = {}
+    for kind, rule_state in state.items():
+        rule = by_kind.get(kind)
+        compacted = rule.compact(rule_state, now_us, config) if rule else None
+        if compacted is not None:
+            kept[kind] = compacted
+    unchanged = len(kept) == len(state) and all(kept[k] is s for k, s in state.items())
+    return state if unchanged else kept
+
+
+def principal_state_to_dict(state: PrincipalState, rules: Rules = DEFAULT_RULES) -> dict[str, Any]:
+    """One principal's part of `engine_state_to_dict`."""
+    by_kind = rules_by_kind(rules)
+    return {
+        kind: by_kind[kind].state_to_dict(rule_state)
+        for kind, rule_state in state.items()
+        if kind in by_kind
+    }
 
 
 def engine_state_to_dict(
     engine_state: DetectionEngine, rules: Rules = DEFAULT_RULES
 ) -> dict[str, Any]:
     """Plain JSON: {"format": 1, "principals": {principal: {kind: rule state}}}."""
-    by_kind = {rule.kind: rule for rule in rules}
     return {
         "format": ENGINE_FORMAT,
         "principals": {
-            key: {
-                kind: by_kind[kind].state_to_dict(rule_state)
-                for kind, rule_state in state.items()
-                if kind in by_kind
-            }
+            key: principal_state_to_dict(state, rules)
             for key, state in engine_state.principals.items()
         },
     }
@@ -120,7 +192,7 @@ def engine_state_from_dict(
     """The inverse; states of kinds no rule knows any more are dropped."""
     if data.get("format") != ENGINE_FORMAT:
         raise ValueError(f"unsupported engine state format {data.get('format')!r}")
-    by_kind = {rule.kind: rule for rule in rules}
+    by_kind = rules_by_kind(rules)
     return DetectionEngine(
         {
             str(key): {
@@ -157,7 +229,9 @@ def with_last_seen(engine_state: DetectionEngine, last_seen: Mapping[str, int]) 
 
 
 def _set_baseline(state: BulkState | None, baseline: Baseline) -> BulkState:
-    return replace(state or BulkState(), baseline=baseline)
+    state = BulkState() if state is None else state
+    state.baseline = baseline
+    return state
 
 
 def _set_last_seen(state: DormantState | None, ts_us: int) -> DormantState:
@@ -170,9 +244,9 @@ def _with(
     values: Mapping[str, Any],
     setter: Callable[[Any, Any], Any],
 ) -> DetectionEngine:
-    principals = dict(engine_state.principals)
+    """Pure: the principals set are forked first, so the setter may change their states."""
+    forked = fork(engine_state, values.keys())
     for key, value in values.items():
-        state = dict(principals.get(key, {}))
+        state = forked.principals.setdefault(key, {})
         state[kind] = setter(state.get(kind), value)
-        principals[key] = state
-    return DetectionEngine(principals)
+    return forked

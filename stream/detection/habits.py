@@ -12,12 +12,13 @@
 Unauthenticated traffic (principal `anonymous`) has no habits and is skipped.
 """
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from stream.detection.alerts import (
     Alert,
+    Raised,
     episode_count,
     new_alert,
     optional_alert_from_dict,
@@ -32,45 +33,42 @@ DAY_US = 24 * HOUR_US
 ANONYMOUS = "anonymous"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HoursState:
-    histogram: tuple[int, ...] = (0,) * 24
+    """Mutable, owned by the engine; `total` is the histogram's sum, kept beside it."""
+
+    histogram: list[int] = field(default_factory=lambda: [0] * 24)
     open_alert: Alert | None = None
     since_us: int = -1  # the first event learned; -1: none yet
+    total: int = field(default=0, compare=False, repr=False)
 
 
 class AfterHours:
     kind = "after_hours"
     version = "1"
 
-    def initial(self) -> HoursState:
-        return HoursState()
-
-    def evaluate(
-        self, state: HoursState, event: DetectionEvent, config: DetectionConfig
-    ) -> tuple[HoursState, list[Alert]]:
-        if event.principal == ANONYMOUS:
+    def observe(
+        self, state: HoursState | None, events: Sequence[DetectionEvent], config: DetectionConfig
+    ) -> tuple[HoursState | None, Raised]:
+        """In place: each event is judged against the history, then learned."""
+        if not events or events[0].principal == ANONYMOUS:  # one principal per batch
             return state, []
-        hour = event.ts_us // HOUR_US % 24
-        since = event.ts_us if state.since_us < 0 else min(state.since_us, event.ts_us)
-        learned = replace(state, histogram=_count(state.histogram, hour, config), since_us=since)
-        total = sum(state.histogram)
-        if not _unusual(state, hour, event.ts_us, config):
-            return learned, []
-        if event.decision not in (ALLOW, PARTIAL):
-            return learned, []
-        alert = raise_alert(state.open_alert, self._alert(state, event, hour, total, config))
-        return replace(learned, open_alert=alert), [alert]
+        state = HoursState() if state is None else state
+        raised: Raised = []
+        for index, event in enumerate(events):
+            hour = event.ts_us // HOUR_US % 24
+            if event.decision in (ALLOW, PARTIAL) and _unusual(state, hour, event.ts_us, config):
+                fresh = self._alert(state, event, hour, config)
+                state.open_alert = raise_alert(state.open_alert, fresh)
+                raised.append((index, state.open_alert))
+            _learn(state, hour, event.ts_us, config)
+        return state, raised
 
     def _alert(
-        self,
-        state: HoursState,
-        event: DetectionEvent,
-        hour: int,
-        total: int,
-        config: DetectionConfig,
+        self, state: HoursState, event: DetectionEvent, hour: int, config: DetectionConfig
     ) -> Alert:
         events = episode_count(state.open_alert, event.ts_us, "events") + 1
+        total = state.total
         share = 100.0 * state.histogram[hour] / total
         return new_alert(
             kind=self.kind,
@@ -87,9 +85,13 @@ class AfterHours:
             ),
         )
 
+    def copy(self, state: HoursState) -> HoursState:
+        return HoursState(list(state.histogram), state.open_alert, state.since_us, state.total)
+
     def compact(self, state: HoursState, now_us: int, config: DetectionConfig) -> HoursState:
+        """Pure: the state itself unless its open alert is over."""
         if state.open_alert is not None and not state.open_alert.open_at(now_us):
-            return replace(state, open_alert=None)
+            return HoursState(list(state.histogram), None, state.since_us, state.total)
         return state
 
     def state_to_dict(self, state: HoursState) -> dict[str, Any]:
@@ -100,15 +102,15 @@ class AfterHours:
         }
 
     def state_from_dict(self, data: Mapping[str, Any]) -> HoursState:
-        histogram = tuple(int(v) for v in data["histogram"])
+        histogram = [int(v) for v in data["histogram"]]
         if len(histogram) != 24:
             raise ValueError("an hour-of-day histogram has 24 buckets")
         open_alert = optional_alert_from_dict(data["open_alert"])
-        return HoursState(histogram, open_alert, int(data["since_us"]))
+        return HoursState(histogram, open_alert, int(data["since_us"]), sum(histogram))
 
 
 def _unusual(state: HoursState, hour: int, ts_us: int, config: DetectionConfig) -> bool:
-    total = sum(state.histogram)
+    total = state.total
     if total < config.after_hours_min_history or state.since_us < 0:
         return False
     if ts_us - state.since_us < config.after_hours_min_span_s * 1_000_000:
@@ -116,14 +118,17 @@ def _unusual(state: HoursState, hour: int, ts_us: int, config: DetectionConfig) 
     return state.histogram[hour] < config.after_hours_max_share * total
 
 
-def _count(histogram: tuple[int, ...], hour: int, config: DetectionConfig) -> tuple[int, ...]:
-    counted = (*histogram[:hour], histogram[hour] + 1, *histogram[hour + 1 :])
-    if sum(counted) > config.after_hours_history_cap:
-        return tuple(v // 2 for v in counted)
-    return counted
+def _learn(state: HoursState, hour: int, ts_us: int, config: DetectionConfig) -> None:
+    """Count the event; halve the histogram once it holds more than the cap."""
+    state.since_us = ts_us if state.since_us < 0 else min(state.since_us, ts_us)
+    state.histogram[hour] += 1
+    state.total += 1
+    if state.total > config.after_hours_history_cap:
+        state.histogram[:] = [v // 2 for v in state.histogram]
+        state.total = sum(state.histogram)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DormantState:
     last_seen_us: int = -1  # -1: never seen
 
@@ -132,20 +137,25 @@ class DormantPrincipal:
     kind = "dormant_principal"
     version = "1"
 
-    def initial(self) -> DormantState:
-        return DormantState()
-
-    def evaluate(
-        self, state: DormantState, event: DetectionEvent, config: DetectionConfig
-    ) -> tuple[DormantState, list[Alert]]:
-        if event.principal == ANONYMOUS:
+    def observe(
+        self, state: DormantState | None, events: Sequence[DetectionEvent], config: DetectionConfig
+    ) -> tuple[DormantState | None, Raised]:
+        """In place: the first event after `dormant_after_s` of silence raises."""
+        if not events or events[0].principal == ANONYMOUS:
             return state, []
-        updated = DormantState(max(state.last_seen_us, event.ts_us))
-        silence = event.ts_us - state.last_seen_us
-        if state.last_seen_us < 0 or silence < config.dormant_after_s * 1_000_000:
-            return updated, []
-        days = silence // DAY_US
-        alert = new_alert(
+        state = DormantState() if state is None else state
+        silent_us = config.dormant_after_s * 1_000_000
+        raised: Raised = []
+        for index, event in enumerate(events):
+            last = state.last_seen_us
+            if last >= 0 and event.ts_us - last >= silent_us:
+                raised.append((index, self._alert(event, event.ts_us - last, config)))
+            state.last_seen_us = max(last, event.ts_us)
+        return state, raised
+
+    def _alert(self, event: DetectionEvent, silence_us: int, config: DetectionConfig) -> Alert:
+        days = silence_us // DAY_US
+        return new_alert(
             kind=self.kind,
             severity=config.severity(self.kind),
             principal=event.principal,
@@ -156,7 +166,9 @@ class DormantPrincipal:
             request_ids=[event.request_id],
             summary=f"{event.principal}: first activity after {days} days of silence",
         )
-        return updated, [alert]
+
+    def copy(self, state: DormantState) -> DormantState:
+        return DormantState(state.last_seen_us)
 
     def compact(self, state: DormantState, now_us: int, config: DetectionConfig) -> DormantState:
         return state

@@ -8,15 +8,17 @@
   treating relationship (a namesake on one's own care team, or one's own record, is fine).
 
 State per principal: the open alert and the distinct patients of its window (capped at
-`max_tracked_patients`: the count then saturates).
+`max_tracked_patients`: the count then saturates). A rule creates state only for events it
+matches; the state is then mutated in place (the engine owns it).
 """
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from stream.detection.alerts import (
     Alert,
+    Raised,
     episode_count,
     new_alert,
     optional_alert_from_dict,
@@ -30,10 +32,10 @@ BREAK_GLASS = "break_glass"
 TREATING = frozenset({"careteam.member", "compartment.patient"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EpisodeState:
     open_alert: Alert | None = None
-    patients: frozenset[str] = frozenset()
+    patients: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,23 +46,28 @@ class EventRule:
     patients_of: Callable[[DetectionEvent], tuple[str, ...]]
     what: str  # what happened, for the summary, e.g. "break-glass access"
 
-    def initial(self) -> EpisodeState:
-        return EpisodeState()
-
-    def evaluate(
-        self, state: EpisodeState, event: DetectionEvent, config: DetectionConfig
-    ) -> tuple[EpisodeState, list[Alert]]:
-        if not self.matches(event):
+    def observe(
+        self, state: EpisodeState | None, events: Sequence[DetectionEvent], config: DetectionConfig
+    ) -> tuple[EpisodeState | None, Raised]:
+        """In place; every matching event raises (or updates) the episode's alert."""
+        matches = self.matches
+        relevant = [(i, e) for i, e in enumerate(events) if matches(e)]
+        if not relevant:
             return state, []
+        state = EpisodeState() if state is None else state
+        raised: Raised = []
+        for index, event in relevant:
+            state.open_alert = self._step(state, event, config)
+            raised.append((index, state.open_alert))
+        return state, raised
+
+    def _step(self, state: EpisodeState, event: DetectionEvent, config: DetectionConfig) -> Alert:
         open_alert = state.open_alert
-        ongoing = open_alert is not None and open_alert.open_at(event.ts_us)
-        patients = _add_capped(
-            state.patients if ongoing else frozenset(),
-            self.patients_of(event),
-            config.max_tracked_patients,
-        )
+        if open_alert is None or not open_alert.open_at(event.ts_us):
+            state.patients = set()  # a new episode
+        _add_capped(state.patients, self.patients_of(event), config.max_tracked_patients)
         events = episode_count(open_alert, event.ts_us, "events") + 1
-        n = len(patients)
+        n = len(state.patients)
         fresh = new_alert(
             kind=self.kind,
             severity=config.severity(self.kind),
@@ -72,8 +79,10 @@ class EventRule:
             request_ids=[event.request_id],
             summary=f"{event.principal}: {self.what} ({events} in window, {n} patients)",
         )
-        alert = raise_alert(open_alert, fresh)
-        return EpisodeState(alert, patients), [alert]
+        return raise_alert(open_alert, fresh)
+
+    def copy(self, state: EpisodeState) -> EpisodeState:
+        return EpisodeState(state.open_alert, set(state.patients))
 
     def compact(
         self, state: EpisodeState, now_us: int, config: DetectionConfig
@@ -91,14 +100,13 @@ class EventRule:
     def state_from_dict(self, data: Mapping[str, Any]) -> EpisodeState:
         return EpisodeState(
             optional_alert_from_dict(data["open_alert"]),
-            frozenset(str(p) for p in data["patients"]),
+            {str(p) for p in data["patients"]},
         )
 
 
-def _add_capped(known: frozenset[str], new: tuple[str, ...], cap: int) -> frozenset[str]:
+def _add_capped(known: set[str], new: tuple[str, ...], cap: int) -> None:
     room = max(cap - len(known), 0)
-    fresh = [p for p in dict.fromkeys(new) if p not in known][:room]
-    return known | frozenset(fresh) if fresh else known
+    known.update([p for p in dict.fromkeys(new) if p not in known][:room])
 
 
 def _treating(event: DetectionEvent) -> bool:
@@ -114,17 +122,17 @@ def _export(event: DetectionEvent) -> bool:
 
 
 def _vip(event: DetectionEvent) -> bool:
-    return event.returned_data and bool(event.vip_patients) and not _treating(event)
+    return bool(event.vip_patients) and event.returned_data and not _treating(event)
 
 
 def _staff(event: DetectionEvent) -> bool:
-    return event.returned_data and bool(event.staff_patients) and not _treating(event)
+    return bool(event.staff_patients) and event.returned_data and not _treating(event)
 
 
 def _same_surname(event: DetectionEvent) -> bool:
     """A namesake looked up outside a treating relationship: clinicians legitimately treat
     namesakes on their own care team, and a patient reading their own record is no lookup."""
-    return event.returned_data and event.same_surname and not _treating(event)
+    return event.same_surname and event.returned_data and not _treating(event)
 
 
 def _touched(event: DetectionEvent) -> tuple[str, ...]:

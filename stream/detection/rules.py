@@ -1,17 +1,21 @@
 """The Rule protocol and the rules shipped by default.
 
-A rule is pure: `evaluate(state, event, config)` looks at one event with the state of that
-event's principal (the engine partitions by principal, as Kafka does) and returns the new
-state and the alerts it raised or updated. No clock (time is the event's), no randomness,
-no I/O. Each rule's state is its own frozen type, persisted through `state_to_dict` /
-`state_from_dict` (plain JSON values), and bounded: windows are pruned and capped, and
-`compact(state, now_us, config)` drops what has gone stale (None: nothing worth keeping).
+A rule sees one principal at a time (the engine partitions by principal, as Kafka does):
+`observe(state, events, config)` takes that principal's state (None: none yet) and its events
+of a batch, in order, and returns the state and the alerts raised or updated, each with the
+index of the event that raised it. The state is mutable and owned by the caller: `observe`
+changes it in place (once per batch, not a copy per event) and creates one only for an
+event that concerns the rule; `copy` gives an independent one. No clock (time is the
+event's), no randomness, no I/O. States persist through `state_to_dict` / `state_from_dict`
+(plain JSON values) and are bounded: windows are pruned and capped, and
+`compact(state, now_us, config)` drops what has gone stale without touching its input (the
+state itself when nothing changes, a new one otherwise, None: nothing worth keeping).
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
-from stream.detection.alerts import Alert
+from stream.detection.alerts import Raised
 from stream.detection.baseline import (
     Baseline,
     Stats,
@@ -68,11 +72,11 @@ class Rule(Protocol[S]):
     @property
     def version(self) -> str: ...
 
-    def initial(self) -> S: ...
+    def observe(
+        self, state: S | None, events: Sequence[DetectionEvent], config: DetectionConfig
+    ) -> tuple[S | None, Raised]: ...
 
-    def evaluate(
-        self, state: S, event: DetectionEvent, config: DetectionConfig
-    ) -> tuple[S, list[Alert]]: ...
+    def copy(self, state: S) -> S: ...
 
     def compact(self, state: S, now_us: int, config: DetectionConfig) -> S | None: ...
 
