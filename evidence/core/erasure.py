@@ -58,8 +58,18 @@ def erasure_event(
 ) -> AccessEvent:
     """The chained evidence of one erasure: who, when, how many, which record set."""
     return AccessEvent(
-        event_id=erasure_id, request_id=erasure_id, trace_id="", ts_us=ts_us,
-        method="INTERNAL", route="internal", action=ERASE_ACTION, resource_type="AuditEvent",
-        decision=Decision.ALLOW, status=200, reasons=(ERASE_REASON,), sub=operator,
-        count_returned=count, policy_version=erasure_marker(erasure_id, digest),
-    )  # fmt: skip
+        event_id=erasure_id,
+        request_id=erasure_id,
+        trace_id="",
+        ts_us=ts_us,
+        method="INTERNAL",
+        route="internal",
+        action=ERASE_ACTION,
+        resource_type="AuditEvent",
+        decision=Decision.ALLOW,
+        status=200,
+        reasons=(ERASE_REASON,),
+        sub=operator,
+        count_returned=count,
+        policy_version=erasure_marker(erasure_id, digest),
+    )

@@ -67,6 +67,21 @@ class TreeEdge:
         return fold(self.hashes)
 
 
+def shares_prefix(old: TreeEdge, new: TreeEdge) -> bool:
+    """Whether the perfect subtrees the two trees must share (the leading ones of the binary
+    decompositions of both sizes) are equal: a cheap necessary condition of consistency."""
+    i = 0
+    for level in range(max(old.size, new.size).bit_length() - 1, -1, -1):
+        bit = (old.size >> level) & 1
+        if bit != (new.size >> level) & 1:
+            return True
+        if bit:
+            if old.hashes[i] != new.hashes[i]:
+                return False
+            i += 1
+    return True
+
+
 def edge_of(leaves: Sequence[bytes]) -> TreeEdge:
     """The frontier of the tree over these leaf data (a convenience for tests and tools)."""
     edge = TreeEdge()

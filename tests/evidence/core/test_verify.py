@@ -28,7 +28,13 @@ def kinds(rows: list[Row]) -> list[tuple[str, int]]:
 def test_empty_is_intact() -> None:
     report = verify_chain([])
     assert report.intact
-    assert report.as_dict() == {"intact": True, "events_checked": 0, "problems": []}
+    assert report.as_dict() == {
+        "intact": True,
+        "events_checked": 0,
+        "checkpoints_checked": 0,
+        "problems": [],
+        "erased": [],
+    }
 
 
 def test_long_intact_chain() -> None:
@@ -158,6 +164,8 @@ def test_report_as_dict() -> None:
     assert verify_chain(rows).as_dict() == {
         "intact": False,
         "events_checked": 2,
+        "checkpoints_checked": 0,
+        "erased": [],
         "problems": [
             {
                 "kind": "missing",

@@ -1,0 +1,186 @@
+"""One producer's chain, erasures and signed checkpoints, verified in one ordered pass (pure).
+
+Rows arrive in sequence order as ChainRow (content already checked by the caller against
+the row's own event_hash). Each sequence is accounted for by a row, an erasure record or
+reported missing; links are checked; the Merkle tree is extended with every event hash
+(erased ones from their record) and its root compared with each signed checkpoint when the
+tree reaches its size. After each trusted checkpoint the tree restarts from that
+checkpoint's own frontier, so every batch between two checkpoints is judged on its own. A
+checkpoint whose root does not recompute becomes a Suspect for `seal_diagnosis`, which
+names the events using the sealed leaves.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from evidence.core.chain import GENESIS_HASH
+from evidence.core.frontier import TreeEdge
+from evidence.core.merkle import leaf_hash
+from evidence.core.problems import ChainProblem
+from evidence.core.seals import StoredCheckpoint
+
+
+class ChainRow(NamedTuple):
+    sequence: int
+    event_id: str
+    prev_hash: str
+    event_hash: str
+    content_ok: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureRecord:
+    erasure_id: str
+    sequence: int
+    event_hash: str
+    event_id: str
+    recorded_by: str  # "<producer>/<sequence>" of the erasure event; "" when none backs it
+    altered: bool = False  # the erasure's records differ from what its event committed to
+
+
+@dataclass(frozen=True, slots=True)
+class Suspect:
+    """A checkpoint whose root the stored events did not reproduce."""
+
+    start: TreeEdge | None  # the trusted tree before the batch (None: unknown)
+    start_size: int
+    checkpoint: StoredCheckpoint
+
+
+@dataclass(slots=True)
+class ProducerResult:
+    events_checked: int = 0
+    checkpoints_checked: int = 0
+    problems: list[ChainProblem] = field(default_factory=list)
+    suspects: list[Suspect] = field(default_factory=list)
+    erased: list[tuple[int, ErasureRecord]] = field(default_factory=list)
+
+
+class ProducerVerifier:
+    """Feed rows in (sequence, event_id) order, then `finish(last_sequence)`."""
+
+    def __init__(
+        self,
+        producer: str,
+        start: TreeEdge | None,
+        start_size: int,
+        start_head: str | None,
+        checkpoints: Sequence[StoredCheckpoint] = (),
+        erasures: Mapping[int, ErasureRecord] | None = None,
+        result: ProducerResult | None = None,
+    ) -> None:
+        self.producer = producer
+        self.result = result if result is not None else ProducerResult()
+        self._edge = start.copy() if start is not None else None
+        self._position = start_size  # every sequence up to here is accounted for
+        self._head = start_head
+        self._checkpoints = sorted(checkpoints, key=_chain_order)
+        self._next_cp = 0
+        self._erasures = erasures or {}
+        self._batch_start = (self._edge.copy() if self._edge else None, start_size)
+        self._last_row_sequence = -1
+
+    def feed(self, row: ChainRow) -> None:
+        self.result.events_checked += 1
+        seq = row.sequence
+        if not row.content_ok:
+            self._problem("altered", seq, row.event_id, "content hash mismatch")
+        if seq <= self._position:
+            if seq == self._last_row_sequence:
+                self._problem("duplicate", seq, row.event_id, "sequence repeated")
+            return
+        if seq > self._position + 1:
+            self._account_gap(self._position + 1, seq - 1)
+        if seq == 1 and row.prev_hash != GENESIS_HASH:
+            self._problem("forged", seq, row.event_id, "bad genesis link")
+        elif self._head is not None and row.prev_hash != self._head:
+            detail = "predecessor link does not match the previous event"
+            self._problem("forged", seq, row.event_id, detail)
+        record = self._erasures.get(seq)
+        if record is not None and record.event_hash != row.event_hash:
+            self._problem(
+                "erasure.altered",
+                seq,
+                row.event_id,
+                f"the record of erasure {record.erasure_id} does not match the stored event",
+            )
+        self._last_row_sequence = seq
+        self._account(seq, row.event_hash)
+
+    def finish(self, last_sequence: int) -> ProducerResult:
+        if last_sequence > self._position:
+            self._account_gap(self._position + 1, last_sequence)
+        return self.result
+
+    def _account_gap(self, first: int, last: int) -> None:
+        """Sequences with no row: erased ones from their records, the others missing."""
+        position = first
+        for seq in sorted(s for s in self._erasures if first <= s <= last):
+            if seq > position:
+                self._missing(position, seq - 1)
+            record = self._erasures[seq]
+            if not record.recorded_by and not record.altered:
+                self._problem(
+                    "erasure.unrecorded",
+                    seq,
+                    record.event_id,
+                    f"erased by {record.erasure_id}, which no erasure event records",
+                )
+            self.result.erased.append((seq, record))
+            self._account(seq, record.event_hash)
+            position = seq + 1
+        if position <= last:
+            self._missing(position, last)
+
+    def _missing(self, first: int, last: int) -> None:
+        self._problem("missing", first, "", f"sequences {first}..{last} absent")
+        self._edge, self._head = None, None
+        self._position = last
+        self._seal_points()
+
+    def _account(self, seq: int, event_hash: str) -> None:
+        if self._edge is not None:
+            try:
+                self._edge.append(leaf_hash(bytes.fromhex(event_hash)))
+            except ValueError:
+                self._edge = None
+        self._head, self._position = event_hash, seq
+        self._seal_points()
+
+    def _seal_points(self) -> None:
+        while self._next_cp < len(self._checkpoints):
+            stored = self._checkpoints[self._next_cp]
+            cp = stored.checkpoint
+            assert cp is not None
+            if cp.tree_size > self._position:
+                return
+            self._next_cp += 1
+            exact = cp.tree_size == self._position and self._edge is not None
+            matched = exact and self._edge is not None and self._edge.root() == cp.root
+            if matched and cp.head != self._head:
+                matched = False
+            if not matched:
+                start, size = self._batch_start
+                self.result.suspects.append(Suspect(start, size, stored))
+            self._resync(stored, matched)
+
+    def _resync(self, stored: StoredCheckpoint, matched: bool) -> None:
+        cp = stored.checkpoint
+        assert cp is not None
+        if stored.edge is not None:
+            self._edge = stored.edge.copy()
+        elif not matched:
+            self._edge = None
+        if cp.tree_size == self._position:
+            self._head = cp.head
+        self._batch_start = (self._edge.copy() if self._edge else None, cp.tree_size)
+
+    def _problem(self, kind: str, seq: int, event_id: str, detail: str) -> None:
+        self.result.problems.append(ChainProblem(kind, self.producer, seq, event_id, detail))
+
+
+def _chain_order(stored: StoredCheckpoint) -> tuple[int, int]:
+    cp = stored.checkpoint
+    assert cp is not None
+    return cp.tree_size, cp.time_us
