@@ -13,12 +13,27 @@ from evidence.core.seals import SealRow
 from evidence.store.clickhouse import EvidenceStore
 
 CHECKPOINT_COLUMNS = (
-    "producer_id", "tree_size", "root", "ts_us", "head", "previous", "body", "body_hash",
-    "key_id", "signature", "frontier",
-)  # fmt: skip
+    "producer_id",
+    "tree_size",
+    "root",
+    "ts_us",
+    "head",
+    "previous",
+    "body",
+    "body_hash",
+    "key_id",
+    "signature",
+    "frontier",
+)
 ERASURE_COLUMNS = (
-    "erasure_id", "producer_id", "sequence", "event_hash", "event_id", "erased_at_us", "reason",
-)  # fmt: skip
+    "erasure_id",
+    "producer_id",
+    "sequence",
+    "event_hash",
+    "event_id",
+    "erased_at_us",
+    "reason",
+)
 _NODE_COLUMNS = ("producer_id", "level", "idx", "hash", "ts")
 _CP = ", ".join(CHECKPOINT_COLUMNS)
 
@@ -60,8 +75,9 @@ class SealStore:
     def insert_checkpoint(self, row: dict[str, Any]) -> None:
         self.store.raw_insert("checkpoints", CHECKPOINT_COLUMNS, orjson.dumps(row), "JSONEachRow")
 
-    def _checkpoints(self, where: str, params: dict[str, Any], order: str,
-                     limit: int) -> list[dict[str, Any]]:  # fmt: skip
+    def _checkpoints(
+        self, where: str, params: dict[str, Any], order: str, limit: int
+    ) -> list[dict[str, Any]]:
         sql = (
             f"SELECT {_CP} FROM {self._db}.checkpoints FINAL WHERE {where} "
             f"ORDER BY {order} LIMIT {int(limit)}"
@@ -69,8 +85,9 @@ class SealStore:
         return self.store.select(sql, params)
 
     def latest_checkpoint(self, producer: str) -> dict[str, Any] | None:
-        rows = self._checkpoints("producer_id = {p:String}", {"p": producer},
-                                 "tree_size DESC, ts_us DESC", 1)  # fmt: skip
+        rows = self._checkpoints(
+            "producer_id = {p:String}", {"p": producer}, "tree_size DESC, ts_us DESC", 1
+        )
         return rows[0] if rows else None
 
     def covering_checkpoint(self, producer: str, sequence: int) -> dict[str, Any] | None:
@@ -79,8 +96,12 @@ class SealStore:
         return latest if latest is not None and latest["tree_size"] >= sequence else None
 
     def checkpoint_of_size(self, producer: str, size: int) -> dict[str, Any] | None:
-        rows = self._checkpoints("producer_id = {p:String} AND tree_size = {n:UInt64}",
-                                 {"p": producer, "n": size}, "ts_us DESC", 1)  # fmt: skip
+        rows = self._checkpoints(
+            "producer_id = {p:String} AND tree_size = {n:UInt64}",
+            {"p": producer, "n": size},
+            "ts_us DESC",
+            1,
+        )
         return rows[0] if rows else None
 
     def anchor_before(
@@ -104,12 +125,22 @@ class SealStore:
         params = {"p": producer, "n": size, "a": ts_after, "u": ts_until}
         return self._checkpoints(where, params, "tree_size, ts_us", 10_000_000)
 
-    def checkpoint_page(self, producer: str, since_us: int, until_us: int, limit: int,
-                        after: tuple[int, str] | None) -> list[dict[str, Any]]:  # fmt: skip
+    def checkpoint_producers(self, since_us: int, until_us: int) -> list[str]:
+        sql = (
+            f"SELECT DISTINCT producer_id FROM {self._db}.checkpoints "
+            "WHERE ts_us >= {s:Int64} AND ts_us < {u:Int64}"
+        )
+        return sorted(row[0] for row in self._tsv(sql, {"s": since_us, "u": until_us}))
+
+    def checkpoint_page(
+        self, producer: str, since_us: int, until_us: int, limit: int, after: tuple[int, str] | None
+    ) -> list[dict[str, Any]]:
         """Newest first, for the auditor listing; `producer` empty = every producer."""
         params: dict[str, Any] = {"p": producer, "s": since_us, "u": until_us}
-        where = "({p:String} = '' OR producer_id = {p:String}) AND ts_us >= {s:Int64} " \
-                "AND ts_us < {u:Int64}"  # fmt: skip
+        where = (
+            "({p:String} = '' OR producer_id = {p:String}) AND ts_us >= {s:Int64} "
+            "AND ts_us < {u:Int64}"
+        )
         if after is not None:
             where += " AND (ts_us, producer_id) < ({at:Int64}, {ap:String})"
             params.update(at=after[0], ap=after[1])

@@ -1,12 +1,133 @@
-"""Verify what the evidence store holds: the chains and the by-patient index."""
+"""Verify what the evidence store holds: chains, signed checkpoints, erasures and the
+by-patient index, over a time window (imperative shell around `evidence.core.seal_verify`).
 
-from evidence.core.verify import VerificationReport, verify_chain, verify_patient_index
+Per producer the window becomes a range of sequences: it starts after the newest checkpoint
+older than the window (the anchor, whose signed frontier restarts the tree; genesis for a
+full check) and ends at the last event or checkpoint of the window. Every event of that
+range is checked whatever its time stamp, so an event stamped slightly out of order never
+shows up as a gap.
+"""
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from evidence.core.checkpoint import VerifyFn
+from evidence.core.problems import ErasedEntry, VerificationReport
+from evidence.core.seal_diagnosis import Diagnosis, diagnose, erasure_backing, settle
+from evidence.core.seal_trust import start_state, trusted_checkpoints
+from evidence.core.seal_verify import ErasureRecord, ProducerResult, ProducerVerifier
+from evidence.core.seals import StoredCheckpoint, stored_checkpoint
+from evidence.store.chain_reader import ChainReader
 from evidence.store.clickhouse import EvidenceStore
+from evidence.store.seal_store import SealStore
+
+NO_LIMIT = 2**63
 
 
-def verify_store(store: EvidenceStore, since_us: int, until_us: int) -> VerificationReport:
-    rows = store.chain_rows(since_us, until_us)
-    report = verify_chain(rows)
-    index = store.patient_index_rows(since_us, until_us)
-    report.problems.extend(verify_patient_index(index, rows))
+def verify_store(
+    store: EvidenceStore,
+    since_us: int,
+    until_us: int,
+    keys: Mapping[str, VerifyFn] | None = None,
+    floor_us: int = 0,
+) -> VerificationReport:
+    """`keys`: kid -> signature check of the published checkpoint keys. `floor_us`: the
+    retention horizon (older evidence may have expired lawfully; it is not checked)."""
+    reader, seals = ChainReader(store), SealStore(store)
+    since = max(since_us, floor_us)
+    ranges = reader.sequence_ranges(since, until_us)
+    producers = set(ranges) | set(seals.checkpoint_producers(since, until_us))
+    erase_events = reader.erase_events()
+    report = VerificationReport()
+    for producer in sorted(producers):
+        check = _ProducerCheck(reader, seals, producer, keys or {}, erase_events)
+        check.run(ranges.get(producer), since, until_us)
+        check.report_into(report)
+    report.problems.extend(reader.patient_index_problems(since, until_us))
+    report.problems[:] = list(dict.fromkeys(report.problems))
     return report
+
+
+class _ProducerCheck:
+    def __init__(
+        self,
+        reader: ChainReader,
+        seals: SealStore,
+        producer: str,
+        keys: Mapping[str, VerifyFn],
+        erase_events: list[dict[str, Any]],
+    ) -> None:
+        self.reader, self.seals, self.producer = reader, seals, producer
+        self.keys, self.erase_events = keys, erase_events
+        self.result = ProducerResult()
+        self.diagnoses: list[Diagnosis] = []
+
+    def run(self, window: tuple[int, int] | None, since: int, until: int) -> None:
+        anchor = self._anchor(window, since)
+        start = start_state(self.producer, anchor, self.keys, self.result)
+        after_us = anchor.time_us if anchor is not None else -NO_LIMIT
+        rows = self.seals.checkpoints_after(self.producer, start.size, after_us, until)
+        checkpoints = [stored_checkpoint(row) for row in rows]
+        last = max([window[1] if window else 0, *(c.tree_size for c in checkpoints)])
+        trusted = trusted_checkpoints(
+            self.producer, anchor, start, checkpoints, self.keys, self.result
+        )
+        erasures = self._erasures(start.size + 1, last)
+        verifier = ProducerVerifier(
+            self.producer, start.edge, start.size, start.head, trusted, erasures, self.result
+        )
+        if last > start.size:
+            for row in self.reader.rows(self.producer, start.size + 1, last):
+                verifier.feed(row)
+        verifier.finish(last)
+        for suspect in self.result.suspects:
+            first, end = suspect.start_size, suspect.checkpoint.tree_size
+            sealed = self.seals.leaf_nodes(self.producer, first, end)
+            rows_of_batch = list(self.reader.rows(self.producer, first + 1, end))
+            self.diagnoses.append(diagnose(self.producer, suspect, sealed, rows_of_batch, erasures))
+
+    def _anchor(self, window: tuple[int, int] | None, since: int) -> StoredCheckpoint | None:
+        if since <= 0:
+            return None
+        below = window[0] if window else NO_LIMIT
+        row = self.seals.anchor_before(self.producer, below, since)
+        return stored_checkpoint(row) if row is not None else None
+
+    def _erasures(self, low: int, high: int) -> dict[int, ErasureRecord]:
+        if high < low:
+            return {}
+        in_range = self.seals.erasures(self.producer, low, high)
+        if not in_range:
+            return {}
+        ids = {str(r["erasure_id"]) for r in in_range}
+        backing = erasure_backing(self.seals.erasure_records(ids), self.erase_events)
+        self.result.problems.extend(backing.problems)
+        out: dict[int, ErasureRecord] = {}
+        for r in in_range:
+            erasure_id = str(r["erasure_id"])
+            out.setdefault(
+                int(r["sequence"]),
+                ErasureRecord(
+                    erasure_id,
+                    int(r["sequence"]),
+                    str(r["event_hash"]),
+                    str(r["event_id"]),
+                    backing.recorded_by.get(erasure_id, ""),
+                    erasure_id in backing.altered,
+                ),
+            )
+        return out
+
+    def report_into(self, report: VerificationReport) -> None:
+        report.problems.extend(settle(self.result.problems, self.diagnoses))
+        report.events_checked += self.result.events_checked
+        report.checkpoints_checked += self.result.checkpoints_checked
+        report.erased.extend(_erased(self.producer, self.result.erased))
+
+
+def _erased(producer: str, erased: Iterable[tuple[int, ErasureRecord]]) -> list[ErasedEntry]:
+    return [
+        ErasedEntry(producer, seq, r.event_id, r.erasure_id, r.recorded_by)
+        for seq, r in erased
+        if r.recorded_by
+    ]

@@ -1,0 +1,205 @@
+"""Bulk reads for verification: a producer's events in sequence order, content-checked.
+
+The content check runs in the engine: the canonical JSON of the payload is rebuilt in SQL
+(keys sorted, `toJSONString` per value) and hashed with the chain's SHA-256 framing, so only
+(sequence, event_id, prev_hash, event_hash, ok) cross into Python. The SQL rendering is a
+fast path, not the definition: every row it does not confirm is re-checked with the exact
+canonical encoding of `evidence.core` (strings with control characters, for instance, are
+escaped differently by the engine), so a row is reported altered only by the core.
+"""
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from evidence.core.chain import chain_hash
+from evidence.core.problems import ChainProblem
+from evidence.core.record import PAYLOAD_FIELDS_BY_VERSION, payload_from_row
+from evidence.core.seal_verify import ChainRow
+from evidence.store.clickhouse import READ_COLUMNS, EvidenceStore
+
+PAGE_ROWS = 250_000
+_JSON_SETTINGS = {
+    "output_format_json_quote_64bit_integers": 0,
+    "output_format_json_escape_forward_slashes": 0,
+    "output_format_json_quote_denormals": 0,
+}
+
+
+def canonical_json_sql(fields: Sequence[str]) -> str:
+    """SQL for the canonical JSON object of these columns (the core's key order)."""
+    parts: list[str] = []
+    for i, name in enumerate(sorted(fields)):
+        parts.append(f"'{',' if i else '{'}\"{name}\":'")
+        parts.append(f"toJSONString({name})")
+    return f"concat({', '.join(parts)}, '}}')"
+
+
+def content_ok_sql() -> str:
+    branches = ", ".join(
+        f"schema_version = {version}, {canonical_json_sql(fields)}"
+        for version, fields in sorted(PAYLOAD_FIELDS_BY_VERSION.items())
+    )
+    framed = (
+        "concat('fhir-evidence/chain/v1', char(0), producer_id, char(0), toString(sequence), "
+        f"char(0), prev_hash, char(0), multiIf({branches}, ''))"
+    )
+    return f"lower(hex(SHA256({framed}))) = event_hash"
+
+
+class ChainReader:
+    def __init__(self, store: EvidenceStore, page_rows: int = PAGE_ROWS) -> None:
+        self.store = store
+        self._db = store.database
+        self._page = page_rows
+        self._ok = content_ok_sql()
+
+    def sequence_ranges(self, since_us: int, until_us: int) -> dict[str, tuple[int, int]]:
+        """Per producer, the first and last sequence of the events in the time window."""
+        sql = (
+            f"SELECT producer_id, min(sequence), max(sequence) FROM {self._db}.access_events "
+            "WHERE ts_us >= {s:Int64} AND ts_us < {u:Int64} GROUP BY producer_id"
+        )
+        data = self.store.raw_query(sql, {"s": since_us, "u": until_us}, fmt="TabSeparated")
+        out: dict[str, tuple[int, int]] = {}
+        for line in data.decode("utf-8").splitlines():
+            producer, low, high = line.split("\t")
+            out[producer] = (int(low), int(high))
+        return out
+
+    def rows(self, producer: str, low: int, high: int) -> Iterator[ChainRow]:
+        """Events of sequences [low, high] in (sequence, event_id) order, page by page."""
+        after: tuple[int, str] | None = None
+        while True:
+            page = self._page_of(producer, low, high, after)
+            yield from self._confirm(producer, page)
+            if len(page) < self._page:
+                return
+            after = (page[-1].sequence, page[-1].event_id)
+
+    def _page_of(
+        self, producer: str, low: int, high: int, after: tuple[int, str] | None
+    ) -> list[ChainRow]:
+        params: dict[str, Any] = {"p": producer, "l": low, "h": high, "n": self._page}
+        resume = ""
+        if after is not None:
+            resume = "AND (sequence, event_id) > ({as:UInt64}, {ae:String}) "
+            params.update({"as": after[0], "ae": after[1]})
+        sql = (
+            f"SELECT sequence, event_id, prev_hash, event_hash, {self._ok} "
+            f"FROM {self._db}.access_events FINAL "
+            "WHERE producer_id = {p:String} AND sequence >= {l:UInt64} AND sequence <= {h:UInt64} "
+            f"{resume}ORDER BY sequence, event_id LIMIT {{n:UInt64}}"
+        )
+        data = self.store.raw_query(sql, params, fmt="TabSeparated", settings=_JSON_SETTINGS)
+        return [_parse(line) for line in data.decode("utf-8").splitlines()]
+
+    def _confirm(self, producer: str, page: list[ChainRow]) -> list[ChainRow]:
+        """Rows the SQL rendering did not confirm, re-checked with the core's encoding."""
+        doubtful = [row.event_id for row in page if not row.content_ok]
+        if not doubtful:
+            return page
+        confirmed = {
+            (int(row["sequence"]), str(row["event_id"]))
+            for row in self._full_rows(producer, doubtful)
+            if _exact_ok(row)
+        }
+        return [
+            row._replace(content_ok=True) if (row.sequence, row.event_id) in confirmed else row
+            for row in page
+        ]
+
+    def _full_rows(self, producer: str, event_ids: list[str]) -> list[dict[str, Any]]:
+        sql = (
+            f"SELECT {', '.join(READ_COLUMNS)} FROM {self._db}.access_events FINAL "
+            "WHERE producer_id = {p:String} AND event_id IN {ids:Array(String)}"
+        )
+        return self.store.select(sql, {"p": producer, "ids": event_ids})
+
+    def patient_index_problems(self, since_us: int, until_us: int) -> list[ChainProblem]:
+        """Every patient pseudonym of every event in the window has exactly its by-patient
+        index entry, and the index points at nothing else: a deleted entry would hide an
+        access from the patient's accounting of disclosures, an extra one would invent it.
+        (The set differences run in the engine.)"""
+        params = {"s": since_us, "u": until_us}
+        window = "WHERE ts_us >= {s:Int64} AND ts_us < {u:Int64}"
+        expected = (
+            "SELECT arrayJoin(patient_hashes) AS patient_hash, event_id, producer_id, sequence "
+            f"FROM {self._db}.access_events FINAL {window}"
+        )
+        actual = f"SELECT patient_hash, event_id FROM {self._db}.access_by_patient FINAL {window}"
+        events = (
+            f"SELECT event_id, producer_id, sequence FROM {self._db}.access_events FINAL {window}"
+        )
+        on = "ON a.patient_hash = b.patient_hash AND a.event_id = b.event_id"
+        absent = (
+            "SELECT a.patient_hash AS patient, a.event_id AS event, a.producer_id AS producer, "
+            f"a.sequence AS seq FROM ({expected}) AS a "
+            f"LEFT ANTI JOIN ({actual}) AS b {on} ORDER BY patient, event"
+        )
+        extra = (
+            "SELECT a.patient_hash AS patient, a.event_id AS event, e.producer_id AS producer, "
+            f"e.sequence AS seq FROM ({actual}) AS a "
+            f"LEFT ANTI JOIN ({expected}) AS b {on} LEFT JOIN ({events}) AS e "
+            "ON a.event_id = e.event_id ORDER BY patient, event"
+        )
+        problems = [
+            ChainProblem(
+                "missing",
+                r["producer"],
+                int(r["seq"]),
+                r["event"],
+                f"patient index entry absent for {r['patient']}",
+            )
+            for r in self.store.select(absent, params)
+        ]
+        problems += [
+            ChainProblem(
+                "forged",
+                r["producer"],
+                int(r["seq"]),
+                r["event"],
+                f"patient index entry for {r['patient']} matches no event",
+            )
+            for r in self.store.select(extra, params)
+        ]
+        return problems
+
+    def erase_events(self) -> list[dict[str, Any]]:
+        """The erasure events of the chain (action `evidence.erase`)."""
+        sql = (
+            f"SELECT producer_id, sequence, event_id, policy_version FROM {self._db}.access_events "
+            "FINAL WHERE action = 'evidence.erase'"
+        )
+        return self.store.select(sql, {})
+
+
+def _parse(line: str) -> ChainRow:
+    sequence, event_id, prev_hash, event_hash, ok = line.split("\t")
+    if "\\" in line:  # TabSeparated escapes: only forged values hold any
+        event_id, prev_hash, event_hash = map(_unescape, (event_id, prev_hash, event_hash))
+    return ChainRow(int(sequence), event_id, prev_hash, event_hash, ok == "1")
+
+
+_ESCAPES = {"b": "\b", "f": "\f", "r": "\r", "n": "\n", "t": "\t", "0": "\0", "'": "'", "\\": "\\"}
+
+
+def _unescape(value: str) -> str:
+    out, i = [], 0
+    while i < len(value):
+        char = value[i]
+        if char == "\\" and i + 1 < len(value):
+            out.append(_ESCAPES.get(value[i + 1], value[i + 1]))
+            i += 2
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+def _exact_ok(row: dict[str, Any]) -> bool:
+    try:
+        payload = payload_from_row(row)
+    except (KeyError, TypeError, ValueError):
+        return False
+    recomputed = chain_hash(row["producer_id"], int(row["sequence"]), row["prev_hash"], payload)
+    return recomputed == row["event_hash"]
