@@ -1,0 +1,16 @@
+# fhir-evidence: one image for the API replicas and the stream workers.
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY api ./api
+COPY stream ./stream
+COPY evidence ./evidence
+RUN pip install . && useradd --system --uid 10001 --home-dir /data fhir \
+    && mkdir -p /data && chown fhir /data
+USER fhir
+ENV FHIR_EVIDENCE_DATA_DIR=/data
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s \
+  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/fhir/metadata', timeout=3)"
+CMD ["fhir-evidence", "serve", "--host", "0.0.0.0", "--port", "8080"]

@@ -1,0 +1,101 @@
+"""docker-compose.yml cannot run here (no Docker engine), so it is checked by reading it:
+every service, image, port, health check and FHIR_EVIDENCE_* variable against the code."""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from api.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = {"kafka", "clickhouse", "api-1", "api-2", "worker", "grafana"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())  # type: ignore[no-any-return]
+
+
+def _env(service: dict[str, Any]) -> dict[str, str]:
+    return {k: str(v) for k, v in (service.get("environment") or {}).items()}
+
+
+def test_every_service_is_there_with_a_pinned_image_and_a_health_check(compose: Any) -> None:
+    services = compose["services"]
+    assert set(services) == SERVICES
+    for name, service in services.items():
+        image = service.get("image", "")
+        assert image and not image.endswith(":latest") and ":" in image, name
+        assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
+    assert services["kafka"]["image"].startswith("apache/kafka:")
+    assert services["clickhouse"]["image"].startswith("clickhouse/clickhouse-server:")
+
+
+def test_fhir_evidence_variables_are_settings_the_code_reads(compose: Any) -> None:
+    known = {f"FHIR_EVIDENCE_{name.upper()}" for name in Settings.model_fields}
+    for name in ("api-1", "api-2", "worker"):
+        env = _env(compose["services"][name])
+        ours = {key for key in env if key.startswith("FHIR_EVIDENCE_")}
+        assert ours <= known, ours - known
+        assert env["FHIR_EVIDENCE_KAFKA_BOOTSTRAP"] == "kafka:9092"
+        assert env["FHIR_EVIDENCE_CLICKHOUSE_URL"].startswith("http://")
+        assert "@clickhouse:8123/" in env["FHIR_EVIDENCE_CLICKHOUSE_URL"]
+        Settings(**{k.removeprefix("FHIR_EVIDENCE_").lower(): v for k, v in env.items()
+                    if k.startswith("FHIR_EVIDENCE_")})  # fmt: skip
+    pipeline = ("api-1", "api-2", "worker")
+    keys = {_env(compose["services"][n])["FHIR_EVIDENCE_HASH_KEY"] for n in pipeline}
+    assert len(keys) == 1  # one pseudonym per identifier across the whole stack
+
+
+def test_the_pipeline_wiring_matches_the_runtimes(compose: Any) -> None:
+    services = compose["services"]
+    for name in ("api-1", "api-2"):
+        assert services[name]["command"][:2] == ["fhir-evidence", "serve"]
+        assert services[name]["command"][-2:] == ["--role", "api"]
+        assert services[name]["build"] == "."
+    assert "fhir-evidence worker" in " ".join(services["worker"]["command"])
+    kafka = _env(services["kafka"])
+    assert kafka["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft, no ZooKeeper
+    assert "PLAINTEXT://kafka:9092" in kafka["KAFKA_ADVERTISED_LISTENERS"]
+    clickhouse = _env(services["clickhouse"])
+    url = _env(services["worker"])["FHIR_EVIDENCE_CLICKHOUSE_URL"]
+    user, password = re.match(r"http://([^:]+):([^@]+)@", url).groups()  # type: ignore[union-attr]
+    assert (clickhouse["CLICKHOUSE_USER"], clickhouse["CLICKHOUSE_PASSWORD"]) == (user, password)
+    for name in ("api-1", "api-2", "worker"):
+        for dependency, condition in services[name]["depends_on"].items():
+            assert dependency in services and condition["condition"] == "service_healthy"
+
+
+def test_ports_are_distinct_and_match_base_urls(compose: Any) -> None:
+    published = [p.split(":")[0] for s in compose["services"].values() for p in s.get("ports", [])]
+    assert len(published) == len(set(published))
+    for name in ("api-1", "api-2"):
+        service = compose["services"][name]
+        host_port = service["ports"][0].split(":")[0]
+        assert _env(service)["FHIR_EVIDENCE_BASE_URL"] == f"http://localhost:{host_port}"
+
+
+def test_grafana_is_provisioned_from_dashboards(compose: Any) -> None:
+    grafana = compose["services"]["grafana"]
+    assert "grafana-clickhouse-datasource" in _env(grafana)["GF_INSTALL_PLUGINS"]
+    for volume in grafana["volumes"]:
+        source = volume.split(":")[0]
+        assert (ROOT / source).is_dir(), source
+    datasource = yaml.safe_load(
+        (ROOT / "dashboards/grafana/provisioning/datasources/clickhouse.yaml").read_text()
+    )["datasources"][0]
+    assert datasource["type"] == "grafana-clickhouse-datasource"
+    assert datasource["jsonData"]["host"] == "clickhouse"
+    assert datasource["jsonData"]["defaultDatabase"] == "evidence"
+
+
+def test_dockerfile_installs_the_package_and_runs_the_cli() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert text.startswith("#") and "FROM python:3.11" in text
+    for package in ("api", "stream", "evidence"):
+        assert f"COPY {package} ./{package}" in text
+    assert "pip install ." in text and 'CMD ["fhir-evidence", "serve"' in text
+    assert "USER fhir" in text
