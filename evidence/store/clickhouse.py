@@ -60,6 +60,8 @@ class EvidenceStore:
     ) -> None:
         for statement in schema_statements(self._db, retention_years, retention_days):
             self._call(lambda c, s=statement: c.command(s))  # type: ignore[misc]
+        if retention_days is None:  # unset: leave the tables' retention as it is
+            return
         interval = ttl_interval(retention_years, retention_days)
         for statement in retention_statements(self._db, interval):
             self.command(statement, settings={"materialize_ttl_after_modify": 0})
