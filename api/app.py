@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from api.audit.alerts import router as alerts_router
 from api.audit.fhir_routes import router as auditevent_router
+from api.audit.proofs import router as proofs_router
 from api.audit.routes import router as audit_router
 from api.data.repository import RepositoryUnavailable
 from api.errors import ApiError
@@ -89,6 +90,7 @@ def create_app(runtime: Runtime, record_evidence: bool = True) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(audit_router)
     app.include_router(alerts_router)
+    app.include_router(proofs_router)
     app.include_router(export_router)  # before fhir_router: /fhir/Patient/$export
     app.include_router(auditevent_router)  # before fhir_router: /fhir/AuditEvent
     app.include_router(fhir_router)

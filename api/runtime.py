@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from api.alerting import Alerting, build_alerting
+from api.checkpointing import build_checkpoint_runner, checkpoint_jwks, checkpoint_signer
 from api.data.repository import ResourceRepository
 from api.data.synthetic import generate_dataset
 from api.devissuer import load_or_create_key, public_jwks
@@ -21,6 +22,7 @@ from api.settings import Settings
 from evidence.core import AccessEvent, Decision, Pseudonymizer
 from evidence.core.record import evidence_payload
 from evidence.store import EvidenceStore, open_evidence_store
+from evidence.store.checkpoints import CheckpointRunner
 from evidence.store.clickhouse import store_dsn
 from stream.inline import InlineProcessor
 from stream.outbox import OutboxReader, OutboxWriter
@@ -43,12 +45,15 @@ class Runtime:
     alerting: Alerting | None = None
     relay: "OutboxRelay | None" = None  # distributed: outbox → Kafka
     workers: "WorkerHost | None" = None  # distributed: faust agents in this process
+    checkpoints: CheckpointRunner | None = None  # embedded: signed Merkle checkpoints
 
     def start(self) -> None:
         if self.alerting is not None:
             self.alerting.start()
         if self.processor is not None:
             self.processor.start()
+        if self.checkpoints is not None:
+            self.checkpoints.start()
         if self.workers is not None:
             self.workers.start()
         if self.relay is not None:
@@ -76,6 +81,8 @@ class Runtime:
             drained = self.processor.drain(drain_timeout)
             self.processor.stop()
             log.info("processor stopped", drained=drained, position=self.processor.position)
+        if self.checkpoints is not None:
+            self.checkpoints.stop()  # one last pass seals what was just drained
         if self.relay is not None:
             drained = self.relay.drain(drain_timeout)
             self.relay.stop()
@@ -138,8 +145,12 @@ def build_runtime(
         outbox_path, lambda e: evidence_payload(e, pseudonymizer), HASH_KEY_VERSION
     )
     owns_store = store is None
-    store = store or open_evidence_store(store_dsn(settings.clickhouse_url, settings.data_dir))
-    processor = alerting = relay = workers = None
+    store = store or open_evidence_store(
+        store_dsn(settings.clickhouse_url, settings.data_dir),
+        retention_days=settings.retention_days,
+    )
+    signer = checkpoint_signer(settings)
+    processor = alerting = relay = workers = checkpoints = None
     if settings.kafka_bootstrap:
         from api.kafka_runtime import build_relay, build_workers
 
@@ -152,6 +163,7 @@ def build_runtime(
         processor = InlineProcessor(
             reader, store, outbox.wait_for_commit, observer=alerting.detector.observe
         )
+        checkpoints = build_checkpoint_runner(settings, store, signer)
     services = Services(
         settings,
         repository,
@@ -161,5 +173,6 @@ def build_runtime(
         derived_key(master, "cursor/v1"),
         dev_jwks,
         {rtype: tuple(fields) for rtype, fields in settings.redactions.items()},
+        checkpoint_jwks=checkpoint_jwks(settings, signer),
     )
-    return Runtime(services, outbox, processor, owns_store, alerting, relay, workers)
+    return Runtime(services, outbox, processor, owns_store, alerting, relay, workers, checkpoints)

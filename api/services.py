@@ -3,6 +3,7 @@
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.requests import Request
 
@@ -25,6 +26,7 @@ class Services:
     dev_jwks: dict[str, object] | None = None
     redactions: dict[str, tuple[str, ...]] = field(default_factory=dict)
     clock: Callable[[], float] = field(default=time.time)
+    checkpoint_jwks: dict[str, Any] = field(default_factory=lambda: {"keys": []})
 
     def now_iso(self) -> str:
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock()))

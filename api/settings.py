@@ -41,7 +41,12 @@ class Settings(BaseSettings):
     # Beyond the contract's table:
     max_body_bytes: int = 1_048_576
     token_leeway_s: int = 30
-    evidence_retention_years: int = 6
+    # Evidence retention (TTL of the evidence tables): unset = six years.
+    retention_days: int | None = Field(default=None, ge=1)
+    # Signed Merkle checkpoints of the evidence (see evidence.store.checkpoints).
+    checkpoint_interval_s: float = Field(default=10.0, gt=0)
+    heartbeat_s: float = Field(default=60.0, gt=0)
+    signing_key_file: Path | None = None  # default: <data_dir>/keys/checkpoint-signing-key.pem
     log_level: str = "INFO"
     # Elements withheld per type unless the token holds `demographics` (JSON to override).
     redactions: dict[str, list[str]] = Field(

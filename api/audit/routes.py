@@ -26,12 +26,12 @@ from api.audit.paging import (
 )
 from api.audit.tabular import ACCESS_COLUMNS, DISCLOSURE_COLUMNS
 from api.audit.views import access_view, iso_from_us
+from api.checkpointing import verify_evidence
 from api.errors import Forbidden, InvalidRequest, NotFound
 from api.security.principal import Principal
 from api.services import Services, audit
 from evidence.core import ReasonCode
 from evidence.store.access_query import AccessFilter, alerts_for_request, find_accesses
-from evidence.store.verification import verify_store
 
 router = APIRouter(prefix="/audit")
 View = Callable[[dict[str, Any]], dict[str, Any]]
@@ -138,6 +138,8 @@ async def request_lifecycle(request: Request, request_id: str) -> Response:
 async def verify(request: Request) -> Response:
     svc, _principal = staff_auditor(request, "audit.verify")
     since, until, _limit = window(request)
-    report = await run_in_threadpool(verify_store, svc.store, since, until)
+    report = await run_in_threadpool(
+        verify_evidence, svc.settings, svc.store, svc.checkpoint_jwks, since, until
+    )
     audit(request).count_returned = report.events_checked
     return json_response(report.as_dict())
