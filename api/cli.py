@@ -99,19 +99,23 @@ def token(
 def verify(
     since: Annotated[str, typer.Option(help="ISO 8601 start")] = "",
     until: Annotated[str, typer.Option(help="ISO 8601 end")] = "",
+    keys: Annotated[str, typer.Option(help="JWKS file of the checkpoint keys")] = "",
 ) -> None:
     """Check the integrity of the evidence; exit 0 when intact, 1 with a report otherwise."""
     import json
+    from pathlib import Path
 
     from api.audit.views import parse_instant_us
+    from api.checkpointing import public_jwks, verify_evidence
     from evidence.store import StoreUnavailable, open_evidence_store
     from evidence.store.clickhouse import store_dsn
-    from evidence.store.verification import verify_store
 
     settings = Settings()
+    jwks = json.loads(Path(keys).read_text()) if keys else public_jwks(settings)
     try:
         store = open_evidence_store(store_dsn(settings.clickhouse_url, settings.data_dir))
-        report = verify_store(store, parse_instant_us(since, 0), parse_instant_us(until, 2**62))
+        window = parse_instant_us(since, 0), parse_instant_us(until, 2**62)
+        report = verify_evidence(settings, store, jwks, *window)
     except StoreUnavailable:
         typer.echo(
             "the evidence store cannot be opened (with the embedded store, stop the "
@@ -121,6 +125,34 @@ def verify(
         raise typer.Exit(2) from None
     typer.echo(json.dumps(report.as_dict(), indent=2))
     raise typer.Exit(0 if report.intact else 1)
+
+
+@cli.command()
+def erase(
+    patient: Annotated[str, typer.Option(help="the patient id whose evidence rows go")],
+    reason: Annotated[str, typer.Option(help="the legal basis, kept with the erasure")],
+    include_shared: Annotated[
+        bool, typer.Option(help="also erase events that name other patients as well")
+    ] = False,
+) -> None:
+    """Erase one patient's evidence rows, recorded so that verification still holds."""
+    from api.erasure import erase_patient
+    from evidence.store import StoreUnavailable
+
+    try:
+        outcome = erase_patient(Settings(), patient, reason, include_shared)
+    except StoreUnavailable:
+        typer.echo("the evidence store cannot be opened (stop the server first)", err=True)
+        raise typer.Exit(2) from None
+    except RuntimeError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"erasure {outcome.erasure_id}: {outcome.erased} events erased"
+        + (f", recorded by event {outcome.recorded_by}" if outcome.recorded_by else "")
+        + (f"; {outcome.kept_shared} events naming other patients too were kept "
+           "(--include-shared erases them)" if outcome.kept_shared else "")
+    )  # fmt: skip
 
 
 def main() -> None:
