@@ -14,9 +14,10 @@ from evidence.store import EvidenceStore
 from stream.agents import AlertOutbox
 from stream.app import WorkerConfig, WorkerHost, build_faust_app
 from stream.enrich import enrich
+from stream.kafka_admin import ensure_topics
 from stream.outbox import OutboxReader
 from stream.relay import OutboxRelay, WaitForCommit, kafka_producer_factory
-from stream.topology import TopicNames
+from stream.topology import TopicNames, topology
 from stream.webhook import WebhookDeliverer
 from stream.workers import EvidenceSink, RawConverter
 
@@ -29,9 +30,14 @@ def build_relay(
     if not settings.kafka_bootstrap:
         raise ValueError("the relay needs FHIR_EVIDENCE_KAFKA_BOOTSTRAP")
     reader = OutboxReader(outbox_path, RELAY_CONSUMER)
-    producer = kafka_producer_factory(settings.kafka_bootstrap)
-    topic = TopicNames(settings.kafka_topic_prefix).raw
-    return OutboxRelay(reader, producer, wait_for_commit, topic=topic)
+    bootstrap, names = settings.kafka_bootstrap, TopicNames(settings.kafka_topic_prefix)
+    specs = topology(settings.kafka_partitions, names=names)
+
+    async def create_topics() -> None:
+        await ensure_topics(bootstrap, specs)
+
+    producer = kafka_producer_factory(bootstrap)
+    return OutboxRelay(reader, producer, wait_for_commit, topic=names.raw, prepare=create_topics)
 
 
 class AlertFanout:

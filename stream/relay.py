@@ -61,8 +61,11 @@ class OutboxRelay:
         wait_for_commit: WaitForCommit,
         batch_size: int = 1000,
         topic: str = RAW_TOPIC,
+        prepare: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
+        """`prepare` runs before publishing on every (re)connect: topic creation."""
         self._reader, self._factory, self._wait = reader, producer_factory, wait_for_commit
+        self._prepare = prepare
         self._batch_size, self._topic = batch_size, topic
         self._position = reader.position()
         self._pruned_below = 0
@@ -101,6 +104,8 @@ class OutboxRelay:
         while not self._stop.is_set():
             producer = self._factory()
             try:
+                if self._prepare is not None:
+                    await self._prepare()
                 await producer.start()
                 self.connected, backoff = True, 0.2
                 log.info("relay connected", position=self._position)

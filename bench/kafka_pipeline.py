@@ -1,0 +1,144 @@
+"""Distributed pipeline throughput and lag (issue 5), on a real broker.
+
+1. relay:    N sealed outbox events → `fhir.access.raw` (idempotent producer, acks=all)
+2. ceiling:  a bare aiokafka consume loop over that raw topic (no work): the local ceiling
+3. worker:   faust agents raw → pseudonymise → `fhir.access.evidence` → chDB store, timed
+             from start until all N are queryable; ratio = worker / ceiling
+4. lag:      a steady 1,000 events/s through relay + worker for 20 s; lag = time the store
+             recorded the row minus the event's time, p50/p99
+
+Uses $KAFKA_BOOTSTRAP, else starts a broker from the Maven jars (scripts/kafka.sh).
+Goal: ≥ 10,000 events/s per worker process, ratio ≥ 0.3, p99 lag < 2 s.
+`.venv/bin/python -m bench.kafka_pipeline [--events 100000]`
+"""
+
+import argparse
+import asyncio
+import os
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import clickhouse_connect
+from aiokafka import AIOKafkaConsumer
+
+from bench.harness import ROOT, percentile
+from evidence.core.record import evidence_payload
+from evidence.store import EvidenceStore
+from stream.agents import AlertOutbox
+from stream.app import WorkerConfig, WorkerHost, build_faust_app
+from stream.kafka_admin import ensure_topics
+from stream.outbox import OutboxReader, OutboxWriter
+from stream.relay import OutboxRelay, kafka_producer_factory
+from stream.topology import topology
+from stream.workers import EvidenceSink, RawConverter
+from tests.evidence.builders import PSEUDONYMIZER, make_event
+
+
+def _append(writer: OutboxWriter, start: int, count: int, now_us: int | None = None) -> None:
+    async def run() -> None:
+        ts = now_us or int(time.time() * 1_000_000)
+        subs = [f"dr-{i}" for i in range(50)]
+        await asyncio.gather(*(
+            writer.append(make_event(n, ts_us=ts, sub=subs[n % 50], event_id=uuid.uuid4().hex,
+                                     patient_ids=(f"p{n % 997}",)))
+            for n in range(start, start + count)
+        ))  # fmt: skip
+
+    asyncio.run(run())
+
+
+def _count(store: EvidenceStore) -> int:
+    return int(store.raw_command(f"SELECT count() FROM {store._db}.access_events FINAL"))
+
+
+def _bare_consume(bootstrap: str, topic: str, expect: int) -> float:
+    async def run() -> float:
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                    auto_offset_reset="earliest")  # fmt: skip
+        await consumer.start()
+        seen, started = 0, time.perf_counter()
+        try:
+            while seen < expect:
+                batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+                seen += sum(len(records) for records in batch.values())
+        finally:
+            await consumer.stop()
+        return expect / (time.perf_counter() - started)
+
+    return asyncio.run(run())
+
+
+def _broker(state: Path) -> str:
+    if os.environ.get("KAFKA_BOOTSTRAP"):
+        return os.environ["KAFKA_BOOTSTRAP"]
+    out = subprocess.run(["bash", str(ROOT / "scripts/kafka.sh"), "start", str(state)],
+                         check=True, capture_output=True, text=True)  # fmt: skip
+    return out.stdout.strip().splitlines()[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--lag-seconds", type=int, default=20)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-kafka-"))
+    bootstrap = _broker(work / "kafka")
+    tag = uuid.uuid4().hex[:6]
+    config = WorkerConfig(bootstrap, 6, app_id=f"bench-{tag}", topic_prefix=f"b{tag}.")
+    client = clickhouse_connect.get_client(dsn=f"chdb://{work / 'chdb'}")
+    store = EvidenceStore(client, "bench")
+    store.apply_schema()
+    writer = OutboxWriter(work / "outbox.sqlite", lambda e: evidence_payload(e, PSEUDONYMIZER), 1)
+    n = args.events
+    specs = topology(6, names=config.names)
+    _append(writer, 0, n)
+    relay = OutboxRelay(OutboxReader(work / "outbox.sqlite", "relay"),
+                        kafka_producer_factory(bootstrap), writer.wait_for_commit,
+                        topic=config.names.raw, batch_size=5000,
+                        prepare=lambda: ensure_topics(bootstrap, specs))  # fmt: skip
+    started = time.perf_counter()
+    relay.start()
+    while relay.lag() > 0:
+        time.sleep(0.05)
+    relay_rate = n / (time.perf_counter() - started)
+    ceiling = _bare_consume(bootstrap, config.names.raw, n)
+    sink = EvidenceSink(store)
+    converter = RawConverter({1: PSEUDONYMIZER}, None)
+    host = WorkerHost(config, lambda: build_faust_app(config, converter, sink, AlertOutbox()), sink)
+    started = time.perf_counter()
+    host.start()
+    while _count(store) < n:
+        time.sleep(0.1)
+    worker_rate = n / (time.perf_counter() - started)
+    print(f"relay    outbox → Kafka            {relay_rate:>9.0f} events/s")
+    print(f"ceiling  bare aiokafka consume     {ceiling:>9.0f} events/s")
+    print(f"worker   raw → evidence → chDB     {worker_rate:>9.0f} events/s "
+          f"(incl. ~2 s group join)   ratio {worker_rate / ceiling:.2f}")  # fmt: skip
+    rate, total = 1000, args.lag_seconds * 1000
+    for second in range(args.lag_seconds):
+        tick = time.perf_counter()
+        for burst in range(10):  # 100 events every 100 ms
+            _append(writer, n + second * rate + burst * 100, 100)
+            time.sleep(max(0.0, tick + (burst + 1) * 0.1 - time.perf_counter()))
+    while _count(store) < n + total:
+        time.sleep(0.1)
+    sql = (
+        "SELECT dateDiff('millisecond', fromUnixTimestamp64Micro(ts_us), stored_at) "
+        f"FROM bench.access_events FINAL ORDER BY ts_us DESC LIMIT {total}"
+    )
+    lags = [float(v) for (v,) in client.query(sql).result_rows]
+    print(f"lag      steady 1,000 events/s     p50 {percentile(lags, 0.5):.0f} ms   "
+          f"p99 {percentile(lags, 0.99):.0f} ms   (n={len(lags)})")  # fmt: skip
+    relay.stop()
+    host.stop()
+    writer.close()
+    if not os.environ.get("KAFKA_BOOTSTRAP"):
+        subprocess.run(["bash", str(ROOT / "scripts/kafka.sh"), "stop", str(work / "kafka")],
+                       check=False, capture_output=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
