@@ -1,6 +1,9 @@
 """The detection shell: pure rules (stream.detection) over each stored evidence batch, alerts
 upserted into the evidence store and handed to the webhook, detector state kept in the store.
 
+The shell owns its engine and no one else sees it, so batches go through `advance` (the
+engine updated in place); persisting re-serialises only the principals that changed.
+
 Detection never blocks evidence: it runs after a batch is stored, and its own failures are
 logged, not retried against the evidence path.
 """
@@ -19,13 +22,13 @@ from stream.detection import (
     Alert,
     DetectionConfig,
     DetectionEngine,
+    advance,
     alert_to_dict,
     compact,
-    detect,
     detection_event_from_row,
     engine_state_from_dict,
-    engine_state_to_dict,
 )
+from stream.detection_state import StateSerializer
 from stream.webhook import WebhookDeliverer
 
 log = structlog.get_logger("fhir_evidence.detector")
@@ -63,6 +66,7 @@ class Detector:
         self._store, self._config, self._deliverer = store, config, deliverer
         self._enrich = enrich
         self._clock = clock
+        self._serializer = StateSerializer()
         self._state = self._load()
         self._saved_at = clock()
         self._posted: dict[str, float] = {}
@@ -93,7 +97,8 @@ class Detector:
         """Run the rules over one stored batch (rows and their raw events, in order)."""
         enrichments = [self._enrichment(raw) for raw in raw_events]
         events = [detection_event_from_row(r, e) for r, e in zip(rows, enrichments, strict=True)]
-        self._state, alerts = detect(self._state, events, self._config)
+        alerts = advance(self._state, events, self._config)
+        self._serializer.touched({event.principal for event in events})
         if alerts:
             self._store.upsert_alerts([alert_row(alert) for alert in alerts])
             self._deliver(alerts)
@@ -127,6 +132,6 @@ class Detector:
     def persist(self) -> None:
         now = self._clock()
         self._state = compact(self._state, int(now * 1_000_000), self._config)
-        state = orjson.dumps(engine_state_to_dict(self._state)).decode()
+        state = self._serializer.dumps(self._state).decode()
         self._store.save_state(STATE_KEY, state, int(now * 1_000_000))
         self._saved_at = now

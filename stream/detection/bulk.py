@@ -43,7 +43,8 @@ from stream.detection.baseline import (
 )
 from stream.detection.config import DetectionConfig
 from stream.detection.event import DetectionEvent
-from stream.detection.recency import Recency, count_since, drop_until, first_time, later_than
+from stream.detection.owners import Owners, own
+from stream.detection.recency import Entry, Recency, count_since, drop_until, first_time, later_than
 
 KIND = "bulk_access_spike"
 VERSION = "1"
@@ -84,20 +85,24 @@ class BulkAccessSpike:
     version = VERSION
 
     def observe(
-        self, state: BulkState | None, events: Sequence[DetectionEvent], config: DetectionConfig
-    ) -> tuple[BulkState | None, Raised]:
+        self, events: Sequence[DetectionEvent], owners: Owners, config: DetectionConfig
+    ) -> Raised:
         """In place; only allowed events that returned some patient's data count."""
-        relevant = [(i, e) for i, e in enumerate(events) if e.patient_hashes and e.returned_data]
-        if not relevant:
-            return state, []
-        state = BulkState() if state is None else state
-        need = min(config.bulk_spike_floor_1m, config.bulk_spike_floor_5m)
+        limits = floors(config)
+        need = min(limits[:-1])  # the short windows are kept from this many patients on
+        quiet = min(need, limits[-1])  # below this many, only the baseline may speak
         raised: Raised = []
-        for index, event in relevant:
-            alert = _step(state, event, config, need)
+        for index, event in enumerate(events):
+            if not (event.patient_hashes and event.returned_data):
+                continue
+            state = own(owners[index], KIND, BulkState)
+            now = _admit(state, event, config)
+            if len(state.seen) < quiet and not _learned(state.baseline):
+                continue  # the common case: no floor within reach, no baseline yet
+            alert = _judge(state, event.principal, now, config, limits, need)
             if alert is not None:
                 raised.append((index, alert))
-        return state, raised
+        return raised
 
     def copy(self, state: BulkState) -> BulkState:
         return BulkState(
@@ -165,40 +170,68 @@ def _folded(state: BulkState, alpha: float) -> Baseline:
     return update_baseline(state.baseline, hour_of_week(start), value, alpha)
 
 
-def _step(
-    state: BulkState, event: DetectionEvent, config: DetectionConfig, need: int
+def _learned(baseline: Baseline) -> bool:
+    return bool(baseline.hours) or baseline.overall.n > 0
+
+
+def _judge(
+    state: BulkState,
+    who: str,
+    now: int,
+    config: DetectionConfig,
+    limits: tuple[int, ...],
+    need: int,
 ) -> Alert | None:
-    now = max(state.latest_us, event.ts_us)
-    if 0 <= state.hour_index < now // HOUR_US:  # a later clock hour began
-        state.baseline = _folded(state, config.baseline_alpha)
-    _admit(state, event, now, config.max_tracked_patients)
     if state.recent is None and len(state.seen) >= need:
         state.recent = tuple(later_than(state.seen, now - span) for span in _SHORT_US)
-    limits = floors(config)
     position = _reached(state, limits)
-    trigger = None if position >= 0 else _baseline_trigger(state, now, config, event.principal)
+    trigger = None if position >= 0 else _baseline_trigger(state, now, config, who)
     if position < 0 and trigger is None:
         return None
     counts = _counts(state, now)
     if trigger is None:
         label, seconds = WINDOWS[position]
-        text = f"{event.principal}: {counts[position]} distinct patients within {label}"
+        text = f"{who}: {counts[position]} distinct patients within {label}"
         trigger = _Trigger(now - seconds * _SECOND_US, f"{text} (floor {limits[position]})")
-    fresh = _alert(state, event.principal, counts, trigger, config)
+    fresh = _alert(state, who, counts, trigger, config)
     state.open_alert = raise_alert(state.open_alert, fresh)
     return state.open_alert
 
 
-def _admit(state: BulkState, event: DetectionEvent, now_us: int, cap: int) -> None:
-    """The last hour's patients plus the event's (at `now_us`), oldest first, capped; the
-    short windows slid alike, the current hour's count kept (when it is kept)."""
-    seen, tally, hour = state.seen, state.this_hour, now_us // HOUR_US
-    drop_until(seen, now_us - _LONGEST_US)
+def _admit(state: BulkState, event: DetectionEvent, config: DetectionConfig) -> int:
+    """Take the event in at the principal's latest time `now` (returned): the last hour's
+    patients plus the event's, oldest first, capped. A clock hour that ended is folded into
+    the baseline first."""
+    now = max(state.latest_us, event.ts_us)
+    hour, seen = now // HOUR_US, state.seen
+    if 0 <= state.hour_index < hour:
+        state.baseline = _folded(state, config.baseline_alpha)
+    if seen and first_time(seen) <= now - _LONGEST_US:
+        drop_until(seen, now - _LONGEST_US)
+    entry, cap = (now, event.request_id), config.max_tracked_patients
+    if state.recent is None and state.this_hour[0] != hour:  # the common case: nothing derived
+        for patient in event.patient_hashes:
+            seen.pop(patient, None)
+            seen[patient] = entry
+        while len(seen) > cap:
+            seen.popitem(last=False)
+    else:
+        _admit_derived(state, event.patient_hashes, entry, hour, cap)
+    state.latest_us, state.hour_index = now, hour
+    return now
+
+
+def _admit_derived(
+    state: BulkState, patients: tuple[str, ...], entry: Entry, hour: int, cap: int
+) -> None:
+    """`_admit` keeping the derived parts in step: the short windows slid alike, the count
+    of this clock hour (when it is kept)."""
+    seen, tally, now = state.seen, state.this_hour, entry[0]
     windows = state.recent or ()
     for window, span in zip(windows, _SHORT_US, strict=False):
-        drop_until(window, now_us - span)
-    counting, start, entry = tally[0] == hour, hour * HOUR_US, (now_us, event.request_id)
-    for patient in event.patient_hashes:
+        drop_until(window, now - span)
+    counting, start = tally[0] == hour, hour * HOUR_US
+    for patient in patients:
         old = seen.pop(patient, None)
         if counting and (old is None or old[0] < start):
             tally[1] += 1
@@ -212,7 +245,6 @@ def _admit(state: BulkState, event: DetectionEvent, now_us: int, cap: int) -> No
     for window in windows:
         while len(window) > cap:
             window.popitem(last=False)
-    state.latest_us, state.hour_index = now_us, hour
 
 
 def _reached(state: BulkState, limits: tuple[int, ...]) -> int:
@@ -246,8 +278,8 @@ def _baseline_trigger(
     state: BulkState, now_us: int, config: DetectionConfig, who: str
 ) -> _Trigger | None:
     baseline = state.baseline
-    if not baseline.hours and baseline.overall.n == 0:
-        return None  # nothing learned: no expectation
+    if not _learned(baseline):
+        return None  # no expectation
     stats = expectation(
         baseline,
         hour_of_week(now_us),

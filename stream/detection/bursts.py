@@ -31,6 +31,7 @@ from stream.detection.alerts import (
 )
 from stream.detection.config import DetectionConfig
 from stream.detection.event import DENY, DetectionEvent
+from stream.detection.owners import Owners, own
 
 _SECOND_US = 1_000_000
 NOT_FOUND = "not_found"
@@ -55,49 +56,44 @@ class _WindowRule:
     window_s = 60
     tallied = _STATUS  # the entry field counted in `tally`
 
-    def relevant(self, event: DetectionEvent, config: DetectionConfig) -> bool:
+    def relevant(self, events: Sequence[DetectionEvent], config: DetectionConfig) -> list[int]:
+        """The positions of the events that enter the window."""
         raise NotImplementedError
 
-    def entry(self, event: DetectionEvent) -> Entry:
+    def entry(self, event: DetectionEvent, now_us: int) -> Entry:
         raise NotImplementedError
 
     def fires(self, state: WindowState, who: str, config: DetectionConfig) -> Alert | None:
         raise NotImplementedError
 
     def observe(
-        self, state: WindowState | None, events: Sequence[DetectionEvent], config: DetectionConfig
-    ) -> tuple[WindowState | None, Raised]:
-        """In place: each relevant event slides the window, then the rule judges it."""
-        relevant = [(i, e) for i, e in enumerate(events) if self.relevant(e, config)]
-        if not relevant:
-            return state, []
-        state = WindowState() if state is None else state
+        self, events: Sequence[DetectionEvent], owners: Owners, config: DetectionConfig
+    ) -> Raised:
+        """In place: each relevant event slides its principal's window, then is judged."""
         raised: Raised = []
-        for index, event in relevant:
-            self.slide(state, self.entry(event), config.max_window_entries)
+        for index in self.relevant(events, config):
+            event = events[index]
+            state = own(owners[index], self.kind, WindowState)
+            self.slide(state, self.entry(event, max(state.latest_us, event.ts_us)), config)
             alert = self.fires(state, event.principal, config)
             if alert is not None:
                 state.open_alert = alert
                 raised.append((index, alert))
-        return state, raised
+        return raised
 
-    def slide(self, state: WindowState, entry: Entry, cap: int) -> None:
-        """The window (now - window_s, now] after `entry`, now being the latest time seen; an
-        older (late) event counts as happening now, so entries stay ordered by time."""
-        now = max(state.latest_us, entry[0])
-        entries, cutoff = state.entries, now - self.window_s * _SECOND_US
+    def slide(self, state: WindowState, entry: Entry, config: DetectionConfig) -> None:
+        """The window (now - window_s, now] after `entry`, whose time is the latest seen (an
+        older, late, event counts as happening now, so entries stay ordered by time)."""
+        entries, cutoff = state.entries, entry[0] - self.window_s * _SECOND_US
         while entries and entries[0][0] <= cutoff:
             self._forget(state, entries.popleft())
-        entries.append((now, *entry[1:]))
-        self._count(state, entries[-1])
-        while len(entries) > cap:
-            self._forget(state, entries.popleft())
-        state.latest_us = now
-
-    def _count(self, state: WindowState, entry: Entry) -> None:
-        key = entry[self.tallied]
-        state.tally[key] = state.tally.get(key, 0) + 1
+        entries.append(entry)
+        key, tally = entry[self.tallied], state.tally
+        tally[key] = tally.get(key, 0) + 1
         state.misses += entry[4]
+        while len(entries) > config.max_window_entries:
+            self._forget(state, entries.popleft())
+        state.latest_us = entry[0]
 
     def _forget(self, state: WindowState, entry: Entry) -> None:
         key = entry[self.tallied]
@@ -113,10 +109,12 @@ class _WindowRule:
         return WindowState(entries, state.latest_us, state.open_alert, tally, state.misses)
 
     def _with(self, entries: Any, latest_us: int, open_alert: Alert | None) -> WindowState:
-        state = WindowState(deque(), latest_us, open_alert)
-        for entry in entries:
-            state.entries.append(entry)
-            self._count(state, entry)
+        """A state of `entries` (in time order), its tallies counted."""
+        state = WindowState(deque(entries), latest_us, open_alert)
+        for entry in state.entries:
+            key = entry[self.tallied]
+            state.tally[key] = state.tally.get(key, 0) + 1
+            state.misses += entry[4]
         return state
 
     def compact(
@@ -185,11 +183,11 @@ class DeniedBurst(_WindowRule):
     window_s = 60
     tallied = _STATUS
 
-    def relevant(self, event: DetectionEvent, config: DetectionConfig) -> bool:
-        return event.decision == DENY
+    def relevant(self, events: Sequence[DetectionEvent], config: DetectionConfig) -> list[int]:
+        return [i for i, event in enumerate(events) if event.decision == DENY]
 
-    def entry(self, event: DetectionEvent) -> Entry:
-        return (event.ts_us, event.request_id, event.status, "", True)
+    def entry(self, event: DetectionEvent, now_us: int) -> Entry:
+        return (now_us, event.request_id, event.status, "", True)
 
     def fires(self, state: WindowState, who: str, config: DetectionConfig) -> Alert | None:
         denials = len(state.entries)
@@ -208,13 +206,14 @@ class Enumeration(_WindowRule):
     window_s = 300
     tallied = _TARGET
 
-    def relevant(self, event: DetectionEvent, config: DetectionConfig) -> bool:
-        return event.action in config.enumeration_actions
+    def relevant(self, events: Sequence[DetectionEvent], config: DetectionConfig) -> list[int]:
+        actions = config.enumeration_actions
+        return [i for i, event in enumerate(events) if event.action in actions]
 
-    def entry(self, event: DetectionEvent) -> Entry:
+    def entry(self, event: DetectionEvent, now_us: int) -> Entry:
         missed = event.status == 404 or NOT_FOUND in event.reasons
         target = event.resource_hashes[0] if event.resource_hashes else f"?{event.event_id}"
-        return (event.ts_us, event.request_id, event.status, target, missed)
+        return (now_us, event.request_id, event.status, target, missed)
 
     def fires(self, state: WindowState, who: str, config: DetectionConfig) -> Alert | None:
         probes, misses, targets = len(state.entries), state.misses, len(state.tally)

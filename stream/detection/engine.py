@@ -1,9 +1,8 @@
 """The detection engine: every rule over every event, state in and state out.
 
-`DetectionEngine` holds, per principal, each rule's (mutable) state. A batch is split by
-principal, order kept; each rule then sees each principal's events of the batch at once
-(`Rule.observe`), so the state is updated in place once per batch rather than copied per
-event. Two entry points, the same results:
+`DetectionEngine` holds, per principal, each rule's (mutable) state. Each rule sees a whole
+batch at once with its events' principal states (`Rule.observe`) and updates them in place
+rather than copying them per event. Two entry points, the same results:
 
 - `advance(engine, events, ...)` mutates the engine it is given: for a caller that owns
   its engine and keeps no other reference to its states (the detector shell);
@@ -32,12 +31,12 @@ from stream.detection.bulk import BulkState
 from stream.detection.config import DetectionConfig
 from stream.detection.event import DetectionEvent
 from stream.detection.habits import DormantState
+from stream.detection.owners import PrincipalState
 from stream.detection.rules import DEFAULT_RULES, Rule, rules_by_kind
 
 ENGINE_FORMAT = 1
 DORMANT = "dormant_principal"
 Rules = tuple[Rule[Any], ...]
-PrincipalState = dict[str, Any]  # rule kind -> that rule's state
 Suppressions = Mapping[tuple[str, str], int]  # (kind, principal) -> suppressed until (µs)
 _Found = dict[str, tuple[tuple[int, int], Alert]]  # alert id -> (first appearance, alert)
 
@@ -74,30 +73,27 @@ def advance(
     """In place: `engine_state` takes in the batch; returns the alerts."""
     config = config or DetectionConfig()
     active = [rule for rule in rules if config.enabled(rule.kind)]
+    owners = _owners(engine_state.principals, events)
     found: _Found = {}
-    for key, (indices, batch) in _by_principal(events).items():
-        state = engine_state.principals.setdefault(key, {})
-        for position, rule in enumerate(active):
-            after, raised = rule.observe(state.get(rule.kind), batch, config)
-            if after is not None:
-                state[rule.kind] = after
-            for index, alert in raised:
-                if not _muted(alert, suppressed):
-                    _collect(found, (indices[index], position), alert)
+    for position, rule in enumerate(active):
+        for index, alert in rule.observe(events, owners, config):
+            if not _muted(alert, suppressed):
+                _collect(found, (index, position), alert)
     return [alert for _, alert in sorted(found.values(), key=itemgetter(0))]
 
 
-def _by_principal(
-    events: Sequence[DetectionEvent],
-) -> dict[str, tuple[list[int], list[DetectionEvent]]]:
-    groups: dict[str, tuple[list[int], list[DetectionEvent]]] = {}
-    for index, event in enumerate(events):
-        group = groups.get(event.principal)
-        if group is None:
-            group = groups[event.principal] = ([], [])
-        group[0].append(index)
-        group[1].append(event)
-    return groups
+def _owners(
+    principals: dict[str, PrincipalState], events: Sequence[DetectionEvent]
+) -> list[PrincipalState]:
+    """Each event's principal state (made for a principal seen for the first time)."""
+    owners = []
+    for event in events:
+        key = event.principal
+        owner = principals.get(key)
+        if owner is None:
+            owner = principals[key] = {}
+        owners.append(owner)
+    return owners
 
 
 def _muted(alert: Alert, suppressed: Suppressions | None) -> bool:

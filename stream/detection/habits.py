@@ -27,6 +27,7 @@ from stream.detection.alerts import (
 )
 from stream.detection.config import DetectionConfig
 from stream.detection.event import ALLOW, PARTIAL, DetectionEvent
+from stream.detection.owners import Owners, own
 
 HOUR_US = 3_600_000_000
 DAY_US = 24 * HOUR_US
@@ -48,21 +49,21 @@ class AfterHours:
     version = "1"
 
     def observe(
-        self, state: HoursState | None, events: Sequence[DetectionEvent], config: DetectionConfig
-    ) -> tuple[HoursState | None, Raised]:
-        """In place: each event is judged against the history, then learned."""
-        if not events or events[0].principal == ANONYMOUS:  # one principal per batch
-            return state, []
-        state = HoursState() if state is None else state
+        self, events: Sequence[DetectionEvent], owners: Owners, config: DetectionConfig
+    ) -> Raised:
+        """In place: each event is judged against its principal's history, then learned."""
         raised: Raised = []
         for index, event in enumerate(events):
+            if event.principal == ANONYMOUS:
+                continue
+            state = own(owners[index], self.kind, HoursState)
             hour = event.ts_us // HOUR_US % 24
             if event.decision in (ALLOW, PARTIAL) and _unusual(state, hour, event.ts_us, config):
                 fresh = self._alert(state, event, hour, config)
                 state.open_alert = raise_alert(state.open_alert, fresh)
                 raised.append((index, state.open_alert))
             _learn(state, hour, event.ts_us, config)
-        return state, raised
+        return raised
 
     def _alert(
         self, state: HoursState, event: DetectionEvent, hour: int, config: DetectionConfig
@@ -138,20 +139,20 @@ class DormantPrincipal:
     version = "1"
 
     def observe(
-        self, state: DormantState | None, events: Sequence[DetectionEvent], config: DetectionConfig
-    ) -> tuple[DormantState | None, Raised]:
+        self, events: Sequence[DetectionEvent], owners: Owners, config: DetectionConfig
+    ) -> Raised:
         """In place: the first event after `dormant_after_s` of silence raises."""
-        if not events or events[0].principal == ANONYMOUS:
-            return state, []
-        state = DormantState() if state is None else state
         silent_us = config.dormant_after_s * 1_000_000
         raised: Raised = []
         for index, event in enumerate(events):
+            if event.principal == ANONYMOUS:
+                continue
+            state = own(owners[index], self.kind, DormantState)
             last = state.last_seen_us
             if last >= 0 and event.ts_us - last >= silent_us:
                 raised.append((index, self._alert(event, event.ts_us - last, config)))
             state.last_seen_us = max(last, event.ts_us)
-        return state, raised
+        return raised
 
     def _alert(self, event: DetectionEvent, silence_us: int, config: DetectionConfig) -> Alert:
         days = silence_us // DAY_US

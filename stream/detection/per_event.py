@@ -27,6 +27,7 @@ from stream.detection.alerts import (
 )
 from stream.detection.config import DetectionConfig
 from stream.detection.event import DetectionEvent
+from stream.detection.owners import Owners, own
 
 BREAK_GLASS = "break_glass"
 TREATING = frozenset({"careteam.member", "compartment.patient"})
@@ -47,19 +48,16 @@ class EventRule:
     what: str  # what happened, for the summary, e.g. "break-glass access"
 
     def observe(
-        self, state: EpisodeState | None, events: Sequence[DetectionEvent], config: DetectionConfig
-    ) -> tuple[EpisodeState | None, Raised]:
-        """In place; every matching event raises (or updates) the episode's alert."""
+        self, events: Sequence[DetectionEvent], owners: Owners, config: DetectionConfig
+    ) -> Raised:
+        """In place; every matching event raises (or updates) its principal's episode."""
         matches = self.matches
-        relevant = [(i, e) for i, e in enumerate(events) if matches(e)]
-        if not relevant:
-            return state, []
-        state = EpisodeState() if state is None else state
         raised: Raised = []
-        for index, event in relevant:
-            state.open_alert = self._step(state, event, config)
+        for index in [i for i, event in enumerate(events) if matches(event)]:
+            state = own(owners[index], self.kind, EpisodeState)
+            state.open_alert = self._step(state, events[index], config)
             raised.append((index, state.open_alert))
-        return state, raised
+        return raised
 
     def _step(self, state: EpisodeState, event: DetectionEvent, config: DetectionConfig) -> Alert:
         open_alert = state.open_alert

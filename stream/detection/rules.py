@@ -1,15 +1,16 @@
 """The Rule protocol and the rules shipped by default.
 
-A rule sees one principal at a time (the engine partitions by principal, as Kafka does):
-`observe(state, events, config)` takes that principal's state (None: none yet) and its events
-of a batch, in order, and returns the state and the alerts raised or updated, each with the
-index of the event that raised it. The state is mutable and owned by the caller: `observe`
-changes it in place (once per batch, not a copy per event) and creates one only for an
-event that concerns the rule; `copy` gives an independent one. No clock (time is the
-event's), no randomness, no I/O. States persist through `state_to_dict` / `state_from_dict`
-(plain JSON values) and are bounded: windows are pruned and capped, and
-`compact(state, now_us, config)` drops what has gone stale without touching its input (the
-state itself when nothing changes, a new one otherwise, None: nothing worth keeping).
+A rule sees a batch of events at once, in order, and the state of each event's principal
+(the engine partitions state by principal, as Kafka does): `observe(events, owners, config)`
+gets, aligned with the events, their principals' mappings kind -> state (see `owners`),
+changes its own states there in place (no copy per event) and creates one only for an event
+that concerns it; it returns the alerts raised or updated, each with the index of the
+event that raised it. The states are mutable and owned by the caller; `copy` gives an
+independent one. No clock (time is the event's), no randomness, no I/O. States persist
+through `state_to_dict` / `state_from_dict` (plain JSON values) and are bounded: windows are
+pruned and capped, and `compact(state, now_us, config)` drops what has gone stale without
+touching its input (the state itself when nothing changes, a new one otherwise, None:
+nothing worth keeping).
 """
 
 from collections.abc import Mapping, Sequence
@@ -29,6 +30,7 @@ from stream.detection.bursts import DeniedBurst, Enumeration, WindowState
 from stream.detection.config import DetectionConfig
 from stream.detection.event import DetectionEvent
 from stream.detection.habits import AfterHours, DormantPrincipal, DormantState, HoursState
+from stream.detection.owners import Owners
 from stream.detection.per_event import (
     BREAK_GLASS_RULE,
     EXPORT_RULE,
@@ -73,8 +75,8 @@ class Rule(Protocol[S]):
     def version(self) -> str: ...
 
     def observe(
-        self, state: S | None, events: Sequence[DetectionEvent], config: DetectionConfig
-    ) -> tuple[S | None, Raised]: ...
+        self, events: Sequence[DetectionEvent], owners: Owners, config: DetectionConfig
+    ) -> Raised: ...
 
     def copy(self, state: S) -> S: ...
 

@@ -1,7 +1,6 @@
 """The engine: order, one alert per id per batch, purity, persistence, compaction."""
 
 import json
-from dataclasses import replace
 
 import pytest
 
@@ -141,8 +140,7 @@ def test_with_last_seen_seeds_dormancy() -> None:
 
 def test_late_events_count_at_the_principals_latest_time() -> None:
     events = spaced(99, 3 * S)
-    late = replace(
-        events[0],
+    late = events[0]._replace(
         event_id="late",
         request_id="req-late",
         ts_us=T0 - HOUR,
