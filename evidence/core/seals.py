@@ -15,7 +15,7 @@ from typing import Any
 from evidence.core.checkpoint import Checkpoint, SignedCheckpoint, body_hash, decode_body
 from evidence.core.frontier import TreeEdge
 
-SealRow = tuple[int, str, str]  # (sequence, prev_hash, event_hash) of a stored event
+SealRow = tuple[int, str, str, int]  # (sequence, prev_hash, event_hash, ts_us) of an event
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +107,7 @@ def sealable_run(
 ) -> list[str]:
     """The event hashes that extend a producer's tree from `next_sequence`, in order.
 
-    `rows` come in sequence order; identical re-inserts count once. A sequence whose row
+    Identical re-inserts count once. A sequence whose row
     was erased is sealed with the recorded hash. The run stops at the first gap, at a row
     whose predecessor link does not match, and at a sequence held by two different events:
     a checkpoint never signs over a chain that does not hold together.
@@ -115,7 +115,7 @@ def sealable_run(
     run: list[str] = []
     expected, previous = next_sequence, head
     by_sequence: dict[int, set[tuple[str, str]]] = {}
-    for sequence, prev_hash, event_hash in rows:
+    for sequence, prev_hash, event_hash, _ts in rows:
         by_sequence.setdefault(sequence, set()).add((prev_hash, event_hash))
     while True:
         found = by_sequence.get(expected)

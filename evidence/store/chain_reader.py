@@ -17,7 +17,7 @@ from evidence.core.record import PAYLOAD_FIELDS_BY_VERSION, payload_from_row
 from evidence.core.seal_verify import ChainRow
 from evidence.store.clickhouse import READ_COLUMNS, EvidenceStore
 
-PAGE_ROWS = 250_000
+PAGE_ROWS = 250_000  # sequences per read
 _JSON_SETTINGS = {
     "output_format_json_quote_64bit_integers": 0,
     "output_format_json_escape_forward_slashes": 0,
@@ -67,29 +67,22 @@ class ChainReader:
         return out
 
     def rows(self, producer: str, low: int, high: int) -> Iterator[ChainRow]:
-        """Events of sequences [low, high] in (sequence, event_id) order, page by page."""
-        after: tuple[int, str] | None = None
-        while True:
-            page = self._page_of(producer, low, high, after)
-            yield from self._confirm(producer, page)
-            if len(page) < self._page:
-                return
-            after = (page[-1].sequence, page[-1].event_id)
+        """Events of sequences [low, high] in (sequence, event_id) order, a window of
+        sequences at a time. Sorting and dropping identical re-inserts happen here: an
+        ORDER BY or FINAL in the engine would cost more than the hashing."""
+        for first in range(low, high + 1, self._page):
+            last = min(first + self._page - 1, high)
+            page = self._page_of(producer, first, last)
+            page.sort()
+            yield from self._confirm(producer, _distinct(page))
 
-    def _page_of(
-        self, producer: str, low: int, high: int, after: tuple[int, str] | None
-    ) -> list[ChainRow]:
-        params: dict[str, Any] = {"p": producer, "l": low, "h": high, "n": self._page}
-        resume = ""
-        if after is not None:
-            resume = "AND (sequence, event_id) > ({as:UInt64}, {ae:String}) "
-            params.update({"as": after[0], "ae": after[1]})
+    def _page_of(self, producer: str, low: int, high: int) -> list[ChainRow]:
         sql = (
             f"SELECT sequence, event_id, prev_hash, event_hash, {self._ok} "
-            f"FROM {self._db}.access_events FINAL "
-            "WHERE producer_id = {p:String} AND sequence >= {l:UInt64} AND sequence <= {h:UInt64} "
-            f"{resume}ORDER BY sequence, event_id LIMIT {{n:UInt64}}"
+            f"FROM {self._db}.access_events "
+            "WHERE producer_id = {p:String} AND sequence >= {l:UInt64} AND sequence <= {h:UInt64}"
         )
+        params = {"p": producer, "l": low, "h": high}
         data = self.store.raw_query(sql, params, fmt="TabSeparated", settings=_JSON_SETTINGS)
         return [_parse(line) for line in data.decode("utf-8").splitlines()]
 
@@ -119,50 +112,46 @@ class ChainReader:
         """Every patient pseudonym of every event in the window has exactly its by-patient
         index entry, and the index points at nothing else: a deleted entry would hide an
         access from the patient's accounting of disclosures, an extra one would invent it.
-        (The set differences run in the engine.)"""
+        (The set differences run in the engine; re-inserted copies change no set.)"""
         params = {"s": since_us, "u": until_us}
         window = "WHERE ts_us >= {s:Int64} AND ts_us < {u:Int64}"
         expected = (
             "SELECT arrayJoin(patient_hashes) AS patient_hash, event_id, producer_id, sequence "
-            f"FROM {self._db}.access_events FINAL {window}"
+            f"FROM {self._db}.access_events {window}"
         )
-        actual = f"SELECT patient_hash, event_id FROM {self._db}.access_by_patient FINAL {window}"
-        events = (
-            f"SELECT event_id, producer_id, sequence FROM {self._db}.access_events FINAL {window}"
-        )
+        actual = f"SELECT patient_hash, event_id FROM {self._db}.access_by_patient {window}"
         on = "ON a.patient_hash = b.patient_hash AND a.event_id = b.event_id"
         absent = (
-            "SELECT a.patient_hash AS patient, a.event_id AS event, a.producer_id AS producer, "
-            f"a.sequence AS seq FROM ({expected}) AS a "
+            "SELECT DISTINCT a.patient_hash AS patient, a.event_id AS event, "
+            f"a.producer_id AS producer, a.sequence AS seq FROM ({expected}) AS a "
             f"LEFT ANTI JOIN ({actual}) AS b {on} ORDER BY patient, event"
         )
         extra = (
-            "SELECT a.patient_hash AS patient, a.event_id AS event, e.producer_id AS producer, "
-            f"e.sequence AS seq FROM ({actual}) AS a "
-            f"LEFT ANTI JOIN ({expected}) AS b {on} LEFT JOIN ({events}) AS e "
-            "ON a.event_id = e.event_id ORDER BY patient, event"
+            "SELECT DISTINCT a.patient_hash AS patient, a.event_id AS event "
+            f"FROM ({actual}) AS a LEFT ANTI JOIN ({expected}) AS b {on} ORDER BY patient, event"
         )
         problems = [
-            ChainProblem(
-                "missing",
-                r["producer"],
-                int(r["seq"]),
-                r["event"],
-                f"patient index entry absent for {r['patient']}",
-            )
+            ChainProblem("missing", r["producer"], int(r["seq"]), r["event"],
+                         f"patient index entry absent for {r['patient']}")
             for r in self.store.select(absent, params)
-        ]
-        problems += [
-            ChainProblem(
-                "forged",
-                r["producer"],
-                int(r["seq"]),
-                r["event"],
-                f"patient index entry for {r['patient']} matches no event",
-            )
-            for r in self.store.select(extra, params)
-        ]
+        ]  # fmt: skip
+        found = self.store.select(extra, params)
+        named = self._seals_of({str(r["event"]) for r in found})
+        for r in found:
+            producer, seq = named.get(str(r["event"]), ("", 0))
+            detail = f"patient index entry for {r['patient']} matches no event"
+            problems.append(ChainProblem("forged", producer, seq, str(r["event"]), detail))
         return problems
+
+    def _seals_of(self, event_ids: set[str]) -> dict[str, tuple[str, int]]:
+        if not event_ids:
+            return {}
+        sql = (
+            f"SELECT event_id, producer_id, sequence FROM {self._db}.access_events "
+            "WHERE event_id IN {ids:Array(String)}"
+        )
+        rows = self.store.select(sql, {"ids": sorted(event_ids)})
+        return {str(r["event_id"]): (str(r["producer_id"]), int(r["sequence"])) for r in rows}
 
     def erase_events(self) -> list[dict[str, Any]]:
         """The erasure events of the chain (action `evidence.erase`)."""
@@ -171,6 +160,15 @@ class ChainReader:
             "FINAL WHERE action = 'evidence.erase'"
         )
         return self.store.select(sql, {})
+
+
+def _distinct(rows: list[ChainRow]) -> list[ChainRow]:
+    """Sorted rows without identical neighbours (re-inserted copies of one event)."""
+    out = rows[:1]
+    for row in rows[1:]:
+        if row != out[-1]:
+            out.append(row)
+    return out
 
 
 def _parse(line: str) -> ChainRow:

@@ -50,9 +50,11 @@ class _Tip:
     head: str
     previous: str  # body hash of the last checkpoint
     time_us: int
+    head_ts_us: int  # time stamp of the head event: later events are no older, less a margin
 
 
-_GENESIS = _Tip(TreeEdge(), GENESIS_HASH, NO_PREVIOUS, 0)
+_GENESIS = _Tip(TreeEdge(), GENESIS_HASH, NO_PREVIOUS, 0, 0)
+TS_MARGIN_US = 86_400_000_000  # how much earlier than its predecessor an event may be stamped
 
 
 class Checkpointer:
@@ -85,26 +87,29 @@ class Checkpointer:
         tip = self._tips.get(producer) or self._load_tip(producer)
         written: list[SignedCheckpoint] = []
         while True:
-            run = self._next_run(producer, tip)
+            run, head_ts = self._next_run(producer, tip)
             quiet = now_us - tip.time_us < self._heartbeat_us
             if not run and (quiet or written):
                 return written
-            tip, signed = self._seal(producer, tip, run, now_us)
+            tip, signed = self._seal(producer, tip, run, now_us, head_ts)
             written.append(signed)
             if len(run) < self._max_leaves:
                 return written
 
-    def _next_run(self, producer: str, tip: _Tip) -> list[str]:
-        start = tip.edge.size
-        rows = self.seals.seal_rows(producer, start, self._max_leaves + 1)
+    def _next_run(self, producer: str, tip: _Tip) -> tuple[list[str], int]:
+        """The event hashes to seal next, and the time stamp of the last of them."""
+        start, floor = tip.edge.size, max(0, tip.head_ts_us - TS_MARGIN_US)
+        rows = self.seals.seal_rows(producer, start, self._max_leaves + 1, floor)
         erased = {
             int(r["sequence"]): str(r["event_hash"])
             for r in self.seals.erasures(producer, start + 1, 2**63)
         }
-        return sealable_run(start + 1, tip.head, rows, erased)[: self._max_leaves]
+        run = sealable_run(start + 1, tip.head, rows, erased)[: self._max_leaves]
+        stamps = {seq: ts for seq, _prev, _hash, ts in rows}
+        return run, stamps.get(start + len(run), tip.head_ts_us)
 
     def _seal(
-        self, producer: str, tip: _Tip, run: list[str], now_us: int
+        self, producer: str, tip: _Tip, run: list[str], now_us: int, head_ts: int
     ) -> tuple[_Tip, SignedCheckpoint]:
         edge, nodes = tip.edge.copy(), list[Node]()
         for event_hash in run:
@@ -115,7 +120,7 @@ class Checkpointer:
         signed = sign_checkpoint(checkpoint, self._signer)
         self.seals.insert_nodes(producer, nodes, time_us // 1_000_000)
         self.seals.insert_checkpoint(checkpoint_row(signed, edge.hashes))
-        new_tip = _Tip(edge, head, signed.body_hash, time_us)
+        new_tip = _Tip(edge, head, signed.body_hash, time_us, head_ts)
         self._tips[producer] = new_tip
         return new_tip, signed
 
@@ -127,7 +132,8 @@ class Checkpointer:
         if stored.checkpoint is None or stored.edge is None or not stored.row_matches:
             raise CheckpointRefused("the latest checkpoint is damaged (run verify)")
         cp = stored.checkpoint
-        return _Tip(stored.edge, cp.head, stored.body_hash, cp.time_us)
+        head_ts = self.seals.event_time(producer, cp.tree_size) if cp.tree_size else 0
+        return _Tip(stored.edge, cp.head, stored.body_hash, cp.time_us, head_ts or 0)
 
     def forget(self) -> None:
         """Drop cached tips (after rows were changed behind the checkpointer's back)."""

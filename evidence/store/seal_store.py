@@ -59,16 +59,28 @@ class SealStore:
         )
         return sorted({row[0] for row in self._tsv(sql, {})})
 
-    def seal_rows(self, producer: str, after: int, limit: int) -> list[SealRow]:
-        """(sequence, prev_hash, event_hash) of the producer's events after `after`, in
-        order; identical re-inserts are collapsed, different rows of one sequence are not."""
+    def seal_rows(self, producer: str, after: int, limit: int, ts_floor_us: int) -> list[SealRow]:
+        """(sequence, prev_hash, event_hash, ts_us) of the producer's events after `after`, in
+        order; identical re-inserts collapsed, different rows of one sequence kept. Events
+        later in the chain were stamped no earlier than `ts_floor_us` (the caller's margin):
+        months before it are not read."""
         sql = (
-            f"SELECT DISTINCT sequence, prev_hash, event_hash FROM {self._db}.access_events "
+            f"SELECT DISTINCT sequence, prev_hash, event_hash, ts_us FROM {self._db}.access_events "
             "WHERE producer_id = {p:String} AND sequence > {a:UInt64} "
+            "AND ts >= fromUnixTimestamp64Micro({f:Int64}, 'UTC') "
             "ORDER BY sequence, event_hash LIMIT {n:UInt64}"
         )
-        rows = self._tsv(sql, {"p": producer, "a": after, "n": limit})
-        return [(int(s), prev, h) for s, prev, h in rows]
+        rows = self._tsv(sql, {"p": producer, "a": after, "n": limit, "f": ts_floor_us})
+        return [(int(s), prev, h, int(ts)) for s, prev, h, ts in rows]
+
+    def event_time(self, producer: str, sequence: int) -> int | None:
+        """ts_us of a producer's event (None when absent: erased or expired)."""
+        sql = (
+            f"SELECT min(ts_us) FROM {self._db}.access_events "
+            "WHERE producer_id = {p:String} AND sequence = {s:UInt64} HAVING count() > 0"
+        )
+        rows = self._tsv(sql, {"p": producer, "s": sequence})
+        return int(rows[0][0]) if rows else None
 
     # --- checkpoints --------------------------------------------------------------------
 
