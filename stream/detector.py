@@ -3,6 +3,8 @@ upserted into the evidence store and handed to the webhook, detector state kept 
 
 The shell owns its engine and no one else sees it, so batches go through `advance` (the
 engine updated in place); persisting re-serialises only the principals that changed.
+Suppressions recorded by auditors are read from the store every few seconds (at once after
+`actions_changed`) and handed to the rules.
 
 Detection never blocks evidence: it runs after a batch is stored, and its own failures are
 logged, not retried against the evidence path.
@@ -16,12 +18,14 @@ from typing import Any
 import orjson
 import structlog
 
-from evidence.store import EvidenceStore
+from evidence.store import EvidenceStore, StoreUnavailable
+from evidence.store.alert_actions import active_suppressions
 from stream.detection import (
     DEFAULT_RULES,
     Alert,
     DetectionConfig,
     DetectionEngine,
+    Suppressions,
     advance,
     alert_to_dict,
     compact,
@@ -36,7 +40,9 @@ STATE_KEY = "detection-engine"
 CONFIG_KEY = "detection-config"
 PERSIST_EVERY_S = 30.0
 REDELIVER_UPDATES_AFTER_S = 60.0  # an alert still growing is re-posted at most once a minute
+SUPPRESSIONS_EVERY_S = 5.0
 Enrich = Callable[[dict[str, Any]], dict[str, Any]]
+SuppressionSource = Callable[[int], Suppressions]  # now (µs) -> the suppressions in force
 
 
 def rules_fingerprint(config: DetectionConfig) -> str:
@@ -62,10 +68,14 @@ class Detector:
         deliverer: WebhookDeliverer | None,
         enrich: Enrich | None = None,
         clock: Callable[[], float] = time.time,
+        suppressions: SuppressionSource | None = None,
     ) -> None:
         self._store, self._config, self._deliverer = store, config, deliverer
         self._enrich = enrich
         self._clock = clock
+        self._read_suppressions = suppressions or (lambda now: active_suppressions(store, now))
+        self._suppressed: Suppressions = {}
+        self._suppressions_at = float("-inf")
         self._serializer = StateSerializer()
         self._state = self._load()
         self._saved_at = clock()
@@ -97,7 +107,7 @@ class Detector:
         """Run the rules over one stored batch (rows and their raw events, in order)."""
         enrichments = [self._enrichment(raw) for raw in raw_events]
         events = [detection_event_from_row(r, e) for r, e in zip(rows, enrichments, strict=True)]
-        alerts = advance(self._state, events, self._config)
+        alerts = advance(self._state, events, self._config, suppressed=self._suppressions())
         self._serializer.touched({event.principal for event in events})
         if alerts:
             self._store.upsert_alerts([alert_row(alert) for alert in alerts])
@@ -105,6 +115,21 @@ class Detector:
             self.alerts_raised += len(alerts)
         if self._clock() - self._saved_at >= PERSIST_EVERY_S:
             self.persist()
+
+    def actions_changed(self) -> None:
+        """An auditor just acknowledged or suppressed an alert (recorded in the store):
+        read the suppressions again before the next batch."""
+        self._suppressions_at = float("-inf")
+
+    def _suppressions(self) -> Suppressions:
+        now = self._clock()
+        if now - self._suppressions_at >= SUPPRESSIONS_EVERY_S:
+            try:
+                self._suppressed = self._read_suppressions(int(now * 1_000_000))
+                self._suppressions_at = now
+            except StoreUnavailable:
+                log.warning("suppressions unreadable; keeping the last ones")
+        return self._suppressed
 
     def _enrichment(self, raw: dict[str, Any]) -> dict[str, Any]:
         if self._enrich is None:

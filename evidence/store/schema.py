@@ -5,10 +5,12 @@ event; `access_by_patient` is a narrow index filled by a materialized view, one 
 (patient pseudonym, event) holding the event's primary key, sorted for "by patient";
 a bloom-filter skip index answers "by request id". ReplacingMergeTree keyed on the event
 makes re-inserts after a crash invisible to queries that read with FINAL. `alerts` keeps the
-latest version of each alert (an alert is updated, not repeated); `detection_state` keeps the
-detectors' long-lived state (per-principal baselines) so it survives restarts.
+latest version of each alert (an alert is updated, not repeated), `alert_actions` what
+auditors did about them (see `alert_actions`); `detection_state` keeps the detectors'
+long-lived state (per-principal baselines) so it survives restarts.
 """
 
+from evidence.store.alert_action_schema import alert_action_statements
 from evidence.store.seal_schema import seal_statements, ttl_interval
 
 RETENTION_YEARS_DEFAULT = 6
@@ -113,4 +115,5 @@ ORDER BY alert_id
 ) ENGINE = ReplacingMergeTree(updated_us)
 ORDER BY key""",
         *seal_statements(database, interval),
+        *alert_action_statements(database, interval),
     ]
