@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from api.audit.alert_actions import router as alert_actions_router
 from api.audit.alerts import router as alerts_router
 from api.audit.fhir_routes import router as auditevent_router
 from api.audit.proofs import router as proofs_router
@@ -90,6 +91,7 @@ def create_app(runtime: Runtime, record_evidence: bool = True) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(audit_router)
     app.include_router(alerts_router)
+    app.include_router(alert_actions_router)
     app.include_router(proofs_router)
     app.include_router(export_router)  # before fhir_router: /fhir/Patient/$export
     app.include_router(auditevent_router)  # before fhir_router: /fhir/AuditEvent

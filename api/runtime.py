@@ -174,5 +174,8 @@ def build_runtime(
         dev_jwks,
         {rtype: tuple(fields) for rtype, fields in settings.redactions.items()},
         checkpoint_jwks=checkpoint_jwks(settings, signer),
+        outbox=outbox,
     )
+    if alerting is not None:  # the detector runs here: suppressions take effect at once
+        services.alert_actions_changed = alerting.detector.actions_changed
     return Runtime(services, outbox, processor, owns_store, alerting, relay, workers, checkpoints)

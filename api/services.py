@@ -13,6 +13,7 @@ from api.guard import Guard
 from api.settings import Settings
 from evidence.core import Pseudonymizer
 from evidence.store import EvidenceStore
+from stream.outbox import OutboxWriter
 
 
 @dataclass
@@ -27,6 +28,8 @@ class Services:
     redactions: dict[str, tuple[str, ...]] = field(default_factory=dict)
     clock: Callable[[], float] = field(default=time.time)
     checkpoint_jwks: dict[str, Any] = field(default_factory=lambda: {"keys": []})
+    outbox: OutboxWriter | None = None  # for evidence beyond the request's own event
+    alert_actions_changed: Callable[[], None] = field(default=lambda: None)  # tell the detector
 
     def now_iso(self) -> str:
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock()))

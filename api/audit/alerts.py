@@ -1,5 +1,7 @@
-"""Auditor routes for anomaly alerts (contract §8-§9): list with filters and paging, and one
-alert expanded into the evidence rows behind it. Audited like every auditor read."""
+"""Auditor routes for anomaly alerts (contract §8-§9): list with filters (kind, principal,
+status) and paging, and one alert expanded into the evidence rows behind it and the
+actions taken on it (acknowledge / suppress: `alert_actions`). Audited like every
+auditor read."""
 
 from typing import Any
 
@@ -12,6 +14,8 @@ from api.audit.paging import after_cursor, json_response, page_body, staff_audit
 from api.audit.views import access_view, iso_from_us
 from api.errors import InvalidRequest, NotFound
 from api.services import Services, audit
+from evidence.core.alert_actions import STATUSES, AlertAction, latest, status_at
+from evidence.store import alert_actions
 
 router = APIRouter(prefix="/audit")
 EXPANDED_MAX = 100
@@ -36,6 +40,26 @@ def alert_view(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def action_view(action: AlertAction) -> dict[str, Any]:
+    return {
+        "action": action.action,
+        "by": action.actor,
+        "at": iso_from_us(action.at_us),
+        "reason": action.reason,
+        "until": iso_from_us(action.until_us) if action.until_us else None,
+        "request_id": action.request_id,
+    }
+
+
+def actions_view(actions: list[AlertAction], now_us: int) -> dict[str, Any]:
+    """The alert's status at `now_us` and its latest action (None: none yet)."""
+    last = latest(actions)
+    return {
+        "status": status_at(last, now_us),
+        "last_action": None if last is None else action_view(last),
+    }
+
+
 def _filter(request: Request, name: str) -> str:
     value = request.query_params.get(name, "")
     if len(value) > 200:
@@ -47,25 +71,48 @@ def _filter(request: Request, name: str) -> str:
 async def list_alerts(request: Request) -> Response:
     svc, principal = staff_auditor(request, "audit.alerts")
     since, until, limit = window(request)
-    kind, who = _filter(request, "kind"), _filter(request, "principal")
-    key = f"alerts:{kind}:{who}:{since}:{until}"
+    kind, who, status = _filter(request, "kind"), _filter(request, "principal"), _status(request)
+    key = f"alerts:{kind}:{who}:{status}:{since}:{until}"
     after = after_cursor(svc, request, principal, key)
-    rows = await run_in_threadpool(svc.store.alerts, since, until, kind, who, limit, after)
-    body = page_body(svc, request, principal, key, rows, limit, name="alerts", view=alert_view,
+    now_us = int(svc.clock() * 1_000_000)
+    rows = await run_in_threadpool(
+        alert_actions.alerts_page, svc.store, (since, until), (kind, who, status), now_us,
+        limit, after,
+    )  # fmt: skip
+
+    def view(row: dict[str, Any]) -> dict[str, Any]:
+        last = alert_actions.latest_of(row)
+        return {**alert_view(row), **actions_view([last] if last else [], now_us)}
+
+    body = page_body(svc, request, principal, key, rows, limit, name="alerts", view=view,
                      sort_key=("last_seen_us", "alert_id"))  # fmt: skip
     return json_response(body)
 
 
+def _status(request: Request) -> str:
+    status = request.query_params.get("status", "")
+    if status and status not in STATUSES:
+        raise InvalidRequest(f"status must be one of {', '.join(STATUSES)}.")
+    return status
+
+
 @router.get("/alerts/{alert_id}")
 async def one_alert(request: Request, alert_id: str) -> Response:
-    """The alert and the evidence behind it (its request ids, expanded)."""
+    """The alert, the evidence behind it (its request ids, expanded) and its actions."""
     svc, _principal = staff_auditor(request, "audit.alert")
     row = await run_in_threadpool(svc.store.alert, alert_id[:64])
     if row is None:
         raise NotFound("No such alert.")
     evidence = await run_in_threadpool(_evidence, svc, list(row["request_ids"])[:EXPANDED_MAX])
+    actions = await run_in_threadpool(alert_actions.actions, svc.store, str(row["alert_id"]))
     audit(request).count_returned = 1 + len(evidence)
-    body = {**alert_view(row), "evidence": evidence}
+    now_us = int(svc.clock() * 1_000_000)
+    body = {
+        **alert_view(row),
+        **actions_view(actions, now_us),
+        "actions": [action_view(a) for a in actions],
+        "evidence": evidence,
+    }
     return json_response(body)
 
 

@@ -20,20 +20,25 @@ PAGE_MAX = 1000
 FOREVER_US = 2**62
 
 
-def auditor(request: Request, action: str) -> tuple[Services, Principal, bool]:
-    """Authenticate and authorize an auditor; returns whether only patient scopes granted."""
+def auditor(
+    request: Request, action: str, interaction: str = "search"
+) -> tuple[Services, Principal, bool]:
+    """Authenticate and authorize an auditor; returns whether only patient scopes granted.
+    `interaction`: "search" to read the evidence, "update" to act on it (alerts)."""
     audit(request).target(action, "AuditEvent")
     svc = services(request)
     principal = svc.guard.authenticate(request)
-    plan = svc.guard.authorize(request, principal, "AuditEvent", "search")
+    plan = svc.guard.authorize(request, principal, "AuditEvent", interaction)
     contexts = {s.context for s in principal.scopes if s.raw in plan.scopes_used}
     return svc, principal, contexts == {"patient"}
 
 
-def staff_auditor(request: Request, action: str) -> tuple[Services, Principal]:
+def staff_auditor(
+    request: Request, action: str, interaction: str = "search"
+) -> tuple[Services, Principal]:
     """An auditor with user/ or system/ AuditEvent scope; patient-context tokens may read
     only their own patient's accesses, nothing else (403)."""
-    svc, principal, patient_only = auditor(request, action)
+    svc, principal, patient_only = auditor(request, action, interaction)
     if patient_only:
         raise Forbidden()
     return svc, principal
