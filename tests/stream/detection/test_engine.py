@@ -149,3 +149,14 @@ def test_late_events_count_at_the_principals_latest_time() -> None:
     [alert] = of_kind(run([*events, late])[1], "bulk_access_spike")
     assert alert.count("distinct_patients_5m") == 100
     assert alert.last_seen_us == events[-1].ts_us and alert.request_ids[-1] == "req-late"
+
+
+def test_suppressions_mute_a_kind_and_principal_until_their_end() -> None:
+    muted = {("denied_burst", "scanner"): T0 + 30 * S}  # after all 30 of its denials
+    state, alerts = detect(DetectionEngine(), busy_day(), DetectionConfig(), suppressed=muted)
+    assert [a.kind for a in alerts] == ["break_glass", "bulk_access_spike"]  # scanner muted
+    later = [denial(1100 + i, T0 + 30 * S + i, sub="scanner") for i in range(2)]
+    _, alerts = detect(state, later, DetectionConfig(), suppressed=muted)
+    [alert] = alerts  # the episode resumes with what was learned meanwhile
+    assert alert.count("denials_1m") == 32 and alert.window_start_us == T0 + 19 * S + 1
+    assert detect(DetectionEngine(), busy_day(), suppressed={})[1] == run(busy_day())[1]
