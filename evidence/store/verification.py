@@ -15,7 +15,7 @@ from evidence.core.checkpoint import VerifyFn
 from evidence.core.problems import ErasedEntry, VerificationReport
 from evidence.core.seal_diagnosis import Diagnosis, diagnose, erasure_backing, settle
 from evidence.core.seal_trust import start_state, trusted_checkpoints
-from evidence.core.seal_verify import ErasureRecord, ProducerResult, ProducerVerifier
+from evidence.core.seal_verify import ChainRow, ErasureRecord, ProducerResult, ProducerVerifier
 from evidence.core.seals import StoredCheckpoint, stored_checkpoint
 from evidence.store.chain_reader import ChainReader
 from evidence.store.clickhouse import EvidenceStore
@@ -77,13 +77,12 @@ class _ProducerCheck:
             self.producer, start.edge, start.size, start.head, trusted, erasures, self.result
         )
         if last > start.size:
-            for row in self.reader.rows(self.producer, start.size + 1, last):
-                verifier.feed(row)
+            verifier.feed_all(self.reader.rows(self.producer, start.size + 1, last))
         verifier.finish(last)
         for suspect in self.result.suspects:
             first, end = suspect.start_size, suspect.checkpoint.tree_size
             sealed = self.seals.leaf_nodes(self.producer, first, end)
-            rows_of_batch = list(self.reader.rows(self.producer, first + 1, end))
+            rows_of_batch = map(ChainRow._make, self.reader.rows(self.producer, first + 1, end))
             self.diagnoses.append(diagnose(self.producer, suspect, sealed, rows_of_batch, erasures))
 
     def _anchor(self, window: tuple[int, int] | None, since: int) -> StoredCheckpoint | None:

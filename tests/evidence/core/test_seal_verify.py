@@ -64,14 +64,18 @@ def run(
     checkpoints: list[StoredCheckpoint],
     sealed: dict,
     erasures: dict[int, ErasureRecord] | None = None,
+    one_by_one: bool = False,
 ) -> tuple[list[ChainProblem], ProducerResult]:
     result = ProducerResult()
     start = start_state(PRODUCER, None, KEYS, result)
     trusted = trusted_checkpoints(PRODUCER, None, start, checkpoints, KEYS, result)
     verifier = ProducerVerifier(PRODUCER, start.edge, start.size, start.head, trusted,
                                 erasures, result)  # fmt: skip
-    for row in rows:
-        verifier.feed(row)
+    if one_by_one:
+        for row in rows:
+            verifier.feed(row)
+    else:
+        verifier.feed_all(rows)
     last = max([rows[-1].sequence if rows else 0, *(c.tree_size for c in checkpoints)])
     verifier.finish(last)
     diagnoses = [diagnose(PRODUCER, s, sealed, rows, erasures or {}) for s in result.suspects]
@@ -177,3 +181,27 @@ def test_a_checkpoint_signed_by_no_published_key_is_not_relied_on() -> None:
     start = start_state(PRODUCER, None, {}, result)
     assert trusted_checkpoints(PRODUCER, None, start, checkpoints, {}, result) == []
     assert [p.kind for p in result.problems] == ["checkpoint.signature"] * 2
+
+
+@settings(max_examples=60)
+@given(sizes, st.data())
+def test_the_inline_loop_equals_feeding_one_by_one(at: list[int], data: st.DataObject) -> None:
+    checkpoints, sealed = seal(ROWS, at)
+    rows = list(ROWS)
+    for _ in range(data.draw(st.integers(min_value=0, max_value=3))):
+        index = data.draw(st.integers(min_value=0, max_value=len(rows) - 1))
+        action = data.draw(st.sampled_from(["delete", "reseal", "duplicate", "edit"]))
+        if action == "delete":
+            del rows[index]
+        elif action == "reseal":
+            rows[index] = reseal(rows[index], decision="deny")
+        elif action == "duplicate":
+            rows.insert(index, reseal(rows[index], event_id="zz-twin", status=404))
+        else:
+            rows[index] = {**rows[index], "status": 599}
+    erased = {3: record(2)} if data.draw(st.booleans()) and len(rows) > 3 else {}
+    fed = chain_rows(rows, ok={r["event_id"] for r in rows if r["status"] != 599})
+    inline, a = run(fed, checkpoints, sealed, erased)
+    single, b = run(fed, checkpoints, sealed, erased, one_by_one=True)
+    assert inline == single
+    assert (a.events_checked, a.suspects, a.erased) == (b.events_checked, b.suspects, b.erased)
