@@ -107,28 +107,35 @@ def sealable_run(
 ) -> list[str]:
     """The event hashes that extend a producer's tree from `next_sequence`, in order.
 
-    Identical re-inserts count once. A sequence whose row
+    `rows` come in sequence order; identical re-inserts count once. A sequence whose row
     was erased is sealed with the recorded hash. The run stops at the first gap, at a row
     whose predecessor link does not match, and at a sequence held by two different events:
     a checkpoint never signs over a chain that does not hold together.
     """
     run: list[str] = []
     expected, previous = next_sequence, head
-    by_sequence: dict[int, set[tuple[str, str]]] = {}
-    for sequence, prev_hash, event_hash, _ts in rows:
-        by_sequence.setdefault(sequence, set()).add((prev_hash, event_hash))
-    while True:
-        found = by_sequence.get(expected)
-        if found is None:
-            if expected not in erased:
+    held: tuple[int, str, str] | None = None  # the one row seen so far for a sequence
+    for sequence, prev_hash, event_hash, _ts in (*rows, (-1, "", "", 0)):
+        if held is not None and sequence == held[0]:
+            if (prev_hash, event_hash) != held[1:]:
+                return run  # two different events claim one sequence
+            continue
+        if held is not None:  # `held` is complete: seal it
+            if held[1] != previous:
                 return run
+            previous = held[2]
+            run.append(previous)
+            expected += 1
+        if sequence < 0:
+            break
+        while expected < sequence and expected in erased:
             previous = erased[expected]
-        elif len(found) != 1:
+            run.append(previous)
+            expected += 1
+        if sequence != expected:
             return run
-        else:
-            prev_hash, event_hash = next(iter(found))
-            if prev_hash != previous:
-                return run
-            previous = event_hash
-        run.append(previous)
+        held = (sequence, prev_hash, event_hash)
+    while expected in erased:
+        run.append(erased[expected])
         expected += 1
+    return run

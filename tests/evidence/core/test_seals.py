@@ -30,6 +30,10 @@ def test_the_run_stops_at_a_gap_a_bad_link_or_a_doubled_sequence() -> None:
 def test_identical_reinserts_count_once_and_erasures_fill_gaps() -> None:
     assert sealable_run(1, GENESIS_HASH, rows(1, 1, 2, 2), {}) == H[1:3]
     assert sealable_run(1, GENESIS_HASH, rows(1, 3), {2: H[2]}) == H[1:4]
+    assert sealable_run(1, GENESIS_HASH, rows(3), {1: H[1], 2: H[2]}) == H[1:4]
+    assert sealable_run(1, GENESIS_HASH, rows(1), {2: H[2], 3: H[3]}) == H[1:4]
+    assert sealable_run(1, GENESIS_HASH, [], {1: H[1]}) == H[1:2]
+    assert sealable_run(1, GENESIS_HASH, [], {}) == []
 
 
 class Signer:
