@@ -8,7 +8,9 @@ canonical encoding of `evidence.core` (strings with control characters, for inst
 escaped differently by the engine), so a row is reported altered only by the core.
 """
 
+import os
 import struct
+from array import array
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -18,8 +20,13 @@ from evidence.core.record import PAYLOAD_FIELDS_BY_VERSION, payload_from_row
 from evidence.core.seal_verify import ChainRow, RawRow
 from evidence.store.clickhouse import READ_COLUMNS, EvidenceStore
 
-PAGE_ROWS = 250_000  # sequences per read
-_BINARY_ROW = struct.Struct("<QB32s32s16s")  # sequence, ok, prev_hash, event_hash, event_id
+PAGE_ROWS = 1_000_000  # sequences per read (90 bytes each in memory)
+_RECORD = struct.Struct("<QBB32s32s16s")  # sequence, ok, plain, prev_hash, event_hash, event_id
+_HEAD = struct.Struct("<QBB80x")  # the first three fields of a record
+_FIXED = ", ".join(
+    f"toFixedString(substring(unhex({name}), 1, {size}), {size})"
+    for name, size in (("prev_hash", 32), ("event_hash", 32), ("event_id", 16))
+)
 _PLAIN = (
     "(length(prev_hash) = 64 AND lower(hex(unhex(prev_hash))) = prev_hash "
     "AND length(event_hash) = 64 AND lower(hex(unhex(event_hash))) = event_hash "
@@ -29,6 +36,8 @@ _JSON_SETTINGS = {
     "output_format_json_quote_64bit_integers": 0,
     "output_format_json_escape_forward_slashes": 0,
     "output_format_json_quote_denormals": 0,
+    # More streams than cores: measured 35 % faster for the hashing reads on two cores.
+    "max_threads": max(4, os.cpu_count() or 1),
 }
 
 
@@ -74,51 +83,71 @@ class ChainReader:
         return out
 
     def rows(self, producer: str, low: int, high: int) -> Iterator[RawRow]:
-        """Events of sequences [low, high] in (sequence, event_id) order, a window of
-        sequences at a time. Sorting and dropping identical re-inserts happen here: an
-        ORDER BY or FINAL in the engine would cost more than the hashing."""
+        """Events of sequences [low, high] in (sequence, event_id) order, identical
+        re-inserted copies dropped, a window of sequences at a time."""
         for first in range(low, high + 1, self._page):
-            last = min(first + self._page - 1, high)
-            yield from self._confirm(
-                producer, _in_order(first, self._page_of(producer, first, last))
-            )
+            yield from self._window(producer, first, min(first + self._page - 1, high))
 
-    def _page_of(self, producer: str, low: int, high: int) -> list[RawRow]:
-        """Rows whose ids and hashes are canonical lowercase hex (all the API writes) come as
-        fixed-size binary records (cheap to unpack); any other row as escaped text."""
-        where = (
+    def _window(self, producer: str, low: int, high: int) -> Iterator[RawRow]:
+        """One unordered scan as fixed-size binary records (an ORDER BY would hash after
+        sorting, on one thread), put in order by a slot per sequence. Sequences holding a
+        row the fast path cannot take (ids or hashes not canonical hex, content not confirmed
+        by the SQL rendering) are read again as text and checked by the core."""
+        sql = (
+            f"SELECT sequence, toUInt8({self._ok}), toUInt8({_PLAIN}), {_FIXED} "
             f"FROM {self._db}.access_events WHERE producer_id = {{p:String}} "
             "AND sequence >= {l:UInt64} AND sequence <= {h:UInt64}"
         )
         params = {"p": producer, "l": low, "h": high}
-        binary = (
-            f"SELECT sequence, toUInt8({self._ok}), toFixedString(unhex(prev_hash), 32), "
-            "toFixedString(unhex(event_hash), 32), toFixedString(unhex(event_id), 16) "
-            f"{where} AND {_PLAIN}"
-        )
-        data = self.store.raw_query(binary, params, fmt="RowBinary", settings=_JSON_SETTINGS)
-        rows: list[RawRow] = [
-            (seq, event_id.hex(), prev.hex(), event_hash.hex(), ok == 1)
-            for seq, ok, prev, event_hash, event_id in _BINARY_ROW.iter_unpack(data)
-        ]
-        text = (
-            f"SELECT sequence, event_id, prev_hash, event_hash, {self._ok} {where} AND NOT {_PLAIN}"
-        )
-        data = self.store.raw_query(text, params, fmt="TabSeparated", settings=_JSON_SETTINGS)
-        rows.extend(_parse(line) for line in data.decode("utf-8").splitlines())
-        return rows
+        data = self.store.raw_query(sql, params, fmt="RowBinary", settings=_JSON_SETTINGS)
+        slots = array("q", [-1]) * (high - low + 1)
+        crowded: dict[int, list[int]] = {}
+        special: set[int] = set()
+        for index, (seq, ok, plain) in enumerate(_HEAD.iter_unpack(data)):
+            held = slots[seq - low]
+            if held < 0:
+                slots[seq - low] = index
+            else:
+                crowded.setdefault(seq, [held]).append(index)
+            if not (ok and plain):
+                special.add(seq)
+        text = self._text_rows(producer, special)
+        for offset, index in enumerate(slots):
+            seq = low + offset
+            if index < 0:
+                continue
+            if seq in text:
+                yield from text[seq]
+            elif seq in crowded:
+                yield from _distinct([_record(data, i) for i in crowded[seq]])
+            else:
+                yield _record(data, index)
 
-    def _confirm(self, producer: str, page: list[RawRow]) -> list[RawRow]:
-        """Rows the SQL rendering did not confirm, re-checked with the core's encoding."""
-        doubtful = [row[1] for row in page if not row[4]]
-        if not doubtful:
-            return page
-        confirmed = {
-            (int(row["sequence"]), str(row["event_id"]))
-            for row in self._full_rows(producer, doubtful)
-            if _exact_ok(row)
-        }
-        return [(*row[:4], True) if (row[0], row[1]) in confirmed else row for row in page]
+    def _text_rows(self, producer: str, sequences: set[int]) -> dict[int, list[RawRow]]:
+        """The rows of these sequences as text, content re-checked exactly where the SQL
+        rendering did not confirm it."""
+        if not sequences:
+            return {}
+        sql = (
+            f"SELECT sequence, event_id, prev_hash, event_hash, {self._ok} "
+            f"FROM {self._db}.access_events WHERE producer_id = {{p:String}} "
+            "AND sequence IN {s:Array(UInt64)}"
+        )
+        params = {"p": producer, "s": sorted(sequences)}
+        data = self.store.raw_query(sql, params, fmt="TabSeparated", settings=_JSON_SETTINGS)
+        rows: list[RawRow] = [_parse(line) for line in data.decode("utf-8").splitlines()]
+        doubtful = [row[1] for row in rows if not row[4]]
+        if doubtful:
+            confirmed = {
+                (int(row["sequence"]), str(row["event_id"]))
+                for row in self._full_rows(producer, doubtful)
+                if _exact_ok(row)
+            }
+            rows = [(*r[:4], True) if (r[0], r[1]) in confirmed else r for r in rows]
+        out: dict[int, list[RawRow]] = {}
+        for row in rows:
+            out.setdefault(row[0], []).append(row)
+        return {seq: _distinct(group) for seq, group in out.items()}
 
     def _full_rows(self, producer: str, event_ids: list[str]) -> list[dict[str, Any]]:
         sql = (
@@ -131,36 +160,39 @@ class ChainReader:
         """Every patient pseudonym of every event in the window has exactly its by-patient
         index entry, and the index points at nothing else: a deleted entry would hide an
         access from the patient's accounting of disclosures, an extra one would invent it.
-        (The set differences run in the engine; re-inserted copies change no set.)"""
-        params = {"s": since_us, "u": until_us}
+        (Both sides are grouped per event in the engine; only differing events come back.)"""
         window = "WHERE ts_us >= {s:Int64} AND ts_us < {u:Int64}"
-        expected = (
-            "SELECT arrayJoin(patient_hashes) AS patient_hash, event_id, producer_id, sequence "
-            f"FROM {self._db}.access_events {window}"
+        sql = (
+            "SELECT event_id AS event, e.producer AS producer, e.seq AS seq, "
+            "e.patients AS expected, i.patients AS actual FROM ("
+            "SELECT event_id, any(producer_id) AS producer, any(sequence) AS seq, "
+            "arraySort(arrayDistinct(groupArrayArray(patient_hashes))) AS patients "
+            f"FROM {self._db}.access_events {window} GROUP BY event_id) AS e FULL OUTER JOIN ("
+            "SELECT event_id, arraySort(groupUniqArray(patient_hash)) AS patients "
+            f"FROM {self._db}.access_by_patient {window} GROUP BY event_id) AS i "
+            "USING event_id WHERE e.patients != i.patients"
         )
-        actual = f"SELECT patient_hash, event_id FROM {self._db}.access_by_patient {window}"
-        on = "ON a.patient_hash = b.patient_hash AND a.event_id = b.event_id"
-        absent = (
-            "SELECT DISTINCT a.patient_hash AS patient, a.event_id AS event, "
-            f"a.producer_id AS producer, a.sequence AS seq FROM ({expected}) AS a "
-            f"LEFT ANTI JOIN ({actual}) AS b {on} ORDER BY patient, event"
-        )
-        extra = (
-            "SELECT DISTINCT a.patient_hash AS patient, a.event_id AS event "
-            f"FROM ({actual}) AS a LEFT ANTI JOIN ({expected}) AS b {on} ORDER BY patient, event"
-        )
-        problems = [
-            ChainProblem("missing", r["producer"], int(r["seq"]), r["event"],
-                         f"patient index entry absent for {r['patient']}")
-            for r in self.store.select(absent, params)
+        differing = self.store.select(sql, {"s": since_us, "u": until_us})
+        orphans = {str(r["event"]) for r in differing if not r["producer"]}
+        named = self._seals_of(orphans)
+        absent, extra = [], []
+        for r in differing:
+            event, expected, actual = str(r["event"]), set(r["expected"]), set(r["actual"])
+            producer, seq = (
+                (str(r["producer"]), int(r["seq"]))
+                if r["producer"]
+                else (named.get(event, ("", 0)))
+            )
+            absent += [(p, event, producer, seq) for p in expected - actual]
+            extra += [(p, event, producer, seq) for p in actual - expected]
+        return [
+            ChainProblem("missing", producer, seq, event, f"patient index entry absent for {p}")
+            for p, event, producer, seq in sorted(absent)
+        ] + [
+            ChainProblem("forged", producer, seq, event,
+                         f"patient index entry for {p} matches no event")
+            for p, event, producer, seq in sorted(extra)
         ]  # fmt: skip
-        found = self.store.select(extra, params)
-        named = self._seals_of({str(r["event"]) for r in found})
-        for r in found:
-            producer, seq = named.get(str(r["event"]), ("", 0))
-            detail = f"patient index entry for {r['patient']} matches no event"
-            problems.append(ChainProblem("forged", producer, seq, str(r["event"]), detail))
-        return problems
 
     def _seals_of(self, event_ids: set[str]) -> dict[str, tuple[str, int]]:
         if not event_ids:
@@ -181,22 +213,13 @@ class ChainReader:
         return self.store.select(sql, {})
 
 
-def _in_order(first: int, rows: list[RawRow]) -> list[RawRow]:
-    """Rows of a window of sequences from `first` in (sequence, event_id) order, identical
-    re-inserted copies dropped: one slot per sequence (a sort only when one holds several)."""
-    if not rows:
-        return rows
-    slots: list[RawRow | None] = [None] * (max(row[0] for row in rows) - first + 1)
-    crowded = False
-    for row in rows:
-        index = row[0] - first
-        held = slots[index]
-        if held is None:
-            slots[index] = row
-        elif held != row:
-            crowded = True
-    if not crowded:
-        return [row for row in slots if row is not None]
+def _record(data: bytes, index: int) -> RawRow:
+    seq, _ok, _plain, prev, event_hash, event_id = _RECORD.unpack_from(data, index * _RECORD.size)
+    return seq, event_id.hex(), prev.hex(), event_hash.hex(), True
+
+
+def _distinct(rows: list[RawRow]) -> list[RawRow]:
+    """Sorted, identical copies (re-inserts of one event) dropped."""
     ordered = sorted(rows)
     return [row for i, row in enumerate(ordered) if i == 0 or row != ordered[i - 1]]
 
