@@ -40,9 +40,23 @@ def sql(store: EvidenceStore, statement: str) -> None:
     store.command(statement.replace("{db}", store.database) + " SETTINGS mutations_sync = 1")
 
 
+def event_id(style: str, n: int) -> str:
+    """The API's ids are 32 hex digits (read on the binary fast path); others take the
+    text path: both must report the same."""
+    return f"{n:032x}" if style == "hex" else f"evt-{n:06d}"
+
+
+@pytest.fixture(params=["hex", "text"])
+def id_style(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def rows(evidence_store: EvidenceStore) -> list[Row]:
-    events = [make_event(n, ts_us=BASE_US + n * SECOND_US) for n in range(1, 61)]
+def rows(evidence_store: EvidenceStore, id_style: str) -> list[Row]:
+    events = [
+        make_event(n, ts_us=BASE_US + n * SECOND_US, event_id=event_id(id_style, n))
+        for n in range(1, 61)
+    ]
     chain = sealed_rows(events, PRODUCER)
     checkpointer = Checkpointer(evidence_store, SIGNER)
     evidence_store.insert_rows(chain[:40], dedup_token="a")
@@ -96,13 +110,13 @@ def test_deleted_tail_is_missing_up_to_the_checkpoint(
     store: EvidenceStore, rows: list[Row]
 ) -> None:
     for table in ("access_events", "access_by_patient"):  # a thorough deleter
-        sql(store, f"ALTER TABLE {{db}}.{table} DELETE WHERE event_id >= 'evt-000058'")
+        sql(store, f"ALTER TABLE {{db}}.{table} DELETE WHERE event_id >= '{rows[57]['event_id']}'")
     report = verify(store)
     assert named(report) == {("missing", 58, "")}
     assert report.problems[0].detail == "sequences 58..60 absent"
 
 
-@pytest.mark.parametrize("forged_id", ["aaa-forged", "zzz-forged"])
+@pytest.mark.parametrize("forged_id", ["0" * 32, "f" * 32, "aaa-forged", "zzz-forged"])
 def test_inserted_row_is_named_whatever_its_sort_position(
     store: EvidenceStore, rows: list[Row], forged_id: str
 ) -> None:
@@ -226,9 +240,13 @@ def test_a_window_starts_from_the_checkpoint_before_it(
 
 
 def test_values_the_engine_renders_differently_are_confirmed_by_the_core(
-    evidence_store: EvidenceStore,
+    evidence_store: EvidenceStore, id_style: str
 ) -> None:
-    odd = [make_event(n, ts_us=BASE_US + n, route="/x\x01\u2028\x7f", sub='é\\"') for n in (1, 2)]
+    odd = [
+        make_event(n, ts_us=BASE_US + n, route="/x\x01\u2028\x7f", sub='é\\"',
+                   event_id=event_id(id_style, n))
+        for n in (1, 2)
+    ]  # fmt: skip
     evidence_store.insert_rows(sealed_rows(odd, "api-odd"), dedup_token="odd")
     report = verify_store(evidence_store, *ALL)
     assert report.intact and report.events_checked == 2
