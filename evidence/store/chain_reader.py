@@ -85,8 +85,20 @@ class ChainReader:
     def rows(self, producer: str, low: int, high: int) -> Iterator[RawRow]:
         """Events of sequences [low, high] in (sequence, event_id) order, identical
         re-inserted copies dropped, a window of sequences at a time."""
-        for first in range(low, high + 1, self._page):
+        for first in self._windows(producer, low, high):
             yield from self._window(producer, first, min(first + self._page - 1, high))
+
+    def _windows(self, producer: str, low: int, high: int) -> list[int]:
+        """The first sequence of every window that holds a row (a forged sequence far
+        beyond the others must not make the reader walk the empty space in between)."""
+        sql = (
+            f"SELECT DISTINCT intDiv(sequence - {{l:UInt64}}, {{n:UInt64}}) AS w "
+            f"FROM {self._db}.access_events WHERE producer_id = {{p:String}} "
+            "AND sequence >= {l:UInt64} AND sequence <= {h:UInt64} ORDER BY w"
+        )
+        params = {"p": producer, "l": low, "h": high, "n": self._page}
+        data = self.store.raw_query(sql, params, fmt="TabSeparated")
+        return [low + int(line) * self._page for line in data.decode("ascii").split()]
 
     def _window(self, producer: str, low: int, high: int) -> Iterator[RawRow]:
         """One unordered scan as fixed-size binary records (an ORDER BY would hash after

@@ -68,10 +68,11 @@ class _ProducerCheck:
         after_us = anchor.time_us if anchor is not None else -NO_LIMIT
         rows = self.seals.checkpoints_after(self.producer, start.size, after_us, until)
         checkpoints = [stored_checkpoint(row) for row in rows]
-        last = max([window[1] if window else 0, *(c.tree_size for c in checkpoints)])
         trusted = trusted_checkpoints(
             self.producer, anchor, start, checkpoints, self.keys, self.result
         )
+        signed_sizes = [c.checkpoint.tree_size for c in trusted if c.checkpoint is not None]
+        last = max([window[1] if window else 0, *signed_sizes])
         erasures = self._erasures(start.size + 1, last)
         verifier = ProducerVerifier(
             self.producer, start.edge, start.size, start.head, trusted, erasures, self.result

@@ -250,3 +250,15 @@ def test_values_the_engine_renders_differently_are_confirmed_by_the_core(
     evidence_store.insert_rows(sealed_rows(odd, "api-odd"), dedup_token="odd")
     report = verify_store(evidence_store, *ALL)
     assert report.intact and report.events_checked == 2
+
+
+def test_a_far_away_forged_sequence_is_reported_without_walking_the_gap(
+    store: EvidenceStore, rows: list[Row]
+) -> None:
+    far = 10**12
+    forged = reseal(rows[59], sequence=far, event_id="f" * 32)
+    store.insert_rows([forged], dedup_token="far")
+    started = time.monotonic()
+    problems = named(verify(store))
+    assert time.monotonic() - started < 30
+    assert ("missing", 61, "") in problems
