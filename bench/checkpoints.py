@@ -9,6 +9,7 @@ Run it alone: two shared cores make the numbers meaningless.
 """
 
 import argparse
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -76,7 +77,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--first", type=int, default=100_000)
     args = parser.parse_args()
-    store = open_evidence_store(f"chdb://{tempfile.mkdtemp(prefix='fe-checkpoints-')}")
+    directory = tempfile.mkdtemp(prefix="fe-checkpoints-")
+    store = open_evidence_store(f"chdb://{directory}")
     signer = signer_from_seed(bytes(range(32)))
     checkpointer = Checkpointer(store, signer, max_leaves=10_000_000)
     base_us = (int(time.time()) - 86_400) * 1_000_000
@@ -111,6 +113,7 @@ def main() -> None:
     checked = f"{report.events_checked:,} events, {report.checkpoints_checked} checkpoints"
     print(f"verified {checked}: {rate:,.0f} events/s")
     store.close()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":
