@@ -22,7 +22,7 @@ import uuid
 from pathlib import Path
 
 import clickhouse_connect
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.harness import ROOT, percentile
 from evidence.core.record import evidence_payload
@@ -54,19 +54,26 @@ def _count(store: EvidenceStore) -> int:
     return int(store.raw_command(f"SELECT count() FROM {store._db}.access_events FINAL"))
 
 
-def _bare_consume(bootstrap: str, topic: str, expect: int) -> float:
+def _bare_consume(bootstrap: str, topic: str, events: int) -> float:
+    """Events/s of a consume loop that does nothing with the messages (each a run)."""
+
     async def run() -> float:
         consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
                                     auto_offset_reset="earliest")  # fmt: skip
         await consumer.start()
-        seen, started = 0, time.perf_counter()
         try:
+            while not consumer.partitions_for_topic(topic):
+                await asyncio.sleep(0.05)  # metadata of the subscription not in yet
+            numbers = sorted(consumer.partitions_for_topic(topic))
+            partitions = [TopicPartition(topic, p) for p in numbers]
+            expect = sum((await consumer.end_offsets(partitions)).values())
+            seen, started = 0, time.perf_counter()
             while seen < expect:
                 batch = await consumer.getmany(timeout_ms=500, max_records=5000)
                 seen += sum(len(records) for records in batch.values())
         finally:
             await consumer.stop()
-        return expect / (time.perf_counter() - started)
+        return events / (time.perf_counter() - started)
 
     return asyncio.run(run())
 

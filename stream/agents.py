@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import structlog
 
 from stream.messages import (
@@ -23,13 +24,14 @@ from stream.messages import (
     encode_dead_letter,
     encode_evidence,
     evidence_key,
+    raw_envelope,
 )
 from stream.pipeline import PoisonEvent
 from stream.workers import EvidenceSink, RawConverter, SinkStopped
 
 log = structlog.get_logger("fhir_evidence.agents")
-RAW_BATCH, RAW_WITHIN_S = 1000, 0.05
-SINK_BATCH, SINK_WITHIN_S = 5000, 0.2
+RAW_BATCH, RAW_WITHIN_S = 100, 0.05  # messages, each a run of up to 100 events
+SINK_BATCH, SINK_WITHIN_S = 200, 0.2
 
 
 class AlertOutbox:
@@ -49,10 +51,14 @@ class AlertOutbox:
         return items
 
 
-async def _dead_letter(topic: Any, event: Any, exc: PoisonEvent) -> None:
+async def _dead_letter(
+    topic: Any, event: Any, exc: PoisonEvent, part: bytes | None = None
+) -> None:
+    """Park a whole message, or only `part` of it (one event of a run)."""
     message = event.message
     origin = (message.topic, message.partition, message.offset)
-    body = encode_dead_letter(origin, exc.code, str(exc), message.key, message.value)
+    value = message.value if part is None else part
+    body = encode_dead_letter(origin, exc.code, str(exc), message.key, value)
     await topic.send(key=message.key, value=body)
     log.error("message parked in the dead-letter topic", topic=message.topic,
               partition=message.partition, offset=message.offset, reason=str(exc))  # fmt: skip
@@ -72,18 +78,26 @@ def register_agents(
         async for events in stream.take_events(RAW_BATCH, within=RAW_WITHIN_S):
             for event in events:
                 try:
-                    message = converter.convert(event.message.value)
+                    producer_id, items = raw_envelope(event.message.value)
                 except PoisonEvent as exc:
                     await _dead_letter(dead, event, exc)
                     continue
-                await evidence.send(key=evidence_key(message.row), value=encode_evidence(message))
+                converted = []
+                for item in items:
+                    try:
+                        converted.append(converter.convert(producer_id, item))
+                    except PoisonEvent as exc:
+                        await _dead_letter(dead, event, exc, orjson.dumps(item))
+                if converted:  # handed to the producer now; flushed before offsets commit
+                    key = evidence_key(converted[0].row)
+                    await evidence.send(key=key, value=encode_evidence(converted))
 
     async def store(stream: Any) -> None:
         async for events in stream.take_events(SINK_BATCH, within=SINK_WITHIN_S):
             good: list[EvidenceMessage] = []
             for event in events:
                 try:
-                    good.append(decode_evidence(event.message.value))
+                    good.extend(decode_evidence(event.message.value))
                 except PoisonEvent as exc:
                     await _dead_letter(dead, event, exc)
             await _stored(sink, good)

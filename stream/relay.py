@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import structlog
 from prometheus_client import Gauge
 
-from stream.messages import encode_raw, raw_key
+from stream.messages import encode_raw, principal_runs
 from stream.outbox import OutboxReader
 from stream.topology import RAW_TOPIC
 
@@ -88,8 +88,8 @@ class OutboxRelay:
             return 0
         producer_id = self._reader.producer_id
         pending = [
-            await producer.send(self._topic, encode_raw(row, producer_id), raw_key(row.event))
-            for row in rows
+            await producer.send(self._topic, encode_raw(run, producer_id), key)
+            for key, run in principal_runs(rows)
         ]
         await asyncio.gather(*pending)
         self._reader.commit_position(rows[-1].sequence)

@@ -15,7 +15,7 @@ import structlog
 
 from evidence.core import Pseudonymizer
 from evidence.store import EvidenceStore, StoreUnavailable
-from stream.messages import EvidenceMessage, decode_raw
+from stream.messages import EvidenceMessage, decode_raw_event
 from stream.pipeline import evidence_row
 
 log = structlog.get_logger("fhir_evidence.workers")
@@ -32,9 +32,10 @@ class RawConverter:
         self._pseudonymizers = pseudonymizers
         self._enrich = enrich
 
-    def convert(self, value: bytes | None) -> EvidenceMessage:
-        """Raises PoisonEvent for anything that can never become evidence as it is."""
-        raw = decode_raw(value)
+    def convert(self, producer_id: str, item: Any) -> EvidenceMessage:
+        """One event of a raw message; raises PoisonEvent for anything that can never
+        become evidence as it is."""
+        raw = decode_raw_event(producer_id, item)
         row = evidence_row(
             raw.event, raw.producer_id, raw.sequence, raw.prev_hash, raw.event_hash,
             raw.key_version, self._pseudonymizers,

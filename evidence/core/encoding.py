@@ -8,11 +8,14 @@ import json
 from typing import Any
 
 
+_ENCODER = json.JSONEncoder(  # built once: json.dumps would build one per call
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
 def canonical_bytes(value: dict[str, Any]) -> bytes:
     _reject_floats(value)
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _ENCODER.encode(value).encode("utf-8")
 
 
 _SCALARS = (str, int, bool, type(None))

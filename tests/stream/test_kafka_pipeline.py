@@ -4,6 +4,7 @@ Parity with the inline processor, a broker outage under load, the store going aw
 poison messages in the dead-letter topic. (A worker killed with SIGKILL: test_kafka_worker.)
 """
 
+import base64
 import time
 import uuid
 from collections.abc import Iterator
@@ -144,13 +145,17 @@ def test_store_outage_pauses_the_sink_then_it_catches_up(pipeline: Pipeline) -> 
 def test_poison_messages_go_to_the_dead_letter_topic(pipeline: Pipeline) -> None:
     pipeline.start_workers()
     names = pipeline.config.names
-    produce(pipeline.config.bootstrap, names.raw, [(b"k1", b"not json"), (b"k2", b'{"v": 1}')])
+    bad_event = b'{"v": 1, "producer_id": "p", "events": [{"sequence": "x"}]}'
+    produce(pipeline.config.bootstrap, names.raw,
+            [(b"k1", b"not json"), (b"k2", b'{"v": 1}'), (b"k4", bad_event)])  # fmt: skip
     produce(pipeline.config.bootstrap, names.evidence, [(b"k3", b'{"v": 1, "row": 3}')])
     append(pipeline.writer, range(5))  # good events still flow past the poison
     pipeline.start_relay()
     _wait_stored(pipeline.store, 5, timeout=60)
-    dead = consume_all(pipeline.config.bootstrap, names.dead_letter, expect=3)
+    dead = consume_all(pipeline.config.bootstrap, names.dead_letter, expect=4)
     bodies = [orjson.loads(m.value) for m in dead]
-    assert sorted(b["topic"] for b in bodies) == sorted([names.raw, names.raw, names.evidence])
+    assert sorted(b["topic"] for b in bodies) == sorted([names.raw] * 3 + [names.evidence])
     assert all(b["code"] == "event.poison" and b["reason"] for b in bodies)
-    assert {b["key"] for b in bodies} == {"azE=", "azI=", "azM="}  # base64 of k1, k2, k3
+    assert {b["key"] for b in bodies} == {"azE=", "azI=", "azM=", "azQ="}  # base64 of k1..k4
+    (one,) = [b for b in bodies if b["key"] == "azQ="]  # only the bad event of the run
+    assert orjson.loads(base64.b64decode(one["value"])) == {"sequence": "x"}
