@@ -71,7 +71,7 @@ class BulkAccessSpike:
                 continue
             state = own(owners[index], KIND, BulkState)
             now = admit(state, event, config)
-            if len(state.seen) < quiet and not learned(state.baseline):
+            if len(state.seen) < quiet and not (state.baseline.hours or state.baseline.overall.n):
                 continue  # the common case: no floor within reach, no baseline yet
             alert = _judge(state, event.principal, now, config, limits, need)
             if alert is not None:

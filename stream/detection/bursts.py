@@ -216,7 +216,12 @@ class Enumeration(_WindowRule):
         return (now_us, event.request_id, event.status, target, missed)
 
     def fires(self, state: WindowState, who: str, config: DetectionConfig) -> Alert | None:
-        probes, misses, targets = len(state.entries), state.misses, len(state.tally)
+        probes, misses = len(state.entries), state.misses
+        if misses < config.enumeration_not_found_floor_5m and (
+            misses < config.enumeration_miss_ratio * probes
+        ):
+            return None  # the common case: neither condition of `_probing` can hold
+        targets = len(state.tally)
         if not _probing(probes, misses, targets, config):
             return None
         counts = [("probes_5m", probes), ("not_found_5m", misses), ("distinct_targets_5m", targets)]

@@ -52,13 +52,15 @@ class AfterHours:
         self, events: Sequence[DetectionEvent], owners: Owners, config: DetectionConfig
     ) -> Raised:
         """In place: each event is judged against its principal's history, then learned."""
+        least = config.after_hours_min_history  # a shorter history is never judged
         raised: Raised = []
         for index, event in enumerate(events):
             if event.principal == ANONYMOUS:
                 continue
             state = own(owners[index], self.kind, HoursState)
             hour = event.ts_us // HOUR_US % 24
-            if event.decision in (ALLOW, PARTIAL) and _unusual(state, hour, event.ts_us, config):
+            judged = state.total >= least and event.decision in (ALLOW, PARTIAL)
+            if judged and _unusual(state, hour, event.ts_us, config):
                 fresh = self._alert(state, event, hour, config)
                 state.open_alert = raise_alert(state.open_alert, fresh)
                 raised.append((index, state.open_alert))
