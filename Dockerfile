@@ -7,7 +7,7 @@ COPY api ./api
 COPY stream ./stream
 COPY evidence ./evidence
 RUN pip install . && useradd --system --uid 10001 --home-dir /data fhir \
-    && mkdir -p /data && chown fhir /data
+    && mkdir -p /data /keys && chown fhir /data /keys
 USER fhir
 ENV FHIR_EVIDENCE_DATA_DIR=/data
 EXPOSE 8080

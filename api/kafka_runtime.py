@@ -1,10 +1,12 @@
 """Composition of the distributed pipeline (FHIR_EVIDENCE_KAFKA_BOOTSTRAP set): the outbox
 relay for API processes and the faust-streaming workers, built from Settings."""
 
+import time
 from pathlib import Path
 from typing import Any, cast
 
 from api.alerting import Alerting, build_alerting
+from api.checkpointing import build_checkpointer, checkpoint_signer
 from api.context_lookup import ContextLookup
 from api.data.repository import ResourceRepository
 from api.keys import HASH_KEY_VERSION
@@ -84,5 +86,13 @@ def build_workers(
         settings.kafka_bootstrap, settings.kafka_partitions,
         settings.kafka_group, settings.kafka_topic_prefix,
     )  # fmt: skip
-    host = WorkerHost(config, lambda: build_faust_app(config, converter, sink, alerts), sink)
+    checkpointer = build_checkpointer(settings, store, checkpoint_signer(settings))
+
+    def seal_checkpoints() -> None:  # a faust timer on the group leader only: one chain
+        checkpointer.run_once(time.time_ns() // 1000)
+
+    timers = ((settings.checkpoint_interval_s, seal_checkpoints),)
+    host = WorkerHost(
+        config, lambda: build_faust_app(config, converter, sink, alerts, timers), sink
+    )
     return host, alerting

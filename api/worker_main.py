@@ -16,7 +16,10 @@ log = structlog.get_logger("fhir_evidence.worker")
 
 def run_worker(settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = open_evidence_store(store_dsn(settings.clickhouse_url, settings.data_dir))
+    store = open_evidence_store(
+        store_dsn(settings.clickhouse_url, settings.data_dir),
+        retention_days=settings.retention_days,
+    )
     pseudonymizer = Pseudonymizer(hash_key(settings), HASH_KEY_VERSION)
     host, alerting = build_workers(settings, store, pseudonymizer)
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -56,7 +56,7 @@ def build_faust_app(
         broker_session_timeout=10.0,  # a crashed worker's partitions move on within seconds
         broker_heartbeat_interval=2.0,
         producer_acks=-1,
-        producer_compression_type="gzip",
+        producer_compression_type="lz4",
         stream_wait_empty=False,
     )
     names = config.names

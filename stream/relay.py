@@ -43,7 +43,7 @@ def kafka_producer_factory(bootstrap: str) -> ProducerFactory:
             bootstrap_servers=bootstrap,
             enable_idempotence=True,
             acks="all",
-            compression_type="gzip",
+            compression_type="lz4",
             linger_ms=5,
             max_batch_size=512 * 1024,
             request_timeout_ms=15_000,

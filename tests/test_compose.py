@@ -48,6 +48,10 @@ def test_fhir_evidence_variables_are_settings_the_code_reads(compose: Any) -> No
     pipeline = ("api-1", "api-2", "worker")
     keys = {_env(compose["services"][n])["FHIR_EVIDENCE_HASH_KEY"] for n in pipeline}
     assert len(keys) == 1  # one pseudonym per identifier across the whole stack
+    for name in pipeline:  # the checkpoint signing key, on a volume every one of them mounts
+        service = compose["services"][name]
+        key_file = _env(service)["FHIR_EVIDENCE_SIGNING_KEY_FILE"]
+        assert any(v.endswith(":" + key_file.rsplit("/", 1)[0]) for v in service["volumes"])
 
 
 def test_the_pipeline_wiring_matches_the_runtimes(compose: Any) -> None:
