@@ -88,6 +88,10 @@ def _enrichment(extra: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, .
 
 
 def _strings(values: Iterable[Any] | str | None) -> tuple[str, ...]:
+    """A list, what evidence rows hold (JSON arrays, Array(String)), is taken as it is (the
+    hot path); any other iterable is converted item by item."""
+    if type(values) is list:
+        return tuple(values)
     if isinstance(values, str):
         raise ValueError("expected a list of strings, got one string")
     return tuple(map(str, values)) if values else ()
