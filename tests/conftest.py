@@ -2,6 +2,7 @@
 shares one engine and gets a database of its own."""
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,9 +12,21 @@ import clickhouse_connect
 import pytest
 
 from evidence.store import EvidenceStore
+from tests.containers import clickhouse_server, docker_available, kafka_container
 from tests.kafka_broker import KafkaBroker, KafkaBrokerError, in_ci
 
-STORE_BACKENDS = ["chdb"] + (["server"] if os.environ.get("CLICKHOUSE_URL") else [])
+HAS_SERVER = bool(os.environ.get("CLICKHOUSE_URL")) or docker_available()
+STORE_BACKENDS = ["chdb"] + (["server"] if HAS_SERVER else [])
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server_dsn() -> Iterator[str]:
+    """$CLICKHOUSE_URL, else a ClickHouse server container (only where Docker runs)."""
+    if os.environ.get("CLICKHOUSE_URL"):
+        yield os.environ["CLICKHOUSE_URL"]
+        return
+    with clickhouse_server() as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +43,7 @@ def evidence_store(request: pytest.FixtureRequest) -> Iterator[EvidenceStore]:
     if request.param == "chdb":
         client = request.getfixturevalue("chdb_client")
     else:
-        client = clickhouse_connect.get_client(dsn=os.environ["CLICKHOUSE_URL"])
+        client = clickhouse_connect.get_client(dsn=request.getfixturevalue("clickhouse_server_dsn"))
     database = f"t_{uuid.uuid4().hex[:12]}"
     store = EvidenceStore(client, database)  # type: ignore[arg-type]
     store.apply_schema()
@@ -62,10 +75,21 @@ def _kafka_jar_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kafk
 
 
 @pytest.fixture(scope="session")
+def _kafka_container() -> Iterator[str]:
+    with kafka_container() as bootstrap:
+        yield bootstrap
+
+
+@pytest.fixture(scope="session")
 def kafka_bootstrap(request: pytest.FixtureRequest) -> str:
-    """Bootstrap servers of a running broker: $KAFKA_BOOTSTRAP, else the jar broker."""
+    """Bootstrap servers of a running broker: $KAFKA_BOOTSTRAP, else the jar broker, else
+    (no Java or Maven, but a Docker engine) a testcontainers broker."""
     external = os.environ.get("KAFKA_BOOTSTRAP")
-    return external or request.getfixturevalue("_kafka_jar_broker").bootstrap
+    if external:
+        return external
+    if not (shutil.which("java") and shutil.which("mvn")) and docker_available():
+        return str(request.getfixturevalue("_kafka_container"))
+    return str(request.getfixturevalue("_kafka_jar_broker").bootstrap)
 
 
 @pytest.fixture
