@@ -4,8 +4,9 @@ One message carries a run of one principal's events (at most MAX_EVENTS, in orde
 message costs in Kafka and faust are paid once per run, not once per event.
 
 raw       {"v": 1, "producer_id", "events": [{"sequence", "prev_hash", "event_hash",
-          "key_version", "event"}, ...]} keyed by the raw principal; the events still hold
-          raw ids (short-retention topic).
+          "key_version", "event", "payload"}, ...]} keyed by the raw principal: the raw event
+          (raw ids, for enrichment; short-retention topic) and the pseudonymous payload
+          exactly as it was sealed at the source (canonical JSON text).
 evidence  {"v": 1, "items": [{"row": <evidence row>, "enrichment": {...}}, ...]} keyed by
           the pseudonymous principal; nothing raw left.
 dead      {"v": 1, "topic", "partition", "offset", "code", "reason", "key", "value"} with the
@@ -24,7 +25,7 @@ from stream.pipeline import PoisonEvent
 
 VERSION = 1
 MAX_EVENTS = 100  # per message: ~100 KB before compression, far below Kafka's 1 MB default
-_RAW_FIELDS = ("sequence", "prev_hash", "event_hash", "key_version", "event")
+_RAW_FIELDS = ("sequence", "prev_hash", "event_hash", "key_version", "event", "payload")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class RawMessage:
     event_hash: str
     key_version: int
     event: dict[str, Any]
+    payload: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,8 @@ def principal_runs(rows: Sequence[OutboxRow]) -> list[tuple[bytes, list[OutboxRo
 def encode_raw(rows: Sequence[OutboxRow], producer_id: str) -> bytes:
     return orjson.dumps({"v": VERSION, "producer_id": producer_id, "events": [
         {"sequence": row.sequence, "prev_hash": row.prev_hash, "event_hash": row.event_hash,
-         "key_version": row.key_version, "event": row.event}
+         "key_version": row.key_version, "event": row.event,
+         "payload": row.payload.decode("utf-8")}
         for row in rows
     ]})  # fmt: skip
 
@@ -95,6 +98,7 @@ def decode_raw_event(producer_id: str, item: Any) -> RawMessage:
         message = RawMessage(
             producer_id, int(item["sequence"]), str(item["prev_hash"]),
             str(item["event_hash"]), int(item["key_version"]), item["event"],
+            str(item["payload"]).encode("utf-8"),
         )  # fmt: skip
     except (TypeError, ValueError) as exc:
         raise PoisonEvent("raw event has malformed chain fields") from exc

@@ -1,7 +1,9 @@
 """The steps the faust agents run, without faust: so they are tested on their own and the
 inline processor and the Kafka workers share one implementation of each.
 
-- `RawConverter`: raw message → pseudonymous, enriched evidence message (seal checked).
+- `RawConverter`: raw message → pseudonymous, enriched evidence message: the pseudonymous
+  payload sealed at the source is checked against its seal (the same step as inline), the
+  raw event is used for enrichment only and goes no further.
 - `EvidenceSink`: a batch of evidence messages → the evidence store (idempotent, retried
   until stored: a batch is never acknowledged before it is in the store) → detection.
 """
@@ -16,7 +18,7 @@ import structlog
 from evidence.core import Pseudonymizer
 from evidence.store import EvidenceStore, StoreUnavailable
 from stream.messages import EvidenceMessage, decode_raw_event
-from stream.pipeline import evidence_row
+from stream.pipeline import PoisonEvent, evidence_row_from_payload
 
 log = structlog.get_logger("fhir_evidence.workers")
 Enrich = Callable[[dict[str, Any]], dict[str, Any]]
@@ -36,10 +38,13 @@ class RawConverter:
         """One event of a raw message; raises PoisonEvent for anything that can never
         become evidence as it is."""
         raw = decode_raw_event(producer_id, item)
-        row = evidence_row(
-            raw.event, raw.producer_id, raw.sequence, raw.prev_hash, raw.event_hash,
-            raw.key_version, self._pseudonymizers,
-        )  # fmt: skip
+        row = evidence_row_from_payload(
+            raw.payload, raw.producer_id, raw.sequence, raw.prev_hash, raw.event_hash
+        )  # the seal is checked on the exact pseudonymous bytes, as the inline processor does
+        if raw.key_version not in self._pseudonymizers:
+            raise PoisonEvent(f"no pseudonymisation key of version {raw.key_version}")
+        if raw.event.get("event_id") != row["event_id"]:
+            raise PoisonEvent("raw event and sealed payload are different events")
         return EvidenceMessage(row, self._enrichment(raw.event))
 
     def _enrichment(self, event: dict[str, Any]) -> dict[str, Any]:

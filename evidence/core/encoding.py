@@ -7,7 +7,6 @@ only strings, integers, booleans, null and lists of those). Same value, same byt
 import json
 from typing import Any
 
-
 _ENCODER = json.JSONEncoder(  # built once: json.dumps would build one per call
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 )

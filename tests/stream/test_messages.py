@@ -18,7 +18,7 @@ from stream.pipeline import PoisonEvent
 
 
 def _row(n: int, sub: str) -> OutboxRow:
-    return OutboxRow(n, {"sub": sub, "n": n}, b"{}", f"prev{n}", f"hash{n}", 1)
+    return OutboxRow(n, {"sub": sub, "n": n}, b'{"n":"\xc3\xa9"}', f"prev{n}", f"hash{n}", 1)
 
 
 def test_runs_keep_each_principals_order_and_stay_small() -> None:
@@ -34,9 +34,9 @@ def test_raw_round_trip() -> None:
     rows = [_row(1, "a"), _row(2, "a")]
     producer, items = raw_envelope(encode_raw(rows, "api-1"))
     decoded = [decode_raw_event(producer, item) for item in items]
-    assert [(d.sequence, d.prev_hash, d.event_hash, d.event) for d in decoded] == [
-        (r.sequence, r.prev_hash, r.event_hash, r.event) for r in rows
-    ]
+    assert [(d.sequence, d.prev_hash, d.event_hash, d.event, d.payload) for d in decoded] == [
+        (r.sequence, r.prev_hash, r.event_hash, r.event, r.payload) for r in rows
+    ]  # the sealed payload bytes survive exactly (UTF-8 included)
 
 
 def test_evidence_round_trip() -> None:
@@ -54,9 +54,11 @@ def test_bad_raw_envelopes_are_poison(value: bytes | None) -> None:
 
 
 @pytest.mark.parametrize("item", [3, {}, {"sequence": "x", "prev_hash": "", "event_hash": "",
-                                            "key_version": 1, "event": {}},
+                                            "key_version": 1, "event": {}, "payload": "{}"},
                                   {"sequence": 1, "prev_hash": "", "event_hash": "",
-                                   "key_version": 1, "event": []}])  # fmt: skip
+                                   "key_version": 1, "event": [], "payload": "{}"},
+                                  {"sequence": 1, "prev_hash": "", "event_hash": "",
+                                   "key_version": 1, "event": {}}])  # fmt: skip
 def test_bad_raw_events_are_poison(item: object) -> None:
     with pytest.raises(PoisonEvent):
         decode_raw_event("api-1", item)
