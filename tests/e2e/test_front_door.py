@@ -361,8 +361,13 @@ CASES = [
         "scope.insufficient",
         scope_names("AuditEvent"),
     ),
-    # /fhir/AuditEvent (the FHIR view of the evidence) arrives with the evidence-integrity
-    # issue; the same wildcard rule is asserted on the auditor API above.
+    Case(
+        "30-wildcard-never-covers-auditevent-view",
+        scoped("system/*.cruds", "/fhir/AuditEvent"),
+        403,
+        "scope.insufficient",
+        scope_names("AuditEvent"),
+    ),
     # --- every allowed algorithm works
     Case("31-rs256", signed("RS256"), 200),
     Case("31-es256", signed("ES256"), 200),
