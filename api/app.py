@@ -21,6 +21,8 @@ from api.fhir.export import router as export_router
 from api.fhir.responses import outcome_response
 from api.fhir.routes import router as fhir_router
 from api.fhir.writes import router as writes_router
+from api.metrics import bind_runtime
+from api.metrics import router as metrics_router
 from api.middleware import EvidenceMiddleware, UnrecordedAuditMiddleware
 from api.runtime import Runtime
 from api.services import audit
@@ -84,11 +86,13 @@ def create_app(runtime: Runtime, record_evidence: bool = True) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.services = runtime.services
+    bind_runtime(runtime)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(EvidenceError, _dependency_error)
     app.add_exception_handler(RepositoryUnavailable, _dependency_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.include_router(metrics_router)
     app.include_router(audit_router)
     app.include_router(alerts_router)
     app.include_router(alert_actions_router)

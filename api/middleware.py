@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.audit_context import RequestAudit
 from api.fhir.responses import FHIR_JSON, operation_outcome
+from api.metrics import count_request
 from evidence.core import Decision, ReasonCode
 from stream.outbox import OutboxUnavailable, OutboxWriter
 
@@ -123,7 +124,9 @@ class _Exchange:
         event = self.audit.to_event(uuid.uuid4().hex, self.mw.clock(), route, status)
         try:
             await self.mw.outbox.append(event)
+            count_request(status, str(event.decision))
         except OutboxUnavailable:
+            count_request(503, "unrecorded")
             log.error("audit outbox unavailable; refusing", request_id=self.audit.request_id)
             self.replaced = True
             for msg in _outcome_messages(

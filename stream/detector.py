@@ -33,6 +33,7 @@ from stream.detection import (
     engine_state_from_dict,
 )
 from stream.detection_state import StateSerializer
+from stream.metrics import ALERTS_RAISED
 from stream.webhook import WebhookDeliverer
 
 log = structlog.get_logger("fhir_evidence.detector")
@@ -113,6 +114,7 @@ class Detector:
             self._store.upsert_alerts([alert_row(alert) for alert in alerts])
             self._deliver(alerts)
             self.alerts_raised += len(alerts)
+            ALERTS_RAISED.inc(len(alerts))
         if self._clock() - self._saved_at >= PERSIST_EVERY_S:
             self.persist()
 

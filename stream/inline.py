@@ -13,6 +13,7 @@ from collections.abc import Callable
 import structlog
 
 from evidence.store import EvidenceStore, StoreUnavailable
+from stream.metrics import EVIDENCE_ROWS
 from stream.outbox import OutboxReader, OutboxRow
 from stream.pipeline import PoisonEvent, evidence_row_from_payload
 
@@ -69,6 +70,7 @@ class InlineProcessor:
         self._reader.commit_position(last)
         self._position = last
         self.processed += len(rows)
+        EVIDENCE_ROWS.labels(runtime="inline").inc(len(good))
         self._observe(good, [row.event for row, _ in pairs])
         return len(rows)
 

@@ -14,14 +14,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import structlog
-from prometheus_client import Gauge
 
 from stream.messages import encode_raw, principal_runs
+from stream.metrics import RELAY_LAG
 from stream.outbox import OutboxReader
 from stream.topology import RAW_TOPIC
 
 log = structlog.get_logger("fhir_evidence.relay")
-RELAY_LAG = Gauge("fhir_evidence_relay_lag_events", "Outbox events not yet acknowledged by Kafka")
 OUTBOX_KEEP = 50_000
 WaitForCommit = Callable[[int, float], bool]
 

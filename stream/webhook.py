@@ -39,6 +39,7 @@ from collections.abc import Callable
 import httpx
 import structlog
 
+from stream.metrics import ALERT_DELIVERIES
 from stream.webhook_queue import (
     DEFAULT_MAX_ATTEMPTS,
     Delivery,
@@ -283,6 +284,7 @@ class WebhookDeliverer:
         if error is None:
             self.queue.mark_delivered(delivery.delivery_id, finished)
             self.delivered += 1
+            ALERT_DELIVERIES.labels(outcome="delivered").inc()
             self._log.info(
                 "alert webhook delivered",
                 delivery_id=delivery.delivery_id,
@@ -292,6 +294,7 @@ class WebhookDeliverer:
             return
         delay = backoff_s(attempt, self._base_s, self._cap_s, self._safe_jitter())
         state = self.queue.mark_failed(delivery.delivery_id, finished, finished + delay, error)
+        ALERT_DELIVERIES.labels(outcome="dead" if state == "dead" else "failed").inc()
         if state == "dead":
             self._log.error(
                 "alert webhook delivery dead after max attempts; kept in the queue",

@@ -18,6 +18,7 @@ import structlog
 from evidence.core import Pseudonymizer
 from evidence.store import EvidenceStore, StoreUnavailable
 from stream.messages import EvidenceMessage, decode_raw_event
+from stream.metrics import EVIDENCE_ROWS
 from stream.pipeline import PoisonEvent, evidence_row_from_payload
 
 log = structlog.get_logger("fhir_evidence.workers")
@@ -91,6 +92,7 @@ class EvidenceSink:
         rows = [message.row for message in messages]
         self._insert(rows, batch_token(messages))
         self.stored += len(rows)
+        EVIDENCE_ROWS.labels(runtime="kafka").inc(len(rows))
         if self._observe is not None:
             try:
                 self._observe(rows, [message.enrichment for message in messages])
