@@ -5,7 +5,8 @@ from typing import Any
 
 # Kinds (stable strings): altered, missing, forged, duplicate, reordered,
 # checkpoint.signature, checkpoint.altered, checkpoint.chain, checkpoint.consistency,
-# checkpoint.root, erasure.unrecorded, erasure.altered.
+# checkpoint.root, erasure.unrecorded, erasure.altered, alert_action.altered,
+# alert_action.unchained.
 
 
 @dataclass(frozen=True, slots=True)

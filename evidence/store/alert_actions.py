@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from evidence.core.alert_action_verify import ActionEvent, alert_action_problems
 from evidence.core.alert_actions import (
     ACKNOWLEDGE,
     ACKNOWLEDGED,
@@ -122,3 +123,26 @@ def action_from_row(row: dict[str, Any], prefix: str = "") -> AlertAction:
         until_us=int(values["until_us"]),
         request_id=str(values["request_id"]),
     )
+
+
+def action_check_problems(store: EvidenceStore, since_us: int, until_us: int) -> list[Any]:
+    """The alert-action records of a window against their chained events."""
+    db = store.database
+    events_sql = (
+        "SELECT producer_id, sequence, event_id, request_id, policy_version "
+        f"FROM {db}.access_events FINAL WHERE action IN ('alert.acknowledge', 'alert.suppress') "
+        "AND (ts_us BETWEEN {s:Int64} AND {u:Int64} OR request_id IN "
+        f"(SELECT request_id FROM {db}.{TABLE} FINAL "
+        "WHERE at_us BETWEEN {s:Int64} AND {u:Int64}))"
+    )
+    params = {"s": since_us, "u": until_us}
+    events = [ActionEvent(str(r["producer_id"]), int(r["sequence"]), str(r["event_id"]),
+                          str(r["request_id"]), str(r["policy_version"]))
+              for r in store.select(events_sql, params)]  # fmt: skip
+    records_sql = (
+        f"SELECT {', '.join(COLUMNS)} FROM {db}.{TABLE} FINAL "
+        "WHERE at_us BETWEEN {s:Int64} AND {u:Int64} OR request_id IN {r:Array(String)}"
+    )
+    ids = [event.request_id for event in events]
+    records = [action_from_row(row) for row in store.select(records_sql, {**params, "r": ids})]
+    return alert_action_problems(events, records)

@@ -17,6 +17,7 @@ from evidence.core.seal_diagnosis import Diagnosis, diagnose, erasure_backing, s
 from evidence.core.seal_trust import start_state, trusted_checkpoints
 from evidence.core.seal_verify import ChainRow, ErasureRecord, ProducerResult, ProducerVerifier
 from evidence.core.seals import StoredCheckpoint, stored_checkpoint
+from evidence.store.alert_actions import action_check_problems
 from evidence.store.chain_reader import ChainReader
 from evidence.store.clickhouse import EvidenceStore
 from evidence.store.seal_store import SealStore
@@ -44,6 +45,7 @@ def verify_store(
         check.run(ranges.get(producer), since, until_us)
         check.report_into(report)
     report.problems.extend(reader.patient_index_problems(since, until_us))
+    report.problems.extend(action_check_problems(store, since, until_us))
     report.problems[:] = list(dict.fromkeys(report.problems))
     return report
 
