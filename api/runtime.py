@@ -155,6 +155,9 @@ def build_runtime(
         from api.kafka_runtime import build_relay, build_workers
 
         relay = build_relay(settings, outbox_path, outbox.wait_for_commit)
+        if role == "api" and not settings.clickhouse_url:
+            log.warning("--role api with the embedded evidence store: the workers elsewhere "
+                        "cannot write it; set FHIR_EVIDENCE_CLICKHOUSE_URL")  # fmt: skip
         if role == "all":
             workers, alerting = build_workers(settings, store, pseudonymizer)
     elif inline:
