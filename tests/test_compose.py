@@ -11,7 +11,7 @@ import yaml
 from api.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = {"kafka", "clickhouse", "api-1", "api-2", "worker", "grafana"}
+SERVICES = {"kafka", "clickhouse", "api-1", "api-2", "worker", "prometheus", "grafana"}
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +32,7 @@ def test_every_service_is_there_with_a_pinned_image_and_a_health_check(compose: 
         assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
     assert services["kafka"]["image"].startswith("apache/kafka:")
     assert services["clickhouse"]["image"].startswith("clickhouse/clickhouse-server:")
+    assert services["prometheus"]["image"].startswith("prom/prometheus:v")
 
 
 def test_fhir_evidence_variables_are_settings_the_code_reads(compose: Any) -> None:
@@ -94,6 +95,27 @@ def test_grafana_is_provisioned_from_dashboards(compose: Any) -> None:
     assert datasource["type"] == "grafana-clickhouse-datasource"
     assert datasource["jsonData"]["host"] == "clickhouse"
     assert datasource["jsonData"]["defaultDatabase"] == "evidence"
+
+
+def test_prometheus_scrapes_the_api_replicas_and_grafana_reads_it(compose: Any) -> None:
+    services = compose["services"]
+    prometheus = services["prometheus"]
+    mounts = dict(v.split(":")[:2] for v in prometheus["volumes"])
+    config_path = mounts["./dashboards/prometheus/prometheus.yml"]
+    assert config_path == "/etc/prometheus/prometheus.yml"  # where the image reads it
+    config = yaml.safe_load((ROOT / "dashboards/prometheus/prometheus.yml").read_text())
+    [job] = config["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    targets = {t for group in job["static_configs"] for t in group["targets"]}
+    replicas = [n for n, s in services.items() if s.get("command", [])[-2:] == ["--role", "api"]]
+    assert targets == {f"{n}:{services[n]['ports'][0].split(':')[1]}" for n in replicas}
+    assert services["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"
+    datasource = yaml.safe_load(
+        (ROOT / "dashboards/grafana/provisioning/datasources/prometheus.yaml").read_text()
+    )["datasources"][0]
+    assert datasource["type"] == "prometheus"
+    assert datasource["url"] == f"http://prometheus:{prometheus['ports'][0].split(':')[1]}"
+    assert datasource["jsonData"]["timeInterval"] == config["global"]["scrape_interval"]
 
 
 def test_dockerfile_installs_the_package_and_runs_the_cli() -> None:
