@@ -15,6 +15,7 @@ from api.audit.alerts import router as alerts_router
 from api.audit.fhir_routes import router as auditevent_router
 from api.audit.proofs import router as proofs_router
 from api.audit.routes import router as audit_router
+from api.console.routes import router as console_router
 from api.data.repository import RepositoryUnavailable
 from api.errors import ApiError
 from api.fhir.export import router as export_router
@@ -97,6 +98,7 @@ def create_app(runtime: Runtime, record_evidence: bool = True) -> FastAPI:
     app.include_router(alerts_router)
     app.include_router(alert_actions_router)
     app.include_router(proofs_router)
+    app.include_router(console_router)
     app.include_router(export_router)  # before fhir_router: /fhir/Patient/$export
     app.include_router(auditevent_router)  # before fhir_router: /fhir/AuditEvent
     app.include_router(fhir_router)

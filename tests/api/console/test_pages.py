@@ -1,0 +1,91 @@
+"""The console pages through the real app: served without a token, with a strict CSP, each
+request audited; the demo token only while the development issuer is on."""
+
+import re
+
+import jwt
+import pytest
+
+from api.console.routes import CSP, DEMO_SCOPE, DEMO_SUB, DEMO_TTL_S
+from tests.api.console.conftest import ConsoleApp
+
+PAGES = [
+    ("/console", "text/html"),
+    ("/console/", "text/html"),
+    ("/console/index.html", "text/html"),
+    ("/console/app.js", "text/javascript"),
+    ("/console/app.css", "text/css"),
+]
+
+
+@pytest.mark.parametrize(("path", "media_type"), PAGES)
+def test_console_pages_are_served_with_a_strict_csp(
+    trusted_app: ConsoleApp, path: str, media_type: str
+) -> None:
+    response = trusted_app.client.get(path)  # no token: the pages hold no data
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(media_type)
+    csp = response.headers["content-security-policy"]
+    assert csp == CSP
+    assert "script-src 'self'" in csp and "default-src 'none'" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("path", ["/console/evil.js", "/console/..%2Fapp.py",
+                                  "/console/routes.py", "/console/__init__.py"])  # fmt: skip
+def test_unknown_console_assets_answer_404(trusted_app: ConsoleApp, path: str) -> None:
+    response = trusted_app.client.get(path)
+    assert response.status_code == 404
+    assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_index_loads_only_local_assets(trusted_app: ConsoleApp) -> None:
+    html = trusted_app.client.get("/console").text
+    refs = re.findall(r'(?:src|href)="([^"]*)"', html)
+    assert "/console/app.js" in refs and "/console/app.css" in refs
+    assert all(ref.startswith(("/console/", "#")) for ref in refs), refs
+    assert "<script>" not in html and " style=" not in html  # nothing inline (CSP forbids it)
+
+
+def test_demo_token_is_404_when_a_trusted_issuer_is_configured(trusted_app: ConsoleApp) -> None:
+    response = trusted_app.client.post("/console/demo-token")
+    assert response.status_code == 404
+    assert response.json()["resourceType"] == "OperationOutcome"
+    assert "access_token" not in response.text
+
+
+def test_demo_token_works_on_the_auditor_api(demo_app: ConsoleApp) -> None:
+    response = demo_app.client.post("/console/demo-token")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["sub"] == DEMO_SUB and body["scope"] == DEMO_SCOPE
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert claims["sub"] == DEMO_SUB and claims["scope"] == DEMO_SCOPE
+    assert claims["exp"] - claims["iat"] == DEMO_TTL_S
+    headers = {"Authorization": f"Bearer {body['access_token']}"}
+    alerts = demo_app.client.get("/audit/alerts", headers=headers)
+    assert alerts.status_code == 200, alerts.text
+    assert alerts.json()["alerts"] == []
+    # it may act on alerts (write scope): an unknown alert is 404, not 403
+    acted = demo_app.client.post("/audit/alerts/al-none/acknowledge", headers=headers,
+                                 json={"reason": "demo"})  # fmt: skip
+    assert acted.status_code == 404
+
+
+def test_console_requests_are_evidence(demo_app: ConsoleApp) -> None:
+    page = demo_app.client.get("/console/app.js")
+    minted = demo_app.client.post("/console/demo-token")
+    headers = {"Authorization": f"Bearer {minted.json()['access_token']}"}
+    demo_app.settle()
+    seen = {}
+    for response in (page, minted):
+        rid = response.headers["x-request-id"]
+        lifecycle = demo_app.client.get(f"/audit/requests/{rid}", headers=headers)
+        assert lifecycle.status_code == 200, lifecycle.text
+        seen[lifecycle.json()["action"]] = lifecycle.json()
+    assert set(seen) == {"console.page", "console.demo_token"}
+    assert all(e["decision"] == "allow" for e in seen.values())
+    assert all(e["reasons"] == ["public.endpoint"] for e in seen.values())
