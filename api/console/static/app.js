@@ -293,7 +293,7 @@ async function pagedTable(container, caption, headers, path, key, rowFn) {
     el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
     body);
   const more = el("div", { class: "actions" });
-  const count = el("p", {});
+  const count = el("p", { tabindex: -1 });
   container.append(tbl, count, more);
   let fetched = 0;
   const load = async (p) => {
@@ -304,9 +304,11 @@ async function pagedTable(container, caption, headers, path, key, rowFn) {
     fetched += items.length;
     const shown = body.rows.length;
     count.textContent = shown ? shown + " shown (" + fetched + " fetched)." : "Nothing matches (" + fetched + " fetched).";
+    const hadFocus = more.contains(document.activeElement);
     clear(more);
     const next = nextPath(page.next);
     if (next) more.append(el("button", { type: "button", onclick: guarded(() => load(next)) }, "Load more"));
+    if (hadFocus) (more.querySelector("button") || count).focus();
     say("");
     return page;
   };
@@ -516,11 +518,20 @@ VIEWS.alerts = (root, params) => {
   root.append(live);
   const path = query("/audit/alerts", { kind: params.get("kind") || "", status: params.get("status") || "",
     principal: params.get("principal") || "", _count: 100 });
+  let last = null;
   const refresh = async () => {
     if (document.hidden) return;
     try {
       const page = await api(path);
-      clear(list).append(page.alerts.length ? alertTable("Alerts (newest first)", page.alerts) : el("p", {}, "No alerts."));
+      const seen = JSON.stringify(page.alerts);
+      if (seen !== last) {
+        // redraw only on change, and keep keyboard focus on the same link
+        const focused = list.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
+        last = seen;
+        clear(list).append(page.alerts.length ? alertTable("Alerts (newest first)", page.alerts) : el("p", {}, "No alerts."));
+        const again = focused && [...list.querySelectorAll("a")].find((a) => a.getAttribute("href") === focused);
+        if (again) again.focus();
+      }
       stamp.textContent = "Updated " + new Date().toISOString().slice(11, 19) + " UTC.";
     } catch (e) {
       fail(e.message);
@@ -562,8 +573,8 @@ function actionForm(id) {
     const body = { reason: reason.value.trim() };
     if (action.value === "suppress" && until.value) body.until = isoFromLocal(until.value);
     await api("/audit/alerts/" + encodeURIComponent(id) + "/" + action.value, { method: "POST", body });
-    say("Recorded: " + action.value + ".");
     render();
+    say("Recorded: " + action.value + " (its own evidence event).");
   }) },
   el("h2", {}, "Acknowledge or suppress"),
   field("Action", action),
