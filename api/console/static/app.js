@@ -303,7 +303,11 @@ async function pagedTable(container, caption, headers, path, key, rowFn) {
     for (const item of items) body.append(rowFn(item));
     fetched += items.length;
     const shown = body.rows.length;
-    count.textContent = shown ? shown + " shown (" + fetched + " fetched)." : "Nothing matches (" + fetched + " fetched).";
+    const denied = body.querySelectorAll("tr.deny").length;
+    const breakGlass = body.querySelectorAll("tr.break-glass").length;
+    count.textContent = shown
+      ? shown + " shown (" + fetched + " fetched): " + denied + " denied, " + breakGlass + " break-glass."
+      : "Nothing matches (" + fetched + " fetched).";
     const hadFocus = more.contains(document.activeElement);
     clear(more);
     const next = nextPath(page.next);
