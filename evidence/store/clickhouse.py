@@ -91,7 +91,9 @@ class EvidenceStore:
         converted value by value in Python."""
         if not rows:
             return
-        block = b"\n".join(orjson.dumps(row) for row in rows)  # rows hold exactly ROW_COLUMNS
+        # One JSON array (JSONEachRow reads arrays too): one serialisation call for the batch
+        # is several times cheaper than one per row. Rows hold exactly ROW_COLUMNS.
+        block = orjson.dumps(list(rows))
         settings = {
             "insert_deduplication_token": dedup_token,
             "deduplicate_blocks_in_dependent_materialized_views": 1,
