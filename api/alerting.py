@@ -1,6 +1,7 @@
 """Composition of detection and alert delivery for the embedded runtime: the detector that
 runs after each stored evidence batch, its enrichment from the FHIR store, the webhook."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ class Alerting:
     deliverer: WebhookDeliverer
     queue: WebhookQueue
     lookup_repository: ResourceRepository
+    enrichment: Callable[[dict[str, Any]], dict[str, Any]]  # raw event -> detection facts
 
     def start(self) -> None:
         self.deliverer.start()
@@ -57,4 +59,4 @@ def build_alerting(
     detector = Detector(
         store, config, deliverer, enrichment if enrich_in_detector else _already_enriched
     )
-    return Alerting(detector, deliverer, queue, repository)
+    return Alerting(detector, deliverer, queue, repository, enrichment)

@@ -3,23 +3,19 @@ relay for API processes and the faust-streaming workers, built from Settings."""
 
 import time
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from api.alerting import Alerting, build_alerting
 from api.checkpointing import build_checkpointer, checkpoint_signer
-from api.context_lookup import ContextLookup
-from api.data.repository import ResourceRepository
 from api.keys import HASH_KEY_VERSION
 from api.settings import Settings
 from evidence.core import Pseudonymizer
 from evidence.store import EvidenceStore
 from stream.agents import AlertOutbox
 from stream.app import WorkerConfig, WorkerHost, build_faust_app
-from stream.enrich import enrich
-from stream.kafka_admin import ensure_topics
 from stream.outbox import OutboxReader
-from stream.relay import OutboxRelay, WaitForCommit, kafka_producer_factory
-from stream.topology import TopicNames, topology
+from stream.relay import OutboxRelay, WaitForCommit, kafka_relay
+from stream.topology import TopicNames
 from stream.webhook import WebhookDeliverer
 from stream.workers import EvidenceSink, RawConverter
 
@@ -32,14 +28,9 @@ def build_relay(
     if not settings.kafka_bootstrap:
         raise ValueError("the relay needs FHIR_EVIDENCE_KAFKA_BOOTSTRAP")
     reader = OutboxReader(outbox_path, RELAY_CONSUMER)
-    bootstrap, names = settings.kafka_bootstrap, TopicNames(settings.kafka_topic_prefix)
-    specs = topology(settings.kafka_partitions, names=names)
-
-    async def create_topics() -> None:
-        await ensure_topics(bootstrap, specs)
-
-    producer = kafka_producer_factory(bootstrap)
-    return OutboxRelay(reader, producer, wait_for_commit, topic=names.raw, prepare=create_topics)
+    names = TopicNames(settings.kafka_topic_prefix)
+    return kafka_relay(reader, wait_for_commit, settings.kafka_bootstrap, names,
+                       settings.kafka_partitions)  # fmt: skip
 
 
 class AlertFanout:
@@ -56,20 +47,6 @@ class AlertFanout:
         self._topic.put(key.split(":", 1)[0].encode(), body)
 
 
-def _enrichment(settings: Settings, pseudonymizer: Pseudonymizer) -> Any:
-    """Enrichment before pseudonymisation reads the FHIR store of the data dir (the API's,
-    or a copy/replica of it for workers on other machines); without one it is skipped."""
-    path = settings.data_dir / "fhir.sqlite"
-    if not path.exists():
-        return None
-    lookup = ContextLookup(ResourceRepository(path))
-
-    def enrichment(raw: dict[str, Any]) -> dict[str, Any]:
-        return enrich(raw, lookup.patient_facts, lookup.principal_family, pseudonymizer)
-
-    return enrichment
-
-
 def build_workers(
     settings: Settings, store: EvidenceStore, pseudonymizer: Pseudonymizer
 ) -> tuple[WorkerHost, Alerting]:
@@ -79,8 +56,9 @@ def build_workers(
     alerting = build_alerting(settings, store, pseudonymizer, enrich_in_detector=False)
     alerts = AlertOutbox()
     alerting.detector.use_deliverer(cast(WebhookDeliverer, AlertFanout(alerting.deliverer, alerts)))
-    enrichment = _enrichment(settings, pseudonymizer)
-    converter = RawConverter({HASH_KEY_VERSION: pseudonymizer}, enrichment)
+    # Enrichment before pseudonymisation reads the FHIR store of the data dir (the API's, or
+    # a copy of it for workers elsewhere: `fhir-evidence seed` loads the demo data).
+    converter = RawConverter({HASH_KEY_VERSION: pseudonymizer}, alerting.enrichment)
     sink = EvidenceSink(store, alerting.detector.observe)
     config = WorkerConfig(
         settings.kafka_bootstrap, settings.kafka_partitions,

@@ -30,10 +30,8 @@ from evidence.core.record import evidence_payload
 from evidence.store import EvidenceStore
 from stream.agents import AlertOutbox
 from stream.app import WorkerConfig, WorkerHost, build_faust_app
-from stream.kafka_admin import ensure_topics
 from stream.outbox import OutboxReader, OutboxWriter
-from stream.relay import OutboxRelay, kafka_producer_factory
-from stream.topology import topology
+from stream.relay import kafka_relay
 from stream.workers import EvidenceSink, RawConverter
 from tests.evidence.builders import PSEUDONYMIZER, make_event
 
@@ -106,12 +104,9 @@ def main() -> None:
     store.apply_schema()
     writer = OutboxWriter(work / "outbox.sqlite", lambda e: evidence_payload(e, PSEUDONYMIZER), 1)
     n = args.events
-    specs = topology(6, names=config.names)
     _append(writer, 0, n)
-    relay = OutboxRelay(OutboxReader(work / "outbox.sqlite", "relay"),
-                        kafka_producer_factory(bootstrap), writer.wait_for_commit,
-                        topic=config.names.raw, batch_size=5000,
-                        prepare=lambda: ensure_topics(bootstrap, specs))  # fmt: skip
+    relay = kafka_relay(OutboxReader(work / "outbox.sqlite", "relay"), writer.wait_for_commit,
+                        bootstrap, config.names, 6, batch_size=5000)  # fmt: skip
     started = time.perf_counter()
     relay.start()
     while relay.lag() > 0:

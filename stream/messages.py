@@ -108,7 +108,8 @@ def decode_raw_event(producer_id: str, item: Any) -> RawMessage:
 
 
 def evidence_key(row: Mapping[str, Any]) -> bytes:
-    return str(row.get("sub") or row.get("client_id") or "anonymous").encode()
+    """Partition key of an evidence row: its principal, as on the raw topic."""
+    return raw_key(row)
 
 
 def encode_evidence(messages: Sequence[EvidenceMessage]) -> bytes:

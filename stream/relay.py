@@ -18,7 +18,7 @@ import structlog
 from stream.messages import encode_raw, principal_runs
 from stream.metrics import RELAY_LAG
 from stream.outbox import OutboxReader
-from stream.topology import RAW_TOPIC
+from stream.topology import RAW_TOPIC, TopicNames, topology
 
 log = structlog.get_logger("fhir_evidence.relay")
 OUTBOX_KEEP = 50_000
@@ -50,6 +50,26 @@ def kafka_producer_factory(bootstrap: str) -> ProducerFactory:
         )
 
     return build
+
+
+def kafka_relay(
+    reader: OutboxReader,
+    wait_for_commit: WaitForCommit,
+    bootstrap: str,
+    names: TopicNames,
+    partitions: int,
+    batch_size: int = 1000,
+) -> "OutboxRelay":
+    """The relay to a real broker: aiokafka producer, topics created on every connect."""
+    from stream.kafka_admin import ensure_topics
+
+    specs = topology(partitions, names=names)
+
+    async def create_topics() -> None:
+        await ensure_topics(bootstrap, specs)
+
+    return OutboxRelay(reader, kafka_producer_factory(bootstrap), wait_for_commit,
+                       batch_size=batch_size, topic=names.raw, prepare=create_topics)  # fmt: skip
 
 
 class OutboxRelay:

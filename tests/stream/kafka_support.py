@@ -17,10 +17,8 @@ from evidence.core.record import evidence_payload
 from evidence.store import EvidenceStore
 from stream.agents import AlertOutbox
 from stream.app import WorkerConfig, WorkerHost, build_faust_app
-from stream.kafka_admin import ensure_topics
 from stream.outbox import OutboxReader, OutboxWriter
-from stream.relay import OutboxRelay, kafka_producer_factory
-from stream.topology import topology
+from stream.relay import OutboxRelay, kafka_relay
 from stream.workers import EvidenceSink, RawConverter
 from tests.evidence.builders import PSEUDONYMIZER, make_event
 
@@ -76,12 +74,8 @@ class Pipeline:
 
     def start_relay(self) -> OutboxRelay:
         reader = OutboxReader(self.outbox, "relay")
-        factory = kafka_producer_factory(self.config.bootstrap)
-        specs = topology(self.config.partitions, names=self.config.names)
-        bootstrap = self.config.bootstrap
-        self.relay = OutboxRelay(reader, factory, self.writer.wait_for_commit,
-                                 topic=self.config.names.raw,
-                                 prepare=lambda: ensure_topics(bootstrap, specs))  # fmt: skip
+        self.relay = kafka_relay(reader, self.writer.wait_for_commit, self.config.bootstrap,
+                                 self.config.names, self.config.partitions)  # fmt: skip
         self.relay.start()
         return self.relay
 
