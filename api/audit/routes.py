@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from api.audit.activity import activity_body, activity_period
 from api.audit.alerts import alert_view
 from api.audit.disclosures import disclosure_filter, disclosure_view, period_start_us
 from api.audit.exports import export_format, stream_export
@@ -25,13 +26,14 @@ from api.audit.paging import (
     window,
 )
 from api.audit.tabular import ACCESS_COLUMNS, DISCLOSURE_COLUMNS
-from api.audit.views import access_view, iso_from_us
+from api.audit.views import access_view, iso_from_us, parse_instant_us
 from api.checkpointing import verify_evidence
 from api.errors import Forbidden, InvalidRequest, NotFound
 from api.security.principal import Principal
 from api.services import Services, audit
 from evidence.core import ReasonCode
 from evidence.store.access_query import AccessFilter, alerts_for_request, find_accesses
+from evidence.store.activity_query import break_glass_uses, hourly_activity
 
 router = APIRouter(prefix="/audit")
 View = Callable[[dict[str, Any]], dict[str, Any]]
@@ -91,6 +93,26 @@ async def principal_accesses(request: Request, sub: str) -> Response:
                                    "principal-accesses")  # fmt: skip
     body = await _page(request, svc, principal, f, limit, "accesses", access_view)
     return json_response({"principal": sub, **body})
+
+
+@router.get("/principals/{sub}/activity")
+async def principal_activity(request: Request, sub: str) -> Response:
+    """Hourly counts (distinct patients, requests, denials, break-glass) against the
+    principal's baseline; see `api.audit.activity`."""
+    svc, _principal = staff_auditor(request, "audit.principal_activity")
+    q = request.query_params
+    audit(request).query_params = sorted(set(q.keys()))
+    now_us = int(svc.clock() * 1_000_000)
+    since, until = (parse_instant_us(q[n], 0) if q.get(n) else None for n in ("since", "until"))
+    period = activity_period(since, until, now_us)
+    rows = await run_in_threadpool(
+        hourly_activity, svc.store, sub, period.baseline_start_us, period.end_us
+    )
+    uses = await run_in_threadpool(break_glass_uses, svc.store, sub, period.start_us,
+                                   period.end_us)  # fmt: skip
+    body = activity_body(sub, period, rows, uses)
+    audit(request).count_returned = len(body["buckets"])
+    return json_response(body)
 
 
 @router.get("/patients/{patient_id}/disclosures")
