@@ -58,6 +58,14 @@ def _filters(request: Request) -> tuple[AccessFilter, int]:
     return access_filter(multi_params(items), since, until), limit
 
 
+def _principal_filter(request: Request) -> str:
+    """`principal`: only the accesses of this subject (a patient's accesses, disclosures)."""
+    sub = request.query_params.get("principal", "").strip()
+    if len(sub) > 200:
+        raise InvalidRequest("principal is too long.")
+    return sub
+
+
 async def _page(
     request: Request, svc: Services, principal: Principal, f: AccessFilter, limit: int,
     name: str, view: View,
@@ -73,7 +81,7 @@ async def patient_accesses(request: Request, patient_id: str) -> Response:
     svc, principal = _patient_auditor(request, patient_id, "audit.patient_accesses")
     base, limit = _filters(request)
     patient_hash = svc.pseudonymizer.patient(patient_id)
-    f = with_axis(base, patient_hash=patient_hash)
+    f = with_axis(base, patient_hash=patient_hash, sub=_principal_filter(request))
     fmt = export_format(request)
     if fmt != "json":
         return await stream_export(request, svc, f, fmt, access_view, ACCESS_COLUMNS,
@@ -126,7 +134,9 @@ async def patient_disclosures(request: Request, patient_id: str) -> Response:
         raise InvalidRequest("include_audit must be true or false.")
     audit(request).query_params = sorted(set(request.query_params.keys()))
     patient_hash = svc.pseudonymizer.patient(patient_id)
-    window_filter = AccessFilter(since_us=since, until_us=until, patient_hash=patient_hash)
+    window_filter = AccessFilter(
+        since_us=since, until_us=until, patient_hash=patient_hash, sub=_principal_filter(request)
+    )
     f = disclosure_filter(window_filter, include_audit == "true")
     fmt = export_format(request)
     if fmt != "json":
