@@ -26,6 +26,7 @@ from stream.messages import (
     evidence_key,
     raw_envelope,
 )
+from stream.metrics import DEAD_LETTERS
 from stream.pipeline import PoisonEvent
 from stream.workers import EvidenceSink, RawConverter, SinkStopped
 
@@ -52,9 +53,10 @@ class AlertOutbox:
 
 
 async def _dead_letter(
-    topic: Any, event: Any, exc: PoisonEvent, part: bytes | None = None
+    topic: Any, stage: str, event: Any, exc: PoisonEvent, part: bytes | None = None
 ) -> None:
     """Park a whole message, or only `part` of it (one event of a run)."""
+    DEAD_LETTERS.labels(stage=stage, code=exc.code).inc()
     message = event.message
     origin = (message.topic, message.partition, message.offset)
     value = message.value if part is None else part
@@ -80,14 +82,14 @@ def register_agents(
                 try:
                     producer_id, items = raw_envelope(event.message.value)
                 except PoisonEvent as exc:
-                    await _dead_letter(dead, event, exc)
+                    await _dead_letter(dead, "pseudonymise", event, exc)
                     continue
                 converted = []
                 for item in items:
                     try:
                         converted.append(converter.convert(producer_id, item))
                     except PoisonEvent as exc:
-                        await _dead_letter(dead, event, exc, orjson.dumps(item))
+                        await _dead_letter(dead, "pseudonymise", event, exc, orjson.dumps(item))
                 if converted:  # handed to the producer now; flushed before offsets commit
                     key = evidence_key(converted[0].row)
                     await evidence.send(key=key, value=encode_evidence(converted))
@@ -99,7 +101,7 @@ def register_agents(
                 try:
                     good.extend(decode_evidence(event.message.value))
                 except PoisonEvent as exc:
-                    await _dead_letter(dead, event, exc)
+                    await _dead_letter(dead, "sink", event, exc)
             await _stored(sink, good)
             for key, body in alerts.take():
                 await alert_topic.send(key=key, value=body)

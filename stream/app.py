@@ -11,6 +11,7 @@ import faust
 import structlog
 
 from stream.agents import AlertOutbox, register_agents
+from stream.consumer_lag import LagMonitor
 from stream.kafka_admin import ensure_topics
 from stream.topology import TopicNames, topology
 from stream.workers import EvidenceSink, RawConverter
@@ -26,6 +27,7 @@ class WorkerConfig:
     partitions: int = 6
     app_id: str = APP_ID  # the consumer group
     topic_prefix: str = ""
+    lag_interval_s: float = 5.0  # how often each worker reads its consumer lag
 
     @property
     def names(self) -> TopicNames:
@@ -69,7 +71,23 @@ def build_faust_app(
     register_agents(app, topics, converter, sink, alerts)
     for interval, work in timers:
         _register_timer(app, interval, work)
+    _register_lag_monitor(app, config)
     return app
+
+
+def _register_lag_monitor(app: faust.App, config: WorkerConfig) -> None:
+    """Consumer lag of the partitions this worker consumes, on every worker (not only the
+    leader); its series go when the worker stops."""
+    monitor = LagMonitor((config.names.raw, config.names.evidence))
+
+    async def consumer_lag() -> None:
+        await monitor.tick(app.consumer)
+
+    async def clear(*_: Any, **__: Any) -> None:
+        monitor.clear()
+
+    app.timer(config.lag_interval_s)(consumer_lag)
+    app.on_before_shutdown.connect(clear, weak=False)
 
 
 def _register_timer(app: faust.App, interval: float, work: Callable[[], None]) -> None:

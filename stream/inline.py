@@ -13,7 +13,7 @@ from collections.abc import Callable
 import structlog
 
 from evidence.store import EvidenceStore, StoreUnavailable
-from stream.metrics import EVIDENCE_ROWS
+from stream.metrics import DEAD_LETTERS, EVIDENCE_ROWS, SINK_BATCH_SECONDS
 from stream.outbox import OutboxReader, OutboxRow
 from stream.pipeline import PoisonEvent, evidence_row_from_payload
 
@@ -66,7 +66,10 @@ class InlineProcessor:
         good = [converted for _, converted in pairs]
         first, last = rows[0].sequence, rows[-1].sequence
         token = _dedup_token(f"{self._reader.producer_id}:{first}-{last}", good)
+        started = time.monotonic()
         self._store.insert_rows(good, dedup_token=token)
+        if good:
+            SINK_BATCH_SECONDS.labels(runtime="inline").observe(time.monotonic() - started)
         self._reader.commit_position(last)
         self._position = last
         self.processed += len(rows)
@@ -94,6 +97,7 @@ class InlineProcessor:
             )
         except PoisonEvent as exc:
             self._reader.park_dead_letter(row.sequence, exc.code, str(exc))
+            DEAD_LETTERS.labels(stage="inline", code=exc.code).inc()
             log.error("event parked as dead letter", sequence=row.sequence, reason=str(exc))
             return None
 

@@ -10,6 +10,7 @@ inline processor and the Kafka workers share one implementation of each.
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -18,7 +19,7 @@ import structlog
 from evidence.core import Pseudonymizer
 from evidence.store import EvidenceStore, StoreUnavailable
 from stream.messages import EvidenceMessage, decode_raw_event
-from stream.metrics import EVIDENCE_ROWS
+from stream.metrics import EVIDENCE_ROWS, SINK_BATCH_SECONDS
 from stream.pipeline import PoisonEvent, evidence_row_from_payload
 
 log = structlog.get_logger("fhir_evidence.workers")
@@ -90,7 +91,9 @@ class EvidenceSink:
         if not messages:
             return
         rows = [message.row for message in messages]
+        started = time.monotonic()
         self._insert(rows, batch_token(messages))
+        SINK_BATCH_SECONDS.labels(runtime="kafka").observe(time.monotonic() - started)
         self.stored += len(rows)
         EVIDENCE_ROWS.labels(runtime="kafka").inc(len(rows))
         if self._observe is not None:
