@@ -62,7 +62,7 @@ def build_workers(
     sink = EvidenceSink(store, alerting.detector.observe)
     config = WorkerConfig(
         settings.kafka_bootstrap, settings.kafka_partitions,
-        settings.kafka_group, settings.kafka_topic_prefix,
+        settings.kafka_group, settings.kafka_topic_prefix, settings.worker_metrics_interval_s,
     )  # fmt: skip
     checkpointer = build_checkpointer(settings, store, checkpoint_signer(settings))
 

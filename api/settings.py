@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     kafka_partitions: int = Field(default=6, ge=1, le=1024)
     kafka_topic_prefix: str = ""
     kafka_group: str = "fhir-evidence"  # the workers' consumer group
+    # Prometheus /metrics of `fhir-evidence worker` processes (0 = off; `serve` answers
+    # GET /metrics on its own port instead); consumer lag is read every ..._interval_s.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=9464, ge=0, le=65535)
+    worker_metrics_interval_s: float = Field(default=5.0, gt=0)
     clickhouse_url: str | None = None
     hash_key: str | None = None
     alert_webhook_url: str | None = None
