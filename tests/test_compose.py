@@ -97,18 +97,38 @@ def test_grafana_is_provisioned_from_dashboards(compose: Any) -> None:
     assert datasource["jsonData"]["defaultDatabase"] == "evidence"
 
 
-def test_prometheus_scrapes_the_api_replicas_and_grafana_reads_it(compose: Any) -> None:
+def _scrape_targets(config: dict[str, Any]) -> dict[str, set[str]]:
+    jobs = {}
+    for job in config["scrape_configs"]:
+        assert job["metrics_path"] == "/metrics"
+        jobs[job["job_name"]] = {t for group in job["static_configs"] for t in group["targets"]}
+    return jobs
+
+
+def test_prometheus_scrapes_the_api_replicas_and_the_worker_and_grafana_reads_it(
+    compose: Any,
+) -> None:
     services = compose["services"]
     prometheus = services["prometheus"]
     mounts = dict(v.split(":")[:2] for v in prometheus["volumes"])
     config_path = mounts["./dashboards/prometheus/prometheus.yml"]
     assert config_path == "/etc/prometheus/prometheus.yml"  # where the image reads it
     config = yaml.safe_load((ROOT / "dashboards/prometheus/prometheus.yml").read_text())
-    [job] = config["scrape_configs"]
-    assert job["metrics_path"] == "/metrics"
-    targets = {t for group in job["static_configs"] for t in group["targets"]}
+    jobs = _scrape_targets(config)
+    assert set(jobs) == {"fhir-evidence-api", "fhir-evidence-worker"}
     replicas = [n for n, s in services.items() if s.get("command", [])[-2:] == ["--role", "api"]]
-    assert targets == {f"{n}:{services[n]['ports'][0].split(':')[1]}" for n in replicas}
+    assert jobs["fhir-evidence-api"] == {
+        f"{n}:{services[n]['ports'][0].split(':')[1]}" for n in replicas
+    }
+    # The worker serves its metrics on all its interfaces, on the port Prometheus scrapes,
+    # exposed on the compose network only.
+    worker = services["worker"]
+    env = _env(worker)
+    port = env["FHIR_EVIDENCE_WORKER_METRICS_PORT"]
+    assert env["FHIR_EVIDENCE_WORKER_METRICS_HOST"] == "0.0.0.0"
+    assert jobs["fhir-evidence-worker"] == {f"worker:{port}"}
+    assert port in [str(p) for p in worker["expose"]] and "ports" not in worker
+    assert Settings.model_fields["worker_metrics_port"].default == int(port)  # the default
     assert services["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"
     datasource = yaml.safe_load(
         (ROOT / "dashboards/grafana/provisioning/datasources/prometheus.yaml").read_text()

@@ -141,11 +141,15 @@ def test_every_clickhouse_panel_runs_a_query_file_as_raw_sql() -> None:
     assert set(used) == set(_queries()), "a query file that no panel uses"
 
 
+SAMPLE_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum")}
+
+
 def _exported_metric_names() -> set[str]:
+    """The series names a scrape can hold (a histogram's _bucket, _count and _sum)."""
     assert api.metrics.REQUESTS and stream.metrics.RELAY_LAG  # registered on import
     names = {"up"}
     for family in REGISTRY.collect():
-        names.add(f"{family.name}_total" if family.type == "counter" else family.name)
+        names.update(family.name + s for s in SAMPLE_SUFFIXES.get(family.type, ("",)))
     return names
 
 
@@ -160,6 +164,28 @@ def test_every_prometheus_panel_reads_metrics_the_code_exports() -> None:
         assert metrics and metrics <= exported, (panel["title"], metrics - exported)
         for job in re.findall(r'job="([^"]+)"', target["expr"]):
             assert job in jobs, panel["title"]
+
+
+def test_pipeline_health_shows_the_workers_consumer_lag_and_sink_rate() -> None:
+    """The Prometheus panels of issue 8's pipeline health: consumer lag, sink rate, sink
+    latency, stalled commits, dead letters, and both scrape jobs."""
+    board = _dashboards()["fhir-evidence-pipeline.json"]
+    exprs = [t["expr"] for p in _panels(board) for t in p.get("targets", ()) if "expr" in t]
+    wanted = (
+        "fhir_evidence_consumer_lag_messages",
+        "fhir_evidence_sink_rows_total",
+        "fhir_evidence_sink_batch_seconds_bucket",
+        "fhir_evidence_consumer_commit_stalled_seconds",
+        "fhir_evidence_dead_letters_total",
+        'up{job="fhir-evidence-api"}',
+        'up{job="fhir-evidence-worker"}',
+    )
+    for metric in wanted:
+        assert any(metric in expr for expr in exprs), metric
+    lag = next(p for p in _panels(board) if "fhir_evidence_consumer_lag" in str(p["targets"]))
+    assert "by (topic, partition)" in lag["targets"][0]["expr"]
+    assert "rate(fhir_evidence_sink_rows_total[" in " ".join(exprs)  # a counter, as a rate
+    assert not [p for p in _panels(board) if p["type"] == "text"]  # no "no metric" note left
 
 
 # --- macro expansion (as grafana/clickhouse-datasource pkg/macros does it) -------------------
