@@ -1,14 +1,19 @@
 """GET /console (index.html, app.js, app.css) and, only while the development issuer is on,
 POST /console/demo-token.
 
+app.js and app.css are the front end built from `api/console/frontend/` (npm packages pinned
+in its package-lock.json, bundled by esbuild into `static/dist/` by `npm ci && npm run build`,
+which the install scripts and the Dockerfile run). Until it is built, every console page
+answers 503 with an OperationOutcome saying so.
+
 The pages carry no data and need no token: the browser calls the auditor API (/audit/*)
 with the token held in sessionStorage, so every read is authorized and audited like any
 other auditor read. Every console response has a strict Content-Security-Policy (scripts,
 styles and connections from this origin only, no inline code, no framing).
 """
 
-from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 
 import orjson
 from fastapi import APIRouter, Request
@@ -30,20 +35,43 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+# URL name -> (file under static/, media type): the only files served.
 ASSETS = {
-    "index.html": "text/html; charset=utf-8",
-    "app.js": "text/javascript; charset=utf-8",
-    "app.css": "text/css; charset=utf-8",
+    "index.html": ("index.html", "text/html; charset=utf-8"),
+    "app.js": ("dist/app.js", "text/javascript; charset=utf-8"),
+    "app.css": ("dist/app.css", "text/css; charset=utf-8"),
+    "favicon.svg": ("favicon.svg", "image/svg+xml"),
 }
+BUILT = ("dist/app.js", "dist/app.css")
+NOT_BUILT = (
+    "The console is not built: run `npm ci && npm run build` in api/console/frontend "
+    "(scripts/serve.sh and scripts/test.sh do it)."
+)
 DEMO_SUB = "console-demo"
 DEMO_SCOPE = "system/AuditEvent.rus"
 DEMO_CLIENT = "fhir-evidence-console-demo"
 DEMO_TTL_S = 900
 
 
-@cache
-def asset(name: str) -> bytes:
-    return resources.files("api.console").joinpath("static", name).read_bytes()
+def static_root() -> Traversable:
+    return resources.files("api.console").joinpath("static")
+
+
+_loaded: dict[str, bytes] = {}
+
+
+def asset(path: str) -> bytes | None:
+    """A file under static/, kept once read; None while it does not exist (not built)."""
+    if path not in _loaded:
+        file = static_root().joinpath(*path.split("/"))
+        if not file.is_file():
+            return None
+        _loaded[path] = file.read_bytes()
+    return _loaded[path]
+
+
+def built() -> bool:
+    return all(asset(path) is not None for path in BUILT)
 
 
 def _serve(request: Request, name: str) -> Response:
@@ -52,8 +80,13 @@ def _serve(request: Request, name: str) -> Response:
     if name not in ASSETS:
         record.decide(Decision.DENY, str(ReasonCode.NOT_FOUND))
         return outcome_response(404, "not-found", "Resource not found.")
+    path, media_type = ASSETS[name]
+    body = asset(path)
+    if body is None or not built():
+        record.decide(Decision.DENY, str(ReasonCode.DEPENDENCY_FAILED))
+        return outcome_response(503, "transient", NOT_BUILT, headers=SECURITY_HEADERS)
     record.decide(Decision.ALLOW, str(ReasonCode.PUBLIC_ENDPOINT))
-    return Response(asset(name), media_type=ASSETS[name], headers=SECURITY_HEADERS)
+    return Response(body, media_type=media_type, headers=SECURITY_HEADERS)
 
 
 @router.get("")

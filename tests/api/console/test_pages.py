@@ -1,11 +1,14 @@
 """The console pages through the real app: served without a token, with a strict CSP, each
-request audited; the demo token only while the development issuer is on."""
+request audited; 503 until the front end is built; the demo token only while the development
+issuer is on."""
 
 import re
+from pathlib import Path
 
 import jwt
 import pytest
 
+from api.console import routes
 from api.console.routes import CSP, DEMO_SCOPE, DEMO_SUB, DEMO_TTL_S
 from tests.api.console.conftest import ConsoleApp
 
@@ -15,6 +18,7 @@ PAGES = [
     ("/console/index.html", "text/html"),
     ("/console/app.js", "text/javascript"),
     ("/console/app.css", "text/css"),
+    ("/console/favicon.svg", "image/svg+xml"),
 ]
 
 
@@ -48,6 +52,36 @@ def test_index_loads_only_local_assets(trusted_app: ConsoleApp) -> None:
     assert "/console/app.js" in refs and "/console/app.css" in refs
     assert all(ref.startswith(("/console/", "#")) for ref in refs), refs
     assert "<script>" not in html and " style=" not in html  # nothing inline (CSP forbids it)
+
+
+def test_the_bundle_is_what_app_js_and_app_css_serve(trusted_app: ConsoleApp) -> None:
+    dist = Path(str(routes.static_root())) / "dist"
+    for name in ("app.js", "app.css"):
+        assert trusted_app.client.get(f"/console/{name}").content == (dist / name).read_bytes()
+
+
+@pytest.mark.parametrize("path", ["/console", "/console/app.js", "/console/app.css"])
+def test_an_unbuilt_console_answers_503_saying_how_to_build_it(
+    demo_app: ConsoleApp, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, path: str
+) -> None:
+    (tmp_path / "index.html").write_text("<!doctype html>", encoding="utf-8")
+    monkeypatch.setattr(routes, "static_root", lambda: tmp_path)  # no dist/: not built
+    monkeypatch.setattr(routes, "_loaded", {})
+    response = demo_app.client.get(path)
+    assert response.status_code == 503
+    assert response.headers["content-security-policy"] == CSP
+    issue = response.json()["issue"][0]
+    assert response.json()["resourceType"] == "OperationOutcome"
+    assert issue["code"] == "transient"
+    assert "npm ci && npm run build" in issue["diagnostics"]
+    assert "api/console/frontend" in issue["diagnostics"]
+    minted = demo_app.client.post("/console/demo-token")  # the API itself is unaffected
+    headers = {"Authorization": f"Bearer {minted.json()['access_token']}"}
+    demo_app.settle()
+    rid = response.headers["x-request-id"]
+    event = demo_app.client.get(f"/audit/requests/{rid}", headers=headers).json()
+    assert event["action"] == "console.page" and event["status"] == 503
+    assert event["decision"] == "deny" and event["reasons"] == ["dependency.failed"]
 
 
 def test_demo_token_is_404_when_a_trusted_issuer_is_configured(trusted_app: ConsoleApp) -> None:
