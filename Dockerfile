@@ -1,4 +1,15 @@
 # fhir-evidence: one image for the API replicas and the stream workers.
+
+# The console's front end: npm packages pinned in package-lock.json, bundled by esbuild into
+# api/console/static/dist/ (app.js, app.css); only that output reaches the image.
+FROM node:20-bookworm-slim AS console
+WORKDIR /build/api/console/frontend
+COPY api/console/frontend/package.json api/console/frontend/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY api/console/frontend/build.mjs ./
+COPY api/console/frontend/src ./src
+RUN npm run build
+
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
@@ -6,6 +17,7 @@ COPY pyproject.toml README.md ./
 COPY api ./api
 COPY stream ./stream
 COPY evidence ./evidence
+COPY --from=console /build/api/console/static/dist ./api/console/static/dist
 RUN pip install . && useradd --system --uid 10001 --home-dir /data fhir \
     && mkdir -p /data /keys && chown fhir /data /keys
 USER fhir

@@ -6,4 +6,6 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e .
+# The console's front end, built from pinned npm packages (without it /console answers 503).
+bash scripts/build-console.sh || echo "warning: the console was not built; /console answers 503" >&2
 exec .venv/bin/fhir-evidence serve "$@"

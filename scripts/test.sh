@@ -9,6 +9,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[test]"
+# The console's front end (npm ci + esbuild): the console tests serve the built files.
+bash scripts/build-console.sh
 # The Kafka broker the tests start (tests/conftest.py) runs from Maven Central jars.
 if ! bash scripts/kafka.sh fetch >/dev/null; then
   if [ "${CI:-}" = true ]; then
