@@ -9,6 +9,26 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[test]"
+# Browser tests (tests/browser): Debian's Chromium (driven by Playwright; never
+# `playwright install`) and axe-core (pinned in tests/browser/package-lock.json).
+browser_setup_failed() {
+  if [ "${CI:-}" = true ]; then
+    echo "$1: the browser tests cannot run" >&2
+    exit 1
+  fi
+  echo "warning: $1; the browser tests will be skipped" >&2
+}
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+if [ ! -x /usr/bin/chromium ]; then
+  if ! { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null
+  then
+    browser_setup_failed "apt-get install chromium failed"
+  fi
+fi
+if ! npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error >/dev/null; then
+  browser_setup_failed "npm ci --prefix tests/browser (axe-core) failed"
+fi
 # The console's front end (npm ci + esbuild): the console tests serve the built files.
 bash scripts/build-console.sh
 # The Kafka broker the tests start (tests/conftest.py) runs from Maven Central jars.
