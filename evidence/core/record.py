@@ -7,6 +7,7 @@ keyed pseudonym, nothing derived. `to_evidence_record` adds the seal and enrichm
 from dataclasses import dataclass
 from typing import Any
 
+from evidence.core.chain import chain_hash
 from evidence.core.event import AccessEvent, event_to_dict
 from evidence.core.pseudonym import Pseudonymizer, sha256_hex
 
@@ -166,3 +167,14 @@ def payload_from_row(row: dict[str, Any]) -> dict[str, Any]:
             value = int(value)
         payload[name] = value
     return payload
+
+
+def row_matches_hash(row: dict[str, Any]) -> bool:
+    """The stored row's content hashes to its `event_hash` (the chain hash: producer,
+    sequence, predecessor and canonical payload); False for a row that cannot be read."""
+    try:
+        payload = payload_from_row(row)
+        recomputed = chain_hash(row["producer_id"], int(row["sequence"]), row["prev_hash"], payload)
+    except (KeyError, TypeError, ValueError):
+        return False
+    return recomputed == row["event_hash"]

@@ -2,14 +2,16 @@
 (by patient, by principal, by resource, by time), read newest first on (ts_us, event_id).
 
 `where_sql` is pure (filter → SQL text and parameters); the functions below it run the SQL
-through the store's one client. A patient filter reads the narrow by-patient index first, a
-principal filter is a range of the main sort key; the other filters narrow those rows.
+through the store's one client. A patient filter reads the by-patient index (it carries the
+events), a principal filter is a range of the main sort key; the other filters narrow those
+rows.
 """
 
 from dataclasses import dataclass
 from typing import Any
 
 from evidence.store.clickhouse import ALERT_COLUMNS, READ_COLUMNS, EvidenceStore
+from evidence.store.patient_index import PACKED_SELECT, READ_SETTINGS
 
 FOREVER_US = 2**62
 Position = tuple[int, str]  # (ts_us, event_id) of a row already seen
@@ -94,29 +96,24 @@ def _page(after: Position | None, inclusive: bool) -> tuple[str, dict[str, Any]]
 def where_sql(
     db: str, f: AccessFilter, after: Position | None = None, inclusive: bool = False
 ) -> tuple[str, dict[str, Any], bool]:
-    """FROM … WHERE … over access_events for the filter (pure); the last value says whether
-    only the axis and window constrain the rows (then an index page can be limited early)."""
-    extra, params = _filters(f)
+    """FROM … WHERE … for the filter (pure): over the by-patient index, which carries the
+    events and every filtered column, when a patient is given; else over access_events. The
+    last value says whether the rows come from the index (select `PACKED_SELECT` and read
+    them with `EvidenceStore.read_packed`)."""
+    conditions, params = _filters(f)
     page, page_params = _page(after, inclusive)
     params.update(page_params, s=f.since_us, u=f.until_us)
-    window = ["ts_us >= {s:Int64}", "ts_us < {u:Int64}", *([page] if page else [])]
+    conditions += ["ts_us >= {s:Int64}", "ts_us < {u:Int64}", *([page] if page else [])]
     if f.sub:
-        extra.insert(0, "sub = {sub:String}")
+        conditions.insert(0, "sub = {sub:String}")
         params["sub"] = f.sub
-    conditions = extra
+    table = "access_events"
     if f.patient_hash:
+        conditions.insert(0, "patient_hash = {p:String}")
         params["p"] = f.patient_hash
-        keys = (
-            f"SELECT sub, ts_us, event_id FROM {db}.access_by_patient FINAL "
-            f"WHERE patient_hash = {{p:String}} AND {' AND '.join(window)}"
-        )
-        if not extra:
-            keys += " ORDER BY ts_us DESC, event_id DESC LIMIT {n:UInt32}"
-        conditions = [f"(sub, ts_us, event_id) IN ({keys})", *extra]
-    else:
-        conditions = [*extra, *window]
-    sql = f"FROM {db}.access_events FINAL WHERE {' AND '.join(conditions)}"
-    return sql, params, not extra
+        table = "access_by_patient"
+    sql = f"FROM {db}.{table} FINAL WHERE {' AND '.join(conditions)}"
+    return sql, params, bool(f.patient_hash)
 
 
 def find_accesses(
@@ -127,19 +124,18 @@ def find_accesses(
     inclusive: bool = False,
 ) -> list[dict[str, Any]]:
     """One page of matching events, newest first; `inclusive` repeats the `after` row."""
-    body, params, _ = where_sql(store.database, f, after, inclusive)
+    body, params, packed = where_sql(store.database, f, after, inclusive)
     params["n"] = limit
-    sql = (
-        f"SELECT {', '.join(READ_COLUMNS)} {body} "
-        "ORDER BY ts_us DESC, event_id DESC LIMIT {n:UInt32}"
-    )
-    return store.select(sql, params)
+    order = f"ORDER BY ts_us DESC, event_id DESC LIMIT {{n:UInt32}} {READ_SETTINGS}"
+    if packed:
+        return store.read_packed(f"SELECT {PACKED_SELECT} {body} {order}", params)
+    return store.select(f"SELECT {', '.join(READ_COLUMNS)} {body} {order}", params)
 
 
 def count_accesses(store: EvidenceStore, f: AccessFilter) -> int:
     body, params, _ = where_sql(store.database, f)
-    params["n"] = 2**32 - 1  # an index page limit, when there is one, must not cut the count
-    return int(store.select(f"SELECT count() AS n {body}", params)[0]["n"])
+    rows = store.select(f"SELECT count() AS n {body} {READ_SETTINGS}", params)
+    return int(rows[0]["n"])
 
 
 def access_event(store: EvidenceStore, event_id: str) -> dict[str, Any] | None:

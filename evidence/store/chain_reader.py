@@ -14,11 +14,11 @@ from array import array
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from evidence.core.chain import chain_hash
 from evidence.core.problems import ChainProblem
-from evidence.core.record import PAYLOAD_FIELDS_BY_VERSION, payload_from_row
+from evidence.core.record import PAYLOAD_FIELDS_BY_VERSION, row_matches_hash
 from evidence.core.seal_verify import ChainRow, RawRow
 from evidence.store.clickhouse import READ_COLUMNS, EvidenceStore
+from evidence.store.patient_index import CHECKED_COLUMNS
 
 PAGE_ROWS = 1_000_000  # sequences per read (90 bytes each in memory)
 _RECORD = struct.Struct("<QBB32s32s16s")  # sequence, ok, plain, prev_hash, event_hash, event_id
@@ -153,7 +153,7 @@ class ChainReader:
             confirmed = {
                 (int(row["sequence"]), str(row["event_id"]))
                 for row in self._full_rows(producer, doubtful)
-                if _exact_ok(row)
+                if row_matches_hash(row)
             }
             rows = [(*r[:4], True) if (r[0], r[1]) in confirmed else r for r in rows]
         out: dict[int, list[RawRow]] = {}
@@ -170,24 +170,31 @@ class ChainReader:
 
     def patient_index_problems(self, since_us: int, until_us: int) -> list[ChainProblem]:
         """Every patient pseudonym of every event in the window has exactly its by-patient
-        index entry, and the index points at nothing else: a deleted entry would hide an
-        access from the patient's accounting of disclosures, an extra one would invent it.
-        (Both sides are grouped per event in the engine; only differing events come back.)"""
+        index entry, the index points at nothing else, and each entry's copy of the event's
+        hash, time, principal and filtered columns is the event's: a deleted entry would hide
+        an access from the patient's accounting of disclosures, an extra one would invent it,
+        an edited one would misfile it. (Both sides are grouped per event in the engine; only
+        differing events come back. The packed row itself is checked against its hash when
+        read, see `patient_index`.)"""
         window = "WHERE ts_us >= {s:Int64} AND ts_us < {u:Int64}"
+        checked = f"groupUniqArray(tuple({', '.join(CHECKED_COLUMNS)}))"
         sql = (
             "SELECT event_id AS event, e.producer AS producer, e.seq AS seq, "
-            "e.patients AS expected, i.patients AS actual FROM ("
+            "e.patients AS expected, i.patients AS actual, "
+            "e.copies != i.copies AND notEmpty(i.copies) AS altered FROM ("
             "SELECT event_id, any(producer_id) AS producer, any(sequence) AS seq, "
-            "arraySort(arrayDistinct(groupArrayArray(patient_hashes))) AS patients "
+            "arraySort(arrayDistinct(groupArrayArray(patient_hashes))) AS patients, "
+            f"{checked} AS copies "
             f"FROM {self._db}.access_events {window} GROUP BY event_id) AS e FULL OUTER JOIN ("
-            "SELECT event_id, arraySort(groupUniqArray(patient_hash)) AS patients "
+            "SELECT event_id, arraySort(groupUniqArray(patient_hash)) AS patients, "
+            f"{checked} AS copies "
             f"FROM {self._db}.access_by_patient {window} GROUP BY event_id) AS i "
-            "USING event_id WHERE e.patients != i.patients"
+            "USING event_id WHERE e.patients != i.patients OR altered"
         )
         differing = self.store.select(sql, {"s": since_us, "u": until_us})
         orphans = {str(r["event"]) for r in differing if not r["producer"]}
         named = self._seals_of(orphans)
-        absent, extra = [], []
+        absent, extra, altered = [], [], []
         for r in differing:
             event, expected, actual = str(r["event"]), set(r["expected"]), set(r["actual"])
             producer, seq = (
@@ -197,6 +204,8 @@ class ChainReader:
             )
             absent += [(p, event, producer, seq) for p in expected - actual]
             extra += [(p, event, producer, seq) for p in actual - expected]
+            if r["altered"] and r["producer"]:
+                altered.append((event, producer, seq))
         return [
             ChainProblem("missing", producer, seq, event, f"patient index entry absent for {p}")
             for p, event, producer, seq in sorted(absent)
@@ -204,6 +213,10 @@ class ChainReader:
             ChainProblem("forged", producer, seq, event,
                          f"patient index entry for {p} matches no event")
             for p, event, producer, seq in sorted(extra)
+        ] + [
+            ChainProblem("altered", producer, seq, event,
+                         "patient index entry differs from its event")
+            for event, producer, seq in sorted(altered)
         ]  # fmt: skip
 
     def _seals_of(self, event_ids: set[str]) -> dict[str, tuple[str, int]]:
@@ -257,12 +270,3 @@ def _unescape(value: str) -> str:
             out.append(char)
             i += 1
     return "".join(out)
-
-
-def _exact_ok(row: dict[str, Any]) -> bool:
-    try:
-        payload = payload_from_row(row)
-    except (KeyError, TypeError, ValueError):
-        return False
-    recomputed = chain_hash(row["producer_id"], int(row["sequence"]), row["prev_hash"], payload)
-    return recomputed == row["event_hash"]

@@ -12,23 +12,23 @@ from typing import Any, TypeVar
 
 import clickhouse_connect
 import orjson
+import structlog
 from clickhouse_connect.driver.client import Client
 
 from evidence.core.errors import EvidenceError
-from evidence.core.record import PAYLOAD_FIELDS
+from evidence.store.columns import READ_COLUMNS, ROW_COLUMNS
+from evidence.store.patient_index import (
+    PACKED_SELECT,
+    READ_SETTINGS,
+    drop_narrow_index,
+    fill_index,
+    unpack,
+)
 from evidence.store.schema import RETENTION_YEARS_DEFAULT, schema_statements
 from evidence.store.seal_schema import retention_statements, ttl_interval
 
 T = TypeVar("T")
-ROW_COLUMNS: tuple[str, ...] = (
-    *PAYLOAD_FIELDS,
-    "producer_id",
-    "sequence",
-    "prev_hash",
-    "event_hash",
-    "hour_of_week",
-)
-READ_COLUMNS: tuple[str, ...] = (*ROW_COLUMNS, "stored_at")
+log = structlog.get_logger("fhir_evidence.store")
 ALERT_COLUMNS: tuple[str, ...] = (
     "alert_id", "kind", "severity", "principal", "first_seen_us", "last_seen_us",
     "window_start_us", "window_s", "counts", "rule_version", "request_ids", "summary",
@@ -45,6 +45,7 @@ class EvidenceStore:
         self._client = client
         self._db = database
         self._lock = threading.Lock()
+        self.refused_index_copies = 0  # by-patient copies not served (see `read_packed`)
 
     def _call(self, work: Callable[[Client], T]) -> T:
         try:
@@ -58,8 +59,11 @@ class EvidenceStore:
     def apply_schema(
         self, retention_years: int = RETENTION_YEARS_DEFAULT, retention_days: int | None = None
     ) -> None:
+        migrating = drop_narrow_index(self, self._db)
         for statement in schema_statements(self._db, retention_years, retention_days):
             self._call(lambda c, s=statement: c.command(s))  # type: ignore[misc]
+        if migrating:
+            fill_index(self, self._db)
         if retention_days is None:  # unset: leave the tables' retention as it is
             return
         interval = ttl_interval(retention_years, retention_days)
@@ -140,15 +144,11 @@ class EvidenceStore:
     def accesses_by_patient(
         self, patient_hash: str, since_us: int, until_us: int, limit: int, after: Page = None
     ) -> list[dict[str, Any]]:
-        """One page from the narrow by-patient index, then the full events by primary key."""
+        """One page from the by-patient index, which carries the events (`patient_index`)."""
         clause, params = self._window("patient_hash", patient_hash, since_us, until_us, limit,
                                       after)  # fmt: skip
-        keys = f"SELECT sub, ts_us, event_id FROM {self._db}.access_by_patient FINAL {clause}"
-        sql = (
-            f"SELECT {', '.join(READ_COLUMNS)} FROM {self._db}.access_events FINAL "
-            f"WHERE (sub, ts_us, event_id) IN ({keys}) ORDER BY ts_us DESC, event_id DESC"
-        )
-        return self._select(sql, params)
+        sql = f"SELECT {PACKED_SELECT} FROM {self._db}.access_by_patient FINAL {clause}"
+        return self.read_packed(f"{sql} {READ_SETTINGS}", params)
 
     def accesses_by_principal(
         self, sub: str, since_us: int, until_us: int, limit: int, after: Page = None
@@ -156,7 +156,29 @@ class EvidenceStore:
         """access_events is sorted by (sub, ts_us, event_id): a range read."""
         clause, params = self._window("sub", sub, since_us, until_us, limit, after)
         sql = f"SELECT {', '.join(READ_COLUMNS)} FROM {self._db}.access_events FINAL {clause}"
-        return self._select(sql, params)
+        return self._select(f"{sql} {READ_SETTINGS}", params)
+
+    def read_packed(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Events from by-patient index entries (`PACKED_SELECT`), in the query's order. An
+        entry whose packed copy is not its event is not served: the event is read from
+        `access_events` instead (an entry with no event there is dropped; verify names it)."""
+        rows = self._select(sql, params)
+        events, refused = unpack(rows)
+        if refused:
+            ids = sorted({str(rows[i]["event_id"]) for i in refused})
+            log.warning("evidence.index_copy_refused", events=ids)
+            self.refused_index_copies += len(refused)
+            originals = {str(row["event_id"]): row for row in self._events_by_id(ids)}
+            for i in refused:
+                events[i] = originals.get(str(rows[i]["event_id"]))
+        return [event for event in events if event is not None]
+
+    def _events_by_id(self, event_ids: list[str]) -> list[dict[str, Any]]:
+        sql = (
+            f"SELECT {', '.join(READ_COLUMNS)} FROM {self._db}.access_events FINAL "
+            "WHERE event_id IN {ids:Array(String)}"
+        )
+        return self._select(sql, {"ids": event_ids})
 
     def request_events(self, request_id: str) -> list[dict[str, Any]]:
         cols = ", ".join(READ_COLUMNS)
@@ -171,13 +193,6 @@ class EvidenceStore:
         sql = (
             f"SELECT {cols} FROM {self._db}.access_events FINAL "
             "WHERE ts_us >= {s:Int64} AND ts_us < {u:Int64} ORDER BY producer_id, sequence"
-        )
-        return self._select(sql, {"s": since_us, "u": until_us})
-
-    def patient_index_rows(self, since_us: int, until_us: int) -> list[dict[str, Any]]:
-        sql = (
-            f"SELECT patient_hash, event_id FROM {self._db}.access_by_patient FINAL "
-            "WHERE ts_us >= {s:Int64} AND ts_us < {u:Int64}"
         )
         return self._select(sql, {"s": since_us, "u": until_us})
 

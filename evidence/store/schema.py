@@ -1,16 +1,18 @@
 """ClickHouse schema of the evidence store (the same DDL on chDB and on a server).
 
-`access_events` is sorted for "by principal" (sub, time) and holds the only full copy of each
-event; `access_by_patient` is a narrow index filled by a materialized view, one row per
-(patient pseudonym, event) holding the event's primary key, sorted for "by patient";
-a bloom-filter skip index answers "by request id". ReplacingMergeTree keyed on the event
-makes re-inserts after a crash invisible to queries that read with FINAL. `alerts` keeps the
-latest version of each alert (an alert is updated, not repeated), `alert_actions` what
-auditors did about them (see `alert_actions`); `detection_state` keeps the detectors'
-long-lived state (per-principal baselines) so it survives restarts.
+`access_events` is sorted for "by principal" (sub, time), in small granules and compressed
+blocks so a principal's day reads little; `access_by_patient` (see `patient_index`) is
+filled by a materialized view, one row per (patient pseudonym, event) carrying the event,
+sorted for "by patient"; a bloom-filter skip index answers "by request id".
+ReplacingMergeTree keyed on the event makes re-inserts after a crash invisible to queries
+that read with FINAL. `alerts` keeps the latest version of each alert (an alert is updated,
+not repeated), `alert_actions` what auditors did about them (see `alert_actions`);
+`detection_state` keeps the detectors' long-lived state (per-principal baselines) so it
+survives restarts.
 """
 
 from evidence.store.alert_action_schema import alert_action_statements
+from evidence.store.patient_index import index_statements
 from evidence.store.seal_schema import seal_statements, ttl_interval
 
 RETENTION_YEARS_DEFAULT = 6
@@ -71,25 +73,12 @@ def schema_statements(
 PARTITION BY toYYYYMM(ts)
 ORDER BY (sub, ts_us, event_id)
 {ttl}
-SETTINGS non_replicated_deduplication_window = 1000""",
+SETTINGS index_granularity = 1024, min_compress_block_size = 16384,
+    max_compress_block_size = 65536, non_replicated_deduplication_window = 1000""",
         # Migrations for tables created by earlier versions (idempotent).
         f"ALTER TABLE {database}.access_events ADD COLUMN IF NOT EXISTS "
         "count_redacted UInt32 DEFAULT 0 AFTER count_withheld",
-        f"""CREATE TABLE IF NOT EXISTS {database}.access_by_patient (
-    patient_hash String,
-    ts_us Int64,
-    event_id String,
-    sub String,
-    ts DateTime64(6, 'UTC')
-) ENGINE = ReplacingMergeTree
-PARTITION BY toYYYYMM(ts)
-ORDER BY (patient_hash, ts_us, event_id)
-{ttl}
-SETTINGS non_replicated_deduplication_window = 1000""",
-        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.access_by_patient_mv
-TO {database}.access_by_patient AS
-SELECT arrayJoin(patient_hashes) AS patient_hash, ts_us, event_id, sub, ts
-FROM {database}.access_events""",
+        *index_statements(database, ttl),
         f"""CREATE TABLE IF NOT EXISTS {database}.alerts (
     alert_id String,
     kind LowCardinality(String),

@@ -72,7 +72,9 @@ def store(evidence_store: EvidenceStore, rows: list[Row]) -> EvidenceStore:
 
 
 def replace_row(store: EvidenceStore, old: Row, new: Row) -> None:
-    sql(store, f"ALTER TABLE {{db}}.access_events DELETE WHERE event_id = '{old['event_id']}'")
+    """A thorough forger: the by-patient index gets the new row too (the view fills it)."""
+    for table in ("access_events", "access_by_patient"):
+        sql(store, f"ALTER TABLE {{db}}.{table} DELETE WHERE event_id = '{old['event_id']}'")
     store.insert_rows([new], dedup_token=f"forged-{new['event_id']}-{new['event_hash']}")
 
 
