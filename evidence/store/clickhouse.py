@@ -101,6 +101,9 @@ class EvidenceStore:
         settings = {
             "insert_deduplication_token": dedup_token,
             "deduplicate_blocks_in_dependent_materialized_views": 1,
+            # A batch holds distinct events; re-deliveries are collapsed by FINAL and merges,
+            # so sorting out duplicates inside the block would be wasted work.
+            "optimize_on_insert": 0,
         }
         self._call(
             lambda c: c.raw_insert(
