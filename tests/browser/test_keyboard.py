@@ -6,8 +6,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-import pytest
-
 from tests.browser.console import demo_login, expect, heading, nav_link, open_view
 from tests.browser.traffic import Traffic
 
@@ -65,11 +63,6 @@ def test_tab_order_skip_link_then_navigation_then_the_view(page: Page, traffic: 
     assert not hidden, f"focus lands on elements not shown: {hidden}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="console bug: the skip link's href '#main' is taken as a hash route, so it "
-    "re-renders the default (Patient) view instead of moving focus within the current one",
-)
 def test_skip_link_moves_focus_to_the_main_content(page: Page, traffic: Traffic) -> None:
     demo_login(page)
     open_view(page, "Alerts")

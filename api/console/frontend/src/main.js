@@ -42,7 +42,16 @@ function render() {
   focus(root.querySelector("h1"));
 }
 
+// The skip link moves focus to the content; it is not a route (its #main would be one).
+function skipToContent(event) {
+  const link = event.target.closest("a.skip");
+  if (!link) return;
+  event.preventDefault();
+  focus(byId("main").querySelector("h1") || byId("main"));
+}
+
 setRenderer(render);
+document.addEventListener("click", skipToContent);
 window.addEventListener("hashchange", render);
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", render);
 else render();
