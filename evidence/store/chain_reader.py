@@ -12,15 +12,15 @@ import os
 import struct
 from array import array
 from collections.abc import Iterator, Sequence
+from functools import partial
 from typing import Any
 
-from evidence.core.problems import ChainProblem
 from evidence.core.record import PAYLOAD_FIELDS_BY_VERSION, row_matches_hash
 from evidence.core.seal_verify import ChainRow, RawRow
 from evidence.store.clickhouse import READ_COLUMNS, EvidenceStore
-from evidence.store.patient_index import CHECKED_COLUMNS
+from evidence.store.engine_queue import EngineQueue
 
-PAGE_ROWS = 1_000_000  # sequences per read (90 bytes each in memory)
+PAGE_ROWS = 250_000  # sequences per read (90 bytes each in memory)
 _RECORD = struct.Struct("<QBB32s32s16s")  # sequence, ok, plain, prev_hash, event_hash, event_id
 _HEAD = struct.Struct("<QBB80x")  # the first three fields of a record
 _FIXED = ", ".join(
@@ -63,11 +63,17 @@ def content_ok_sql() -> str:
 
 
 class ChainReader:
-    def __init__(self, store: EvidenceStore, page_rows: int = PAGE_ROWS) -> None:
+    def __init__(
+        self,
+        store: EvidenceStore,
+        page_rows: int = PAGE_ROWS,
+        engine: EngineQueue[Any] | None = None,
+    ) -> None:
         self.store = store
         self._db = store.database
         self._page = page_rows
         self._ok = content_ok_sql()
+        self._engine = engine  # if given: the next window is read while this one is checked
 
     def sequence_ranges(self, since_us: int, until_us: int) -> dict[str, tuple[int, int]]:
         """Per producer, the first and last sequence of the events in the time window."""
@@ -85,8 +91,20 @@ class ChainReader:
     def rows(self, producer: str, low: int, high: int) -> Iterator[RawRow]:
         """Events of sequences [low, high] in (sequence, event_id) order, identical
         re-inserted copies dropped, a window of sequences at a time."""
-        for first in self._windows(producer, low, high):
-            yield from self._window(producer, first, min(first + self._page - 1, high))
+        bounds = [(w, min(w + self._page - 1, high)) for w in self._windows(producer, low, high)]
+        if self._engine is None:
+            for first, last in bounds:
+                yield from self._records(producer, first, last, self._fetch(producer, first, last))
+            return
+        engine = self._engine
+        pending = engine.submit(partial(self._fetch, producer, *bounds[0])) if bounds else None
+        for i, (first, last) in enumerate(bounds):
+            assert pending is not None
+            data = pending.result()
+            if i + 1 < len(bounds):
+                pending = engine.submit(partial(self._fetch, producer, *bounds[i + 1]))
+            engine.fill_one()
+            yield from self._records(producer, first, last, data)
 
     def _windows(self, producer: str, low: int, high: int) -> list[int]:
         """The first sequence of every window that holds a row (a forged sequence far
@@ -100,18 +118,21 @@ class ChainReader:
         data = self.store.raw_query(sql, params, fmt="TabSeparated")
         return [low + int(line) * self._page for line in data.decode("ascii").split()]
 
-    def _window(self, producer: str, low: int, high: int) -> Iterator[RawRow]:
-        """One unordered scan as fixed-size binary records (an ORDER BY would hash after
-        sorting, on one thread), put in order by a slot per sequence. Sequences holding a
-        row the fast path cannot take (ids or hashes not canonical hex, content not confirmed
-        by the SQL rendering) are read again as text and checked by the core."""
+    def _fetch(self, producer: str, low: int, high: int) -> bytes:
+        """One unordered scan of a window as fixed-size binary records (an ORDER BY would
+        hash after sorting, on one thread)."""
         sql = (
             f"SELECT sequence, toUInt8({self._ok}), toUInt8({_PLAIN}), {_FIXED} "
             f"FROM {self._db}.access_events WHERE producer_id = {{p:String}} "
             "AND sequence >= {l:UInt64} AND sequence <= {h:UInt64}"
         )
         params = {"p": producer, "l": low, "h": high}
-        data = self.store.raw_query(sql, params, fmt="RowBinary", settings=_JSON_SETTINGS)
+        return self.store.raw_query(sql, params, fmt="RowBinary", settings=_JSON_SETTINGS)
+
+    def _records(self, producer: str, low: int, high: int, data: bytes) -> Iterator[RawRow]:
+        """A fetched window put in order by a slot per sequence. Sequences holding a row the
+        fast path cannot take (ids or hashes not canonical hex, content not confirmed by the
+        SQL rendering) are read again as text and checked by the core."""
         slots = array("q", [-1]) * (high - low + 1)
         crowded: dict[int, list[int]] = {}
         special: set[int] = set()
@@ -167,67 +188,6 @@ class ChainReader:
             "WHERE producer_id = {p:String} AND event_id IN {ids:Array(String)}"
         )
         return self.store.select(sql, {"p": producer, "ids": event_ids})
-
-    def patient_index_problems(self, since_us: int, until_us: int) -> list[ChainProblem]:
-        """Every patient pseudonym of every event in the window has exactly its by-patient
-        index entry, the index points at nothing else, and each entry's copy of the event's
-        hash, time, principal and filtered columns is the event's: a deleted entry would hide
-        an access from the patient's accounting of disclosures, an extra one would invent it,
-        an edited one would misfile it. (Both sides are grouped per event in the engine; only
-        differing events come back. The packed row itself is checked against its hash when
-        read, see `patient_index`.)"""
-        window = "WHERE ts_us >= {s:Int64} AND ts_us < {u:Int64}"
-        checked = f"groupUniqArray(tuple({', '.join(CHECKED_COLUMNS)}))"
-        sql = (
-            "SELECT event_id AS event, e.producer AS producer, e.seq AS seq, "
-            "e.patients AS expected, i.patients AS actual, "
-            "e.copies != i.copies AND notEmpty(i.copies) AS altered FROM ("
-            "SELECT event_id, any(producer_id) AS producer, any(sequence) AS seq, "
-            "arraySort(arrayDistinct(groupArrayArray(patient_hashes))) AS patients, "
-            f"{checked} AS copies "
-            f"FROM {self._db}.access_events {window} GROUP BY event_id) AS e FULL OUTER JOIN ("
-            "SELECT event_id, arraySort(groupUniqArray(patient_hash)) AS patients, "
-            f"{checked} AS copies "
-            f"FROM {self._db}.access_by_patient {window} GROUP BY event_id) AS i "
-            "USING event_id WHERE e.patients != i.patients OR altered"
-        )
-        differing = self.store.select(sql, {"s": since_us, "u": until_us})
-        orphans = {str(r["event"]) for r in differing if not r["producer"]}
-        named = self._seals_of(orphans)
-        absent, extra, altered = [], [], []
-        for r in differing:
-            event, expected, actual = str(r["event"]), set(r["expected"]), set(r["actual"])
-            producer, seq = (
-                (str(r["producer"]), int(r["seq"]))
-                if r["producer"]
-                else (named.get(event, ("", 0)))
-            )
-            absent += [(p, event, producer, seq) for p in expected - actual]
-            extra += [(p, event, producer, seq) for p in actual - expected]
-            if r["altered"] and r["producer"]:
-                altered.append((event, producer, seq))
-        return [
-            ChainProblem("missing", producer, seq, event, f"patient index entry absent for {p}")
-            for p, event, producer, seq in sorted(absent)
-        ] + [
-            ChainProblem("forged", producer, seq, event,
-                         f"patient index entry for {p} matches no event")
-            for p, event, producer, seq in sorted(extra)
-        ] + [
-            ChainProblem("altered", producer, seq, event,
-                         "patient index entry differs from its event")
-            for event, producer, seq in sorted(altered)
-        ]  # fmt: skip
-
-    def _seals_of(self, event_ids: set[str]) -> dict[str, tuple[str, int]]:
-        if not event_ids:
-            return {}
-        sql = (
-            f"SELECT event_id, producer_id, sequence FROM {self._db}.access_events "
-            "WHERE event_id IN {ids:Array(String)}"
-        )
-        rows = self.store.select(sql, {"ids": sorted(event_ids)})
-        return {str(r["event_id"]): (str(r["producer_id"]), int(r["sequence"])) for r in rows}
 
     def erase_events(self) -> list[dict[str, Any]]:
         """The erasure events of the chain (action `evidence.erase`)."""

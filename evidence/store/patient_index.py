@@ -11,7 +11,7 @@ The copy is evidence too, so it is checked twice:
 - at read time (`unpack`): a packed row whose content does not hash to its `event_hash`
   (the chain hash, recomputed with `evidence.core`) is not served; the caller reads that
   event from `access_events` instead, and counts the mismatch;
-- by `verify` (`chain_reader.patient_index_problems`): each entry's `event_hash`, time,
+- by `verify` (`index_check.patient_index_problems`): each entry's `event_hash`, time,
   principal and filter columns must equal those of its event, and every patient of every
   event must have exactly its entry.
 So an edited copy is either refused when read (content no longer matches its hash) or named

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from evidence.core.checkpoint import VerifyFn
-from evidence.core.problems import ErasedEntry, VerificationReport
+from evidence.core.problems import ChainProblem, ErasedEntry, VerificationReport
 from evidence.core.seal_diagnosis import Diagnosis, diagnose, erasure_backing, settle
 from evidence.core.seal_trust import start_state, trusted_checkpoints
 from evidence.core.seal_verify import ChainRow, ErasureRecord, ProducerResult, ProducerVerifier
@@ -20,6 +20,8 @@ from evidence.core.seals import StoredCheckpoint, stored_checkpoint
 from evidence.store.alert_actions import action_check_problems
 from evidence.store.chain_reader import ChainReader
 from evidence.store.clickhouse import EvidenceStore
+from evidence.store.engine_queue import EngineQueue
+from evidence.store.index_check import index_check_slices
 from evidence.store.seal_store import SealStore
 
 NO_LIMIT = 2**63
@@ -34,17 +36,33 @@ def verify_store(
 ) -> VerificationReport:
     """`keys`: kid -> signature check of the published checkpoint keys. `floor_us`: the
     retention horizon (older evidence may have expired lawfully; it is not checked)."""
-    reader, seals = ChainReader(store), SealStore(store)
-    since = max(since_us, floor_us)
+    engine: EngineQueue[list[ChainProblem]] = EngineQueue()
+    try:
+        return _verify(store, engine, max(since_us, floor_us), until_us, keys or {})
+    finally:
+        engine.close()
+
+
+def _verify(
+    store: EvidenceStore,
+    engine: EngineQueue[list[ChainProblem]],
+    since: int,
+    until_us: int,
+    keys: Mapping[str, VerifyFn],
+) -> VerificationReport:
+    """The index check runs in slices between the chain reads (see `EngineQueue`)."""
+    reader, seals = ChainReader(store, engine=engine), SealStore(store)
+    engine.add_fillers(index_check_slices(store, since, until_us))
     ranges = reader.sequence_ranges(since, until_us)
     producers = set(ranges) | set(seals.checkpoint_producers(since, until_us))
     erase_events = reader.erase_events()
     report = VerificationReport()
     for producer in sorted(producers):
-        check = _ProducerCheck(reader, seals, producer, keys or {}, erase_events)
+        check = _ProducerCheck(reader, seals, producer, keys, erase_events)
         check.run(ranges.get(producer), since, until_us)
         check.report_into(report)
-    report.problems.extend(reader.patient_index_problems(since, until_us))
+    for problems in engine.drain():
+        report.problems.extend(problems)
     report.problems.extend(action_check_problems(store, since, until_us))
     report.problems[:] = list(dict.fromkeys(report.problems))
     return report
