@@ -16,6 +16,7 @@ from api.errors import InvalidRequest, NotFound
 from api.services import Services, audit
 from evidence.core.alert_actions import STATUSES, AlertAction, latest, status_at
 from evidence.store import alert_actions
+from stream.detection.alerts import SEVERITIES
 
 router = APIRouter(prefix="/audit")
 EXPANDED_MAX = 100
@@ -72,11 +73,12 @@ async def list_alerts(request: Request) -> Response:
     svc, principal = staff_auditor(request, "audit.alerts")
     since, until, limit = window(request)
     kind, who, status = _filter(request, "kind"), _filter(request, "principal"), _status(request)
-    key = f"alerts:{kind}:{who}:{status}:{since}:{until}"
+    severity = _severity(request)
+    key = f"alerts:{kind}:{who}:{status}:{severity}:{since}:{until}"
     after = after_cursor(svc, request, principal, key)
     now_us = int(svc.clock() * 1_000_000)
     rows = await run_in_threadpool(
-        alert_actions.alerts_page, svc.store, (since, until), (kind, who, status), now_us,
+        alert_actions.alerts_page, svc.store, (since, until), (kind, who, status, severity), now_us,
         limit, after,
     )  # fmt: skip
 
@@ -87,6 +89,13 @@ async def list_alerts(request: Request) -> Response:
     body = page_body(svc, request, principal, key, rows, limit, name="alerts", view=view,
                      sort_key=("last_seen_us", "alert_id"))  # fmt: skip
     return json_response(body)
+
+
+def _severity(request: Request) -> str:
+    severity = request.query_params.get("severity", "")
+    if severity and severity not in SEVERITIES:
+        raise InvalidRequest(f"severity must be one of {', '.join(SEVERITIES)}.")
+    return severity
 
 
 def _status(request: Request) -> str:

@@ -65,17 +65,17 @@ def active_suppressions(store: EvidenceStore, now_us: int) -> dict[tuple[str, st
 def alerts_page(
     store: EvidenceStore,
     window: tuple[int, int],
-    match: tuple[str, str, str],
+    match: tuple[str, ...],
     now_us: int,
     limit: int,
     after: Page = None,
 ) -> list[dict[str, Any]]:
-    """Alerts seen within `window` (since, until) matching (kind, principal, status; ''
-    matches all), latest first, each with its latest action's columns (prefixed `last_`;
-    empty when there is none: see `latest_of`)."""
-    kind, principal, status = match
+    """Alerts seen within `window` (since, until) matching (kind, principal, status and
+    optionally severity; '' matches all), latest first, each with its latest action's
+    columns (prefixed `last_`; empty when there is none: see `latest_of`)."""
+    kind, principal, status, severity = (*match, "")[:4]
     params: dict[str, Any] = {"s": window[0], "u": window[1], "n": limit, "k": kind,
-                              "p": principal, "st": status, "now": now_us,
+                              "p": principal, "st": status, "sev": severity, "now": now_us,
                               "ack": ACKNOWLEDGE, "sup": SUPPRESS}  # fmt: skip
     page_clause = ""
     if after is not None:
@@ -89,6 +89,7 @@ def alerts_page(
         "WHERE a.last_seen_us >= {s:Int64} AND a.first_seen_us < {u:Int64} "
         "AND ({k:String} = '' OR a.kind = {k:String}) "
         "AND ({p:String} = '' OR a.principal = {p:String}) "
+        "AND ({sev:String} = '' OR a.severity = {sev:String}) "
         f"AND ({{st:String}} = '' OR {_STATUS_SQL} = {{st:String}}) "
         f"{page_clause}ORDER BY a.last_seen_us DESC, a.alert_id DESC LIMIT {{n:UInt32}}"
     )

@@ -193,3 +193,13 @@ def test_a_suppression_mutes_the_detector(audit_app: AuditApp) -> None:
     [muted] = alerts(a, "kind=denied_burst&principal=dr-burst-mute")
     assert muted["last_seen"] == alert["last_seen"] and muted["counts"] == alert["counts"]
     assert muted["status"] == "suppressed"
+
+
+def test_severity_filter(audit_app: AuditApp) -> None:
+    a = audit_app
+    high = stored_alert(a, "al-sev-high", principal="dr-sev", severity="high")
+    medium = stored_alert(a, "al-sev-medium", principal="dr-sev")
+    assert {al["id"] for al in alerts(a, "principal=dr-sev&severity=high")} == {high}
+    assert {al["id"] for al in alerts(a, "principal=dr-sev")} == {high, medium}
+    assert alerts(a, "principal=dr-sev&severity=critical") == []
+    assert a.get("/audit/alerts?severity=urgent", headers=a.auditor).status_code == 400

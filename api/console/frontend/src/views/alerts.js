@@ -1,5 +1,6 @@
 // Alerts view: the live feed (polling /audit/alerts every few seconds), filters by kind,
-// severity, status and principal. One alert (#/alerts?id=…) is `alert.js`.
+// severity, status and principal (all applied by the auditor API). One alert
+// (#/alerts?id=…) is `alert.js`.
 import { api, query } from "../api.js";
 import { clear, el, fail, field, say, section } from "../dom.js";
 import { alertTable } from "../evidence.js";
@@ -35,14 +36,14 @@ function redraw(list, alerts) {
   if (again) again.focus();
 }
 
-function feed(list, stamp, path, severity) {
+function feed(list, stamp, path) {
   let last = null;
   let known = null;
   return async () => {
     if (document.hidden) return;
     try {
       const page = await api(path);
-      const alerts = page.alerts.filter((a) => !severity || a.severity === severity);
+      const alerts = page.alerts;
       const seen = JSON.stringify(alerts);
       if (seen !== last) {
         const fresh = known ? alerts.filter((a) => !known.has(a.id)).length : 0;
@@ -69,8 +70,9 @@ export function alertsView(root, params) {
   const stamp = el("p", {});
   root.append(section("live-h", "Feed (refreshed every " + POLL_MS / 1000 + " s)", stamp, list));
   const path = query("/audit/alerts", { kind: params.get("kind") || "",
-    status: params.get("status") || "", principal: params.get("principal") || "", _count: 100 });
-  const refresh = feed(list, stamp, path, params.get("severity") || "");
+    severity: params.get("severity") || "", status: params.get("status") || "",
+    principal: params.get("principal") || "", _count: 100 });
+  const refresh = feed(list, stamp, path);
   refresh();
   const timer = setInterval(refresh, POLL_MS);
   onLeave(() => clearInterval(timer));
