@@ -20,7 +20,7 @@ from evidence.core.seal_verify import ChainRow, RawRow
 from evidence.store.clickhouse import READ_COLUMNS, EvidenceStore
 from evidence.store.engine_queue import EngineQueue
 
-PAGE_ROWS = 250_000  # sequences per read (90 bytes each in memory)
+PAGE_ROWS = 1_000_000  # sequences per read (90 bytes each in memory)
 _RECORD = struct.Struct("<QBB32s32s16s")  # sequence, ok, plain, prev_hash, event_hash, event_id
 _HEAD = struct.Struct("<QBB80x")  # the first three fields of a record
 _FIXED = ", ".join(
@@ -66,12 +66,12 @@ class ChainReader:
     def __init__(
         self,
         store: EvidenceStore,
-        page_rows: int = PAGE_ROWS,
+        page_rows: int | None = None,
         engine: EngineQueue[Any] | None = None,
     ) -> None:
         self.store = store
         self._db = store.database
-        self._page = page_rows
+        self._page = page_rows or PAGE_ROWS
         self._ok = content_ok_sql()
         self._engine = engine  # if given: the next window is read while this one is checked
 

@@ -9,6 +9,7 @@ shows up as a gap.
 """
 
 from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import Any
 
 from evidence.core.checkpoint import VerifyFn
@@ -21,7 +22,7 @@ from evidence.store.alert_actions import action_check_problems
 from evidence.store.chain_reader import ChainReader
 from evidence.store.clickhouse import EvidenceStore
 from evidence.store.engine_queue import EngineQueue
-from evidence.store.index_check import index_check_slices
+from evidence.store.index_check import patient_index_problems
 from evidence.store.seal_store import SealStore
 
 NO_LIMIT = 2**63
@@ -50,9 +51,9 @@ def _verify(
     until_us: int,
     keys: Mapping[str, VerifyFn],
 ) -> VerificationReport:
-    """The index check runs in slices between the chain reads (see `EngineQueue`)."""
+    """The index check runs on the store thread between the chain reads (`EngineQueue`)."""
     reader, seals = ChainReader(store, engine=engine), SealStore(store)
-    engine.add_fillers(index_check_slices(store, since, until_us))
+    engine.add_fillers([partial(patient_index_problems, store, since, until_us)])
     ranges = reader.sequence_ranges(since, until_us)
     producers = set(ranges) | set(seals.checkpoint_producers(since, until_us))
     erase_events = reader.erase_events()
