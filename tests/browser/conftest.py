@@ -64,7 +64,7 @@ class DemoServer(ServerProcess):
         return env
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped once the browser tests are done
 def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     base: Path = tmp_path_factory.mktemp("browser")
     # The TestIssuer is unused (DemoServer trusts no issuer but the development one). Signed
@@ -85,15 +85,15 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSer
         server.terminate()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def traffic(console_server: DemoServer) -> Traffic:
     """FHIR reads by a few principals (allowed, denied, one break-glass), visible to the
     auditor API with the alert they raise before any browser test starts."""
     return generate_traffic(console_server.base_url, console_server.data_dir)
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator["Browser"]:
+@pytest.fixture(scope="package")  # Playwright's sync API holds an asyncio loop on the main
+def browser() -> Iterator["Browser"]:  # thread while it runs: stop it after these tests
     try:
         from playwright.sync_api import Error, sync_playwright
     except ImportError:
