@@ -22,7 +22,7 @@ RUN pip install . && useradd --system --uid 10001 --home-dir /data fhir \
     && mkdir -p /data /keys && chown fhir /data /keys
 USER fhir
 ENV FHIR_EVIDENCE_DATA_DIR=/data
-EXPOSE 8080
+EXPOSE 8080 9464
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s \
   CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/fhir/metadata', timeout=3)"
 CMD ["fhir-evidence", "serve", "--host", "0.0.0.0", "--port", "8080"]
