@@ -11,18 +11,23 @@ escaped differently by the engine), so a row is reported altered only by the cor
 import os
 import struct
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from functools import partial
 from typing import Any
 
 from evidence.core.record import PAYLOAD_FIELDS_BY_VERSION, row_matches_hash
-from evidence.core.seal_verify import ChainRow, RawRow
+from evidence.core.seal_verify import RawRow
+from evidence.store.chain_text import parse_text_row
 from evidence.store.clickhouse import READ_COLUMNS, EvidenceStore
 from evidence.store.engine_queue import EngineQueue
 
 PAGE_ROWS = 1_000_000  # sequences per read (90 bytes each in memory)
+WINDOW_RECORDS = 4_000_000  # records of all producers per read in `windows_of_all`
 _RECORD = struct.Struct("<QBB32s32s16s")  # sequence, ok, plain, prev_hash, event_hash, event_id
 _HEAD = struct.Struct("<QBB80x")  # the first three fields of a record
+_RECORD_ALL = struct.Struct("<HQBB32s32s16s")  # the producer's number (1-based) first
+_HEAD_ALL = struct.Struct("<HQBB80x")
 _FIXED = ", ".join(
     f"toFixedString(substring(unhex({name}), 1, {size}), {size})"
     for name, size in (("prev_hash", 32), ("event_hash", 32), ("event_id", 16))
@@ -106,6 +111,74 @@ class ChainReader:
             engine.fill_one()
             yield from self._records(producer, first, last, data)
 
+    def windows_of_all(
+        self, spans: dict[str, tuple[int, int]]
+    ) -> Iterator[dict[str, list[RawRow]]]:
+        """Every producer's events of its span [low, high] at once, a window of sequences at
+        a time: one scan of `access_events` per window for all producers (the table is not
+        sorted by producer, so a scan per producer would read it all again each time). Each
+        window maps a producer to its rows in (sequence, event_id) order."""
+        producers = sorted(p for p, (low, high) in spans.items() if high >= low)
+        if not producers:
+            return
+        width = max(1, WINDOW_RECORDS // len(producers))
+        low = min(spans[p][0] for p in producers)
+        high = max(spans[p][1] for p in producers)
+        starts = self._starts(producers, low, high, width)
+        fetch = [partial(self._fetch_all, producers, w, min(w + width - 1, high)) for w in starts]
+        pending = self._submit(fetch[0]) if fetch else None
+        for i, first in enumerate(starts):
+            assert pending is not None
+            data = pending.result()
+            if i + 1 < len(fetch):
+                pending = self._submit(fetch[i + 1])
+            if self._engine is not None:
+                self._engine.fill_one()
+            yield self._split(producers, spans, first, min(first + width - 1, high), data)
+
+    def _submit(self, work: Callable[[], bytes]) -> "Future[bytes]":
+        if self._engine is not None:
+            return self._engine.submit(work)
+        done: Future[bytes] = Future()
+        done.set_result(work())
+        return done
+
+    def _starts(self, producers: list[str], low: int, high: int, width: int) -> list[int]:
+        sql = (
+            "SELECT DISTINCT intDiv(sequence - {l:UInt64}, {n:UInt64}) AS w "
+            f"FROM {self._db}.access_events WHERE producer_id IN {{ps:Array(String)}} "
+            "AND sequence >= {l:UInt64} AND sequence <= {h:UInt64} ORDER BY w"
+        )
+        params = {"ps": producers, "l": low, "h": high, "n": width}
+        data = self.store.raw_query(sql, params, fmt="TabSeparated")
+        return [low + int(line) * width for line in data.decode("ascii").split()]
+
+    def _fetch_all(self, producers: list[str], low: int, high: int) -> bytes:
+        sql = (
+            "SELECT toUInt16(indexOf({ps:Array(String)}, producer_id)), sequence, "
+            f"toUInt8({self._ok}), toUInt8({_PLAIN}), {_FIXED} FROM {self._db}.access_events "
+            "WHERE producer_id IN {ps:Array(String)} "
+            "AND sequence >= {l:UInt64} AND sequence <= {h:UInt64}"
+        )
+        params = {"ps": producers, "l": low, "h": high}
+        return self.store.raw_query(sql, params, fmt="RowBinary", settings=_JSON_SETTINGS)
+
+    def _split(
+        self, producers: list[str], spans: dict[str, tuple[int, int]], low: int, high: int,
+        data: bytes,
+    ) -> dict[str, list[RawRow]]:  # fmt: skip
+        heads: dict[int, list[tuple[int, int, int, int]]] = {}
+        for index, (number, seq, ok, plain) in enumerate(_HEAD_ALL.iter_unpack(data)):
+            first, last = spans[producers[number - 1]]
+            if first <= seq <= last:
+                heads.setdefault(number, []).append((index, seq, ok, plain))
+        out = {}
+        for number, mine in sorted(heads.items()):
+            producer = producers[number - 1]
+            first, last = max(low, spans[producer][0]), min(high, spans[producer][1])
+            out[producer] = list(self._ordered(producer, first, last, data, mine, _RECORD_ALL))
+        return out
+
     def _windows(self, producer: str, low: int, high: int) -> list[int]:
         """The first sequence of every window that holds a row (a forged sequence far
         beyond the others must not make the reader walk the empty space in between)."""
@@ -130,13 +203,26 @@ class ChainReader:
         return self.store.raw_query(sql, params, fmt="RowBinary", settings=_JSON_SETTINGS)
 
     def _records(self, producer: str, low: int, high: int, data: bytes) -> Iterator[RawRow]:
-        """A fetched window put in order by a slot per sequence. Sequences holding a row the
-        fast path cannot take (ids or hashes not canonical hex, content not confirmed by the
-        SQL rendering) are read again as text and checked by the core."""
+        heads = ((i, seq, ok, plain) for i, (seq, ok, plain) in enumerate(_HEAD.iter_unpack(data)))
+        return self._ordered(producer, low, high, data, heads, _RECORD)
+
+    def _ordered(
+        self,
+        producer: str,
+        low: int,
+        high: int,
+        data: bytes,
+        heads: Iterable[tuple[int, int, int, int]],
+        layout: struct.Struct,
+    ) -> Iterator[RawRow]:
+        """Fetched records (index, sequence, ok, plain) of one producer put in order by a
+        slot per sequence. Sequences holding a row the fast path cannot take (ids or hashes
+        not canonical hex, content not confirmed by the SQL rendering) are read again as
+        text and checked by the core."""
         slots = array("q", [-1]) * (high - low + 1)
         crowded: dict[int, list[int]] = {}
         special: set[int] = set()
-        for index, (seq, ok, plain) in enumerate(_HEAD.iter_unpack(data)):
+        for index, seq, ok, plain in heads:
             held = slots[seq - low]
             if held < 0:
                 slots[seq - low] = index
@@ -152,9 +238,9 @@ class ChainReader:
             if seq in text:
                 yield from text[seq]
             elif seq in crowded:
-                yield from _distinct([_record(data, i) for i in crowded[seq]])
+                yield from _distinct([_record(data, i, layout) for i in crowded[seq]])
             else:
-                yield _record(data, index)
+                yield _record(data, index, layout)
 
     def _text_rows(self, producer: str, sequences: set[int]) -> dict[int, list[RawRow]]:
         """The rows of these sequences as text, content re-checked exactly where the SQL
@@ -168,7 +254,7 @@ class ChainReader:
         )
         params = {"p": producer, "s": sorted(sequences)}
         data = self.store.raw_query(sql, params, fmt="TabSeparated", settings=_JSON_SETTINGS)
-        rows: list[RawRow] = [_parse(line) for line in data.decode("utf-8").splitlines()]
+        rows: list[RawRow] = [parse_text_row(line) for line in data.decode("utf-8").splitlines()]
         doubtful = [row[1] for row in rows if not row[4]]
         if doubtful:
             confirmed = {
@@ -198,8 +284,8 @@ class ChainReader:
         return self.store.select(sql, {})
 
 
-def _record(data: bytes, index: int) -> RawRow:
-    seq, _ok, _plain, prev, event_hash, event_id = _RECORD.unpack_from(data, index * _RECORD.size)
+def _record(data: bytes, index: int, layout: struct.Struct = _RECORD) -> RawRow:
+    *_, seq, _ok, _plain, prev, event_hash, event_id = layout.unpack_from(data, index * layout.size)
     return seq, event_id.hex(), prev.hex(), event_hash.hex(), True
 
 
@@ -207,26 +293,3 @@ def _distinct(rows: list[RawRow]) -> list[RawRow]:
     """Sorted, identical copies (re-inserts of one event) dropped."""
     ordered = sorted(rows)
     return [row for i, row in enumerate(ordered) if i == 0 or row != ordered[i - 1]]
-
-
-def _parse(line: str) -> ChainRow:
-    sequence, event_id, prev_hash, event_hash, ok = line.split("\t")
-    if "\\" in line:  # TabSeparated escapes: only forged values hold any
-        event_id, prev_hash, event_hash = map(_unescape, (event_id, prev_hash, event_hash))
-    return ChainRow(int(sequence), event_id, prev_hash, event_hash, ok == "1")
-
-
-_ESCAPES = {"b": "\b", "f": "\f", "r": "\r", "n": "\n", "t": "\t", "0": "\0", "'": "'", "\\": "\\"}
-
-
-def _unescape(value: str) -> str:
-    out, i = [], 0
-    while i < len(value):
-        char = value[i]
-        if char == "\\" and i + 1 < len(value):
-            out.append(_ESCAPES.get(value[i + 1], value[i + 1]))
-            i += 2
-        else:
-            out.append(char)
-            i += 1
-    return "".join(out)

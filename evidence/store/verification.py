@@ -58,9 +58,13 @@ def _verify(
     producers = set(ranges) | set(seals.checkpoint_producers(since, until_us))
     erase_events = reader.erase_events()
     report = VerificationReport()
-    for producer in sorted(producers):
-        check = _ProducerCheck(reader, seals, producer, keys, erase_events)
-        check.run(ranges.get(producer), since, until_us)
+    checks = {p: _ProducerCheck(reader, seals, p, keys, erase_events) for p in sorted(producers)}
+    spans = {p: check.prepare(ranges.get(p), since, until_us) for p, check in checks.items()}
+    for window in reader.windows_of_all(spans):
+        for producer, rows in window.items():
+            checks[producer].verifier.feed_all(rows)
+    for check in checks.values():
+        check.complete()
         check.report_into(report)
     for problems in engine.drain():
         report.problems.extend(problems)
@@ -83,7 +87,10 @@ class _ProducerCheck:
         self.result = ProducerResult()
         self.diagnoses: list[Diagnosis] = []
 
-    def run(self, window: tuple[int, int] | None, since: int, until: int) -> None:
+    def prepare(
+        self, window: tuple[int, int] | None, since: int, until: int
+    ) -> tuple[int, int]:
+        """Anchor, trusted checkpoints and erasures; the span of sequences to feed."""
         anchor = self._anchor(window, since)
         start = start_state(self.producer, anchor, self.keys, self.result)
         after_us = anchor.time_us if anchor is not None else -NO_LIMIT
@@ -93,19 +100,23 @@ class _ProducerCheck:
             self.producer, anchor, start, checkpoints, self.keys, self.result
         )
         signed_sizes = [c.checkpoint.tree_size for c in trusted if c.checkpoint is not None]
-        last = max([window[1] if window else 0, *signed_sizes])
-        erasures = self._erasures(start.size + 1, last)
-        verifier = ProducerVerifier(
-            self.producer, start.edge, start.size, start.head, trusted, erasures, self.result
+        self.last = max([window[1] if window else 0, *signed_sizes])
+        self.erasures = self._erasures(start.size + 1, self.last)
+        self.verifier = ProducerVerifier(
+            self.producer, start.edge, start.size, start.head, trusted, self.erasures, self.result
         )
-        if last > start.size:
-            verifier.feed_all(self.reader.rows(self.producer, start.size + 1, last))
-        verifier.finish(last)
+        return start.size + 1, self.last
+
+    def complete(self) -> None:
+        """After every row was fed: gaps up to the end, checkpoint roots, diagnoses."""
+        self.verifier.finish(self.last)
         for suspect in self.result.suspects:
             first, end = suspect.start_size, suspect.checkpoint.tree_size
             sealed = self.seals.leaf_nodes(self.producer, first, end)
             rows_of_batch = map(ChainRow._make, self.reader.rows(self.producer, first + 1, end))
-            self.diagnoses.append(diagnose(self.producer, suspect, sealed, rows_of_batch, erasures))
+            self.diagnoses.append(
+                diagnose(self.producer, suspect, sealed, rows_of_batch, self.erasures)
+            )
 
     def _anchor(self, window: tuple[int, int] | None, since: int) -> StoredCheckpoint | None:
         if since <= 0:
