@@ -2,6 +2,9 @@
 stream workers on topics and a consumer group of the test's own."""
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -20,7 +23,7 @@ from stream.app import WorkerConfig, WorkerHost, build_faust_app
 from stream.outbox import OutboxReader, OutboxWriter
 from stream.relay import OutboxRelay, kafka_relay
 from stream.workers import EvidenceSink, RawConverter
-from tests.evidence.builders import PSEUDONYMIZER, make_event
+from tests.evidence.builders import KEY, PSEUDONYMIZER, make_event
 
 HOUR_US = 3_600_000_000
 BASE_US = int(time.time()) // 3600 * HOUR_US - 2 * HOUR_US  # recent: inside the TTL
@@ -158,3 +161,31 @@ def group_caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
 
     return asyncio.run(run())
 
+
+def worker_env(
+    bootstrap: str, config: WorkerConfig, data_dir: Path, **extra: str
+) -> dict[str, str]:
+    """The environment of a `fhir-evidence worker` process on this broker and topology."""
+    env = dict(os.environ)
+    env.update(
+        FHIR_EVIDENCE_DATA_DIR=str(data_dir),
+        FHIR_EVIDENCE_KAFKA_BOOTSTRAP=bootstrap,
+        FHIR_EVIDENCE_KAFKA_TOPIC_PREFIX=config.topic_prefix,
+        FHIR_EVIDENCE_KAFKA_GROUP=config.app_id,
+        FHIR_EVIDENCE_KAFKA_PARTITIONS=str(config.partitions),
+        FHIR_EVIDENCE_HASH_KEY=KEY.decode(),
+        FHIR_EVIDENCE_LOG_LEVEL="INFO",
+        **extra,
+    )
+    return env
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`fhir-evidence worker` as a child process, its output appended to `log`."""
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "api.cli", "worker"], env=env,
+                                stdout=out, stderr=out)  # fmt: skip
+
+
+def log_says(log: Path, text: str) -> bool:
+    return log.exists() and text in log.read_text(errors="replace")

@@ -2,7 +2,6 @@
 every partition it holds rises while events arrive and falls back to 0, the sink counter
 and batch histogram count what it stored, and no label holds an identifier."""
 
-import os
 import re
 import signal
 from pathlib import Path
@@ -12,9 +11,16 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from stream.app import WorkerConfig
-from tests.evidence.builders import KEY
-from tests.stream.kafka_support import Pipeline, append, new_config, open_writer, recorded_event
-from tests.stream.test_kafka_worker import _log_says, _worker
+from tests.stream.kafka_support import (
+    Pipeline,
+    append,
+    log_says,
+    new_config,
+    open_writer,
+    recorded_event,
+    start_worker,
+    worker_env,
+)
 from tests.support import free_port, wait_for
 
 pytestmark = pytest.mark.kafka
@@ -75,15 +81,10 @@ def test_worker_metrics_show_consumer_lag_and_sink_rate(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     config, port = new_config(kafka_bootstrap), free_port()
-    env = dict(os.environ)
-    env.update(
-        FHIR_EVIDENCE_DATA_DIR=str(tmp_path / "worker"),
-        FHIR_EVIDENCE_KAFKA_BOOTSTRAP=kafka_bootstrap,
-        FHIR_EVIDENCE_KAFKA_TOPIC_PREFIX=config.topic_prefix,
-        FHIR_EVIDENCE_KAFKA_GROUP=config.app_id,
-        FHIR_EVIDENCE_KAFKA_PARTITIONS=str(config.partitions),
-        FHIR_EVIDENCE_HASH_KEY=KEY.decode(),
-        FHIR_EVIDENCE_LOG_LEVEL="INFO",
+    env = worker_env(
+        kafka_bootstrap,
+        config,
+        tmp_path / "worker",
         FHIR_EVIDENCE_WORKER_METRICS_HOST="127.0.0.1",
         FHIR_EVIDENCE_WORKER_METRICS_PORT=str(port),
         FHIR_EVIDENCE_WORKER_METRICS_INTERVAL_S="0.2",
@@ -91,10 +92,10 @@ def test_worker_metrics_show_consumer_lag_and_sink_rate(
     url = f"http://127.0.0.1:{port}/metrics"
     writer = open_writer(tmp_path / "outbox.sqlite")
     log = tmp_path / "worker.log"
-    worker = _worker(env, log)
+    worker = start_worker(env, log)
     relay = None
     try:
-        wait_for(lambda: _log_says(log, "stream workers running"), timeout=90)
+        wait_for(lambda: log_says(log, "stream workers running"), timeout=90)
         # One worker holds every partition of both topics; nothing arrived yet.
         wait_for(lambda: len(_lags(_scrape(url))) == 2 * config.partitions, timeout=60)
         before = _scrape(url)
