@@ -95,11 +95,10 @@ def _page(after: Position | None, inclusive: bool) -> tuple[str, dict[str, Any]]
 
 def where_sql(
     db: str, f: AccessFilter, after: Position | None = None, inclusive: bool = False
-) -> tuple[str, dict[str, Any], bool]:
+) -> tuple[str, dict[str, Any]]:
     """FROM … WHERE … for the filter (pure): over the by-patient index, which carries the
-    events and every filtered column, when a patient is given; else over access_events. The
-    last value says whether the rows come from the index (select `PACKED_SELECT` and read
-    them with `EvidenceStore.read_packed`)."""
+    events and every filtered column, when a patient is given (select `PACKED_SELECT` and
+    read the rows with `EvidenceStore.read_packed`); else over access_events."""
     conditions, params = _filters(f)
     page, page_params = _page(after, inclusive)
     params.update(page_params, s=f.since_us, u=f.until_us)
@@ -113,7 +112,7 @@ def where_sql(
         params["p"] = f.patient_hash
         table = "access_by_patient"
     sql = f"FROM {db}.{table} FINAL WHERE {' AND '.join(conditions)}"
-    return sql, params, bool(f.patient_hash)
+    return sql, params
 
 
 def find_accesses(
@@ -124,16 +123,16 @@ def find_accesses(
     inclusive: bool = False,
 ) -> list[dict[str, Any]]:
     """One page of matching events, newest first; `inclusive` repeats the `after` row."""
-    body, params, packed = where_sql(store.database, f, after, inclusive)
+    body, params = where_sql(store.database, f, after, inclusive)
     params["n"] = limit
     order = f"ORDER BY ts_us DESC, event_id DESC LIMIT {{n:UInt32}} {READ_SETTINGS}"
-    if packed:
+    if f.patient_hash:
         return store.read_packed(f"SELECT {PACKED_SELECT} {body} {order}", params)
     return store.select(f"SELECT {', '.join(READ_COLUMNS)} {body} {order}", params)
 
 
 def count_accesses(store: EvidenceStore, f: AccessFilter) -> int:
-    body, params, _ = where_sql(store.database, f)
+    body, params = where_sql(store.database, f)
     rows = store.select(f"SELECT count() AS n {body} {READ_SETTINGS}", params)
     return int(rows[0]["n"])
 
