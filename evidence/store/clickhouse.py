@@ -16,7 +16,13 @@ import structlog
 from clickhouse_connect.driver.client import Client
 
 from evidence.core.errors import EvidenceError
-from evidence.store.columns import READ_COLUMNS, ROW_COLUMNS
+from evidence.store.columns import READ_COLUMNS
+from evidence.store.ingest import (
+    INGEST_FORMAT,
+    INGEST_SETTINGS,
+    INGEST_TABLE,
+    checked_rows,
+)
 from evidence.store.patient_index import (
     PACKED_SELECT,
     READ_SETTINGS,
@@ -78,9 +84,7 @@ class EvidenceStore:
         self, sql: str, params: dict[str, Any], fmt: str, settings: dict[str, Any] | None = None
     ) -> bytes:
         """The result as bytes in a ClickHouse output format (bulk reads parsed by callers)."""
-        return self._call(
-            lambda c: c.raw_query(sql, parameters=params, fmt=fmt, settings=settings)
-        )
+        return self._call(lambda c: c.raw_query(sql, parameters=params, fmt=fmt, settings=settings))
 
     def raw_insert(self, table: str, columns: Sequence[str], block: bytes, fmt: str) -> None:
         """One insert (one part) of a block already encoded in a ClickHouse input format."""
@@ -91,27 +95,21 @@ class EvidenceStore:
         )
 
     def insert_rows(self, rows: Sequence[dict[str, Any]], dedup_token: str) -> None:
-        """One insert (one part) for the batch, as JSONEachRow: parsed by the engine, not
-        converted value by value in Python."""
+        """One insert (one part per table) for the batch, through the ingest views (`ingest`):
+        the engine parses the rows and keeps each one's text as its by-patient copy."""
         if not rows:
             return
-        # One JSON array (JSONEachRow reads arrays too): one serialisation call for the batch
-        # is several times cheaper than one per row. Rows hold exactly ROW_COLUMNS.
-        block = orjson.dumps(list(rows))
-        settings = {
-            "insert_deduplication_token": dedup_token,
-            "deduplicate_blocks_in_dependent_materialized_views": 1,
-            # A batch holds distinct events; re-deliveries are collapsed by FINAL and merges,
-            # so sorting out duplicates inside the block would be wasted work.
-            "optimize_on_insert": 0,
-        }
+        # One JSON array (JSONAsString reads arrays): one serialisation call for the batch is
+        # several times cheaper than one per row.
+        block = orjson.dumps(checked_rows(rows))
+        settings = {"insert_deduplication_token": dedup_token, **INGEST_SETTINGS}
         self._call(
             lambda c: c.raw_insert(
-                f"{self._db}.access_events",
-                column_names=list(ROW_COLUMNS),
+                f"{self._db}.{INGEST_TABLE}",
+                column_names=["row"],
                 insert_block=block,
                 settings=settings,
-                fmt="JSONEachRow",
+                fmt=INGEST_FORMAT,
             )
         )
 

@@ -16,3 +16,51 @@ INT_COLUMNS = frozenset({
     "schema_version", "ts_us", "status", "count_returned", "count_withheld", "count_redacted",
     "key_version", "sequence", "hour_of_week",
 })  # fmt: skip
+
+EVENT_COLUMNS_DDL = """
+    event_id String,
+    schema_version UInt16,
+    request_id String,
+    trace_id String,
+    ts_us Int64,
+    ts DateTime64(6, 'UTC') DEFAULT fromUnixTimestamp64Micro(ts_us, 'UTC'),
+    method LowCardinality(String),
+    route LowCardinality(String),
+    action LowCardinality(String),
+    resource_type LowCardinality(String),
+    decision LowCardinality(String),
+    status UInt16,
+    reasons Array(LowCardinality(String)),
+    sub String,
+    client_id String,
+    issuer LowCardinality(String),
+    token_alg LowCardinality(String),
+    token_kid String,
+    token_jti_hash String,
+    token_model LowCardinality(String),
+    fhir_user String,
+    context_patient_hash String,
+    purpose_of_use LowCardinality(String),
+    scopes_granted Array(String),
+    scopes_used Array(String),
+    patient_hashes Array(String),
+    resource_hashes Array(String),
+    query_params Array(String),
+    count_returned UInt32,
+    count_withheld UInt32,
+    count_redacted UInt32 DEFAULT 0,
+    policy_version LowCardinality(String),
+    key_version UInt16,
+    producer_id String,
+    sequence UInt64,
+    prev_hash String,
+    event_hash String,
+    hour_of_week UInt8,
+    stored_at DateTime64(3, 'UTC') DEFAULT now64(3)"""
+# name -> ClickHouse type of every column of `access_events` (defaults left out).
+COLUMN_TYPES: dict[str, str] = {
+    name: kind.split(" DEFAULT ")[0]
+    for name, kind in (
+        line.strip().split(" ", 1) for line in EVENT_COLUMNS_DDL.strip().split(",\n")
+    )
+}

@@ -1,5 +1,5 @@
-"""The by-patient index: one row per (patient pseudonym, event), filled by a materialized view
-on every insert into `access_events`, sorted by (patient_hash, ts_us, event_id).
+"""The by-patient index: one row per (patient pseudonym, event), sorted by (patient_hash, ts_us,
+event_id), filled by the ingest views next to `access_events` (see `ingest`).
 
 A patient's accesses must come back in a few milliseconds from a store of tens of millions of
 events, so the index carries the event itself rather than a pointer to it: the columns the
@@ -41,7 +41,7 @@ _ROW_KEYS = frozenset(ROW_COLUMNS)
 
 
 def index_statements(database: str, ttl: str) -> list[str]:
-    """DDL of the index table and its materialized view (idempotent)."""
+    """DDL of the index table (idempotent)."""
     return [
         f"""CREATE TABLE IF NOT EXISTS {database}.access_by_patient (
     patient_hash String,
@@ -66,8 +66,6 @@ ORDER BY (patient_hash, ts_us, event_id)
 {ttl}
 SETTINGS index_granularity = 256, min_compress_block_size = 4096,
     max_compress_block_size = 16384, non_replicated_deduplication_window = 1000""",
-        f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.access_by_patient_mv
-TO {database}.access_by_patient AS {_entries_select(database)}""",
     ]
 
 
@@ -105,7 +103,8 @@ def drop_narrow_index(store: _Commands, database: str) -> bool:
 
 
 def fill_index(store: _Commands, database: str) -> None:
-    """The index entries of every stored event (the view fills it for new inserts)."""
+    """The index entries of every stored event, the packed rows rendered by the engine (the
+    ingest views fill it for new inserts); for stores migrated from a narrow index."""
     store.command(f"INSERT INTO {database}.access_by_patient {_entries_select(database)}")
 
 

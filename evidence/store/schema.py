@@ -12,51 +12,12 @@ survives restarts.
 """
 
 from evidence.store.alert_action_schema import alert_action_statements
+from evidence.store.columns import EVENT_COLUMNS_DDL
+from evidence.store.ingest import ingest_statements
 from evidence.store.patient_index import index_statements
 from evidence.store.seal_schema import seal_statements, ttl_interval
 
 RETENTION_YEARS_DEFAULT = 6
-
-_EVENT_COLUMNS = """
-    event_id String,
-    schema_version UInt16,
-    request_id String,
-    trace_id String,
-    ts_us Int64,
-    ts DateTime64(6, 'UTC') DEFAULT fromUnixTimestamp64Micro(ts_us, 'UTC'),
-    method LowCardinality(String),
-    route LowCardinality(String),
-    action LowCardinality(String),
-    resource_type LowCardinality(String),
-    decision LowCardinality(String),
-    status UInt16,
-    reasons Array(LowCardinality(String)),
-    sub String,
-    client_id String,
-    issuer LowCardinality(String),
-    token_alg LowCardinality(String),
-    token_kid String,
-    token_jti_hash String,
-    token_model LowCardinality(String),
-    fhir_user String,
-    context_patient_hash String,
-    purpose_of_use LowCardinality(String),
-    scopes_granted Array(String),
-    scopes_used Array(String),
-    patient_hashes Array(String),
-    resource_hashes Array(String),
-    query_params Array(String),
-    count_returned UInt32,
-    count_withheld UInt32,
-    count_redacted UInt32 DEFAULT 0,
-    policy_version LowCardinality(String),
-    key_version UInt16,
-    producer_id String,
-    sequence UInt64,
-    prev_hash String,
-    event_hash String,
-    hour_of_week UInt8,
-    stored_at DateTime64(3, 'UTC') DEFAULT now64(3)"""
 
 
 def schema_statements(
@@ -66,7 +27,7 @@ def schema_statements(
     ttl = f"TTL toDateTime(ts) + {interval}"
     return [
         f"CREATE DATABASE IF NOT EXISTS {database}",
-        f"""CREATE TABLE IF NOT EXISTS {database}.access_events ({_EVENT_COLUMNS},
+        f"""CREATE TABLE IF NOT EXISTS {database}.access_events ({EVENT_COLUMNS_DDL},
     INDEX idx_request_id request_id TYPE bloom_filter GRANULARITY 1,
     INDEX idx_event_id event_id TYPE bloom_filter GRANULARITY 1
 ) ENGINE = ReplacingMergeTree
@@ -79,6 +40,7 @@ SETTINGS index_granularity = 1024, min_compress_block_size = 16384,
         f"ALTER TABLE {database}.access_events ADD COLUMN IF NOT EXISTS "
         "count_redacted UInt32 DEFAULT 0 AFTER count_withheld",
         *index_statements(database, ttl),
+        *ingest_statements(database),
         f"""CREATE TABLE IF NOT EXISTS {database}.alerts (
     alert_id String,
     kind LowCardinality(String),

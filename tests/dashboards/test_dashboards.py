@@ -27,7 +27,8 @@ from evidence.core.alert_actions import ACKNOWLEDGE, SUPPRESS, AlertAction
 from evidence.store import EvidenceStore
 from evidence.store import alert_actions as alert_action_store
 from evidence.store.checkpoints import Checkpointer
-from evidence.store.clickhouse import ROW_COLUMNS, StoreUnavailable
+from evidence.store.clickhouse import StoreUnavailable
+from evidence.store.columns import ROW_COLUMNS
 from evidence.store.signing import signer_from_seed
 from tests.evidence.builders import BASE_TS_US, make_event, sealed_rows
 

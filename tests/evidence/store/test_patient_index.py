@@ -2,7 +2,6 @@
 equals access_events, an edited copy is refused when read or named by verify, and a store
 with the former narrow index is migrated on start."""
 
-import uuid
 from typing import Any
 
 import orjson
@@ -143,42 +142,3 @@ def test_unpack_accepts_quoted_integers_and_refuses_garbage(rows: list[Row]) -> 
     events, refused = unpack(cases)
     assert refused == [2, 3, 4, 5, 6, 7]
     assert events[0] == events[1] == {**{k: v for k, v in good.items()}, "stored_at": None}
-
-
-NARROW_INDEX = [
-    """CREATE TABLE {db}.access_by_patient (patient_hash String, ts_us Int64, event_id String,
-    sub String, ts DateTime64(6, 'UTC')) ENGINE = ReplacingMergeTree
-    PARTITION BY toYYYYMM(ts) ORDER BY (patient_hash, ts_us, event_id)""",
-    """CREATE MATERIALIZED VIEW {db}.access_by_patient_mv TO {db}.access_by_patient AS
-    SELECT arrayJoin(patient_hashes) AS patient_hash, ts_us, event_id, sub, ts
-    FROM {db}.access_events""",
-]
-
-
-def test_a_narrow_index_is_replaced_and_filled(chdb_client: Any) -> None:
-    """A store created by an earlier version (keys-only index) is migrated by apply_schema."""
-    store = EvidenceStore(chdb_client, f"t_{uuid.uuid4().hex[:12]}")
-    try:
-        store.apply_schema()
-        store.command(f"DROP VIEW {store.database}.access_by_patient_mv")
-        store.command(f"DROP TABLE {store.database}.access_by_patient")
-        for statement in NARROW_INDEX:
-            store.command(statement.replace("{db}", store.database))
-        chain = sealed_rows([make_event(n) for n in range(1, 15)], "api-old")
-        store.insert_rows(chain, dedup_token="old")
-        store.apply_schema()
-        store.apply_schema()  # a no-op the second time
-        patient = PSEUDONYMIZER.patient("pat-0003")
-        served = store.accesses_by_patient(patient, *ALL, limit=100)
-        assert (
-            [r["event_id"] for r in served]
-            == [r["event_id"] for r in reversed(chain) if patient in r["patient_hashes"]]
-            != []
-        )
-        assert verify_store(store, *ALL).intact
-        more = sealed_rows([make_event(n) for n in range(15, 18)], "api-old", first_sequence=15,
-                           prev_hash=chain[-1]["event_hash"])  # fmt: skip
-        store.insert_rows(more, dedup_token="new")  # the new view fills the new index
-        assert len(store.accesses_by_patient(PSEUDONYMIZER.patient("pat-0001"), *ALL, 100)) == 3
-    finally:
-        store.command(f"DROP DATABASE IF EXISTS {store.database}")

@@ -16,6 +16,7 @@ from evidence.core import AccessEvent, Decision
 from evidence.core.record import evidence_payload, payload_from_row
 from evidence.core.verify import verify_chain
 from evidence.store import EvidenceStore, StoreUnavailable
+from evidence.store.ingest import InvalidEvidenceRow
 from tests.evidence.builders import PSEUDONYMIZER, make_event, sealed_rows
 
 HOUR_US = 3_600_000_000
@@ -244,7 +245,25 @@ def test_foreign_errors_become_store_unavailable(store: EvidenceStore) -> None:
     with pytest.raises(StoreUnavailable):
         store.raw_command(f"SELECT no_such_column FROM {database(store)}.access_events")
     with pytest.raises(StoreUnavailable):
-        store.insert_rows([{**ROWS[0], "status": "not a number"}], dedup_token="bad")
+        store.raw_insert("access_events", ["status"], b'{"status": "not a number"}', "JSONEachRow")
+    assert store.count_events() == COUNT
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"status": "not a number"},
+        {"status": True},
+        {"decision": None},
+        {"patient_hashes": "one-hash"},
+        {"ts_us": 1.5},
+    ],
+)
+def test_a_row_with_a_value_of_the_wrong_kind_is_refused_whole(
+    store: EvidenceStore, damage: dict[str, Any]
+) -> None:
+    with pytest.raises(InvalidEvidenceRow, match=next(iter(damage))):
+        store.insert_rows([ROWS[0], {**ROWS[1], **damage}], dedup_token="bad")
     assert store.count_events() == COUNT
 
 
