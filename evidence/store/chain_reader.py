@@ -10,33 +10,30 @@ escaped differently by the engine), so a row is reported altered only by the cor
 
 import os
 import struct
-from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from functools import partial
 from typing import Any
 
 from evidence.core.record import PAYLOAD_FIELDS_BY_VERSION, row_matches_hash
 from evidence.core.seal_verify import RawRow
+from evidence.store.chain_records import (
+    FIXED,
+    HEAD,
+    HEAD_ALL,
+    PLAIN,
+    RECORD,
+    RECORD_ALL,
+    Order,
+    distinct,
+    record,
+)
 from evidence.store.chain_text import parse_text_row
 from evidence.store.clickhouse import READ_COLUMNS, EvidenceStore
 from evidence.store.engine_queue import EngineQueue
 
-PAGE_ROWS = 1_000_000  # sequences per read (90 bytes each in memory)
+PAGE_ROWS = 1_000_000  # sequences per read (122 bytes each in memory)
 WINDOW_RECORDS = 4_000_000  # records of all producers per read in `windows_of_all`
-_RECORD = struct.Struct("<QBB32s32s16s")  # sequence, ok, plain, prev_hash, event_hash, event_id
-_HEAD = struct.Struct("<QBB80x")  # the first three fields of a record
-_RECORD_ALL = struct.Struct("<HQBB32s32s16s")  # the producer's number (1-based) first
-_HEAD_ALL = struct.Struct("<HQBB80x")
-_FIXED = ", ".join(
-    f"toFixedString(substring(unhex({name}), 1, {size}), {size})"
-    for name, size in (("prev_hash", 32), ("event_hash", 32), ("event_id", 16))
-)
-_PLAIN = (
-    "(length(prev_hash) = 64 AND lower(hex(unhex(prev_hash))) = prev_hash "
-    "AND length(event_hash) = 64 AND lower(hex(unhex(event_hash))) = event_hash "
-    "AND length(event_id) = 32 AND lower(hex(unhex(event_id))) = event_id)"
-)
 _JSON_SETTINGS = {
     "output_format_json_quote_64bit_integers": 0,
     "output_format_json_escape_forward_slashes": 0,
@@ -156,7 +153,7 @@ class ChainReader:
     def _fetch_all(self, producers: list[str], low: int, high: int) -> bytes:
         sql = (
             "SELECT toUInt16(indexOf({ps:Array(String)}, producer_id)), sequence, "
-            f"toUInt8({self._ok}), toUInt8({_PLAIN}), {_FIXED} FROM {self._db}.access_events "
+            f"toUInt8({self._ok}), toUInt8({PLAIN}), {FIXED} FROM {self._db}.access_events "
             "WHERE producer_id IN {ps:Array(String)} "
             "AND sequence >= {l:UInt64} AND sequence <= {h:UInt64}"
         )
@@ -167,17 +164,27 @@ class ChainReader:
         self, producers: list[str], spans: dict[str, tuple[int, int]], low: int, high: int,
         data: bytes,
     ) -> dict[str, list[RawRow]]:  # fmt: skip
-        heads: dict[int, list[tuple[int, int, int, int]]] = {}
-        for index, (number, seq, ok, plain) in enumerate(_HEAD_ALL.iter_unpack(data)):
-            first, last = spans[producers[number - 1]]
+        """One pass over the window's records: each producer's in a slot per sequence."""
+        bounds = [(0, -1)] + [
+            (max(low, spans[p][0]), min(high, spans[p][1])) for p in producers
+        ]  # fmt: skip
+        orders = [Order(first, last) for first, last in bounds]
+        for index, (number, seq, ok, plain) in enumerate(HEAD_ALL.iter_unpack(data)):
+            first, last = bounds[number]
             if first <= seq <= last:
-                heads.setdefault(number, []).append((index, seq, ok, plain))
-        out = {}
-        for number, mine in sorted(heads.items()):
-            producer = producers[number - 1]
-            first, last = max(low, spans[producer][0]), min(high, spans[producer][1])
-            out[producer] = list(self._ordered(producer, first, last, data, mine, _RECORD_ALL))
-        return out
+                order = orders[number]
+                held = order.slots[seq - first]
+                if held < 0:
+                    order.slots[seq - first] = index
+                else:
+                    order.crowded.setdefault(seq, [held]).append(index)
+                if not (ok and plain):
+                    order.special.add(seq)
+        return {
+            producer: list(self._in_order(producer, order, data, RECORD_ALL))
+            for producer, order in zip(producers, orders[1:], strict=True)
+            if order.filled()
+        }
 
     def _windows(self, producer: str, low: int, high: int) -> list[int]:
         """The first sequence of every window that holds a row (a forged sequence far
@@ -195,7 +202,7 @@ class ChainReader:
         """One unordered scan of a window as fixed-size binary records (an ORDER BY would
         hash after sorting, on one thread)."""
         sql = (
-            f"SELECT sequence, toUInt8({self._ok}), toUInt8({_PLAIN}), {_FIXED} "
+            f"SELECT sequence, toUInt8({self._ok}), toUInt8({PLAIN}), {FIXED} "
             f"FROM {self._db}.access_events WHERE producer_id = {{p:String}} "
             "AND sequence >= {l:UInt64} AND sequence <= {h:UInt64}"
         )
@@ -203,44 +210,36 @@ class ChainReader:
         return self.store.raw_query(sql, params, fmt="RowBinary", settings=_JSON_SETTINGS)
 
     def _records(self, producer: str, low: int, high: int, data: bytes) -> Iterator[RawRow]:
-        heads = ((i, seq, ok, plain) for i, (seq, ok, plain) in enumerate(_HEAD.iter_unpack(data)))
-        return self._ordered(producer, low, high, data, heads, _RECORD)
+        order = Order(low, high)
+        for index, (seq, ok, plain) in enumerate(HEAD.iter_unpack(data)):
+            if low <= seq <= high:
+                held = order.slots[seq - low]
+                if held < 0:
+                    order.slots[seq - low] = index
+                else:
+                    order.crowded.setdefault(seq, [held]).append(index)
+                if not (ok and plain):
+                    order.special.add(seq)
+        return self._in_order(producer, order, data, RECORD)
 
-    def _ordered(
-        self,
-        producer: str,
-        low: int,
-        high: int,
-        data: bytes,
-        heads: Iterable[tuple[int, int, int, int]],
-        layout: struct.Struct,
+    def _in_order(
+        self, producer: str, order: Order, data: bytes, layout: struct.Struct
     ) -> Iterator[RawRow]:
-        """Fetched records (index, sequence, ok, plain) of one producer put in order by a
-        slot per sequence. Sequences holding a row the fast path cannot take (ids or hashes
-        not canonical hex, content not confirmed by the SQL rendering) are read again as
-        text and checked by the core."""
-        slots = array("q", [-1]) * (high - low + 1)
-        crowded: dict[int, list[int]] = {}
-        special: set[int] = set()
-        for index, seq, ok, plain in heads:
-            held = slots[seq - low]
-            if held < 0:
-                slots[seq - low] = index
-            else:
-                crowded.setdefault(seq, [held]).append(index)
-            if not (ok and plain):
-                special.add(seq)
-        text = self._text_rows(producer, special)
-        for offset, index in enumerate(slots):
-            seq = low + offset
+        """A producer's fetched records in sequence order (a slot per sequence). Sequences
+        holding a row the fast path cannot take (ids or hashes not canonical hex, content
+        not confirmed by the SQL rendering) are read again as text and checked by the core."""
+        text = self._text_rows(producer, order.special)
+        crowded, low = order.crowded, order.low
+        for offset, index in enumerate(order.slots):
             if index < 0:
                 continue
+            seq = low + offset
             if seq in text:
                 yield from text[seq]
             elif seq in crowded:
-                yield from _distinct([_record(data, i, layout) for i in crowded[seq]])
+                yield from distinct([record(data, i, layout) for i in crowded[seq]])
             else:
-                yield _record(data, index, layout)
+                yield record(data, index, layout)
 
     def _text_rows(self, producer: str, sequences: set[int]) -> dict[int, list[RawRow]]:
         """The rows of these sequences as text, content re-checked exactly where the SQL
@@ -262,11 +261,11 @@ class ChainReader:
                 for row in self._full_rows(producer, doubtful)
                 if row_matches_hash(row)
             }
-            rows = [(*r[:4], True) if (r[0], r[1]) in confirmed else r for r in rows]
+            rows = [(*r[:4], True, None) if (r[0], r[1]) in confirmed else r for r in rows]
         out: dict[int, list[RawRow]] = {}
         for row in rows:
             out.setdefault(row[0], []).append(row)
-        return {seq: _distinct(group) for seq, group in out.items()}
+        return {seq: distinct(group) for seq, group in out.items()}
 
     def _full_rows(self, producer: str, event_ids: list[str]) -> list[dict[str, Any]]:
         sql = (
@@ -282,14 +281,3 @@ class ChainReader:
             "FINAL WHERE action = 'evidence.erase'"
         )
         return self.store.select(sql, {})
-
-
-def _record(data: bytes, index: int, layout: struct.Struct = _RECORD) -> RawRow:
-    *_, seq, _ok, _plain, prev, event_hash, event_id = layout.unpack_from(data, index * layout.size)
-    return seq, event_id.hex(), prev.hex(), event_hash.hex(), True
-
-
-def _distinct(rows: list[RawRow]) -> list[RawRow]:
-    """Sorted, identical copies (re-inserts of one event) dropped."""
-    ordered = sorted(rows)
-    return [row for i, row in enumerate(ordered) if i == 0 or row != ordered[i - 1]]

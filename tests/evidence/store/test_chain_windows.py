@@ -51,3 +51,21 @@ def test_window_width_does_not_change_the_report(
     assert {kind for kind, *_ in expected} >= {"missing", "forged", "altered"}
     monkeypatch.setattr(chain_reader, "WINDOW_RECORDS", width * 3)
     assert problems(store) == expected
+
+
+def test_the_engine_computes_each_events_merkle_leaf_as_the_core_does(
+    evidence_store: EvidenceStore,
+) -> None:
+    """Rows with canonical hex ids take the fast path, with the leaf hash from the engine."""
+    from evidence.core.merkle import leaf_hash
+
+    for producer in ("api-x", "api-y"):
+        events = [make_event(n, event_id=f"{n:032x}") for n in range(1, 21)]
+        evidence_store.insert_rows(sealed_rows(events, producer), dedup_token=producer)
+    reader = chain_reader.ChainReader(evidence_store)
+    windows = list(reader.windows_of_all({"api-x": (1, 20), "api-y": (1, 20)}))
+    read = [row for window in windows for rows in window.values() for row in rows]
+    read += list(reader.rows("api-x", 1, 20))
+    assert len(read) == 60
+    assert all(row[5] == leaf_hash(bytes.fromhex(row[3])) for row in read)
+    assert verify_store(evidence_store, *ALL).intact
