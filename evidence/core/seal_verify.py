@@ -11,6 +11,7 @@ names the events using the sealed leaves.
 """
 
 import hashlib
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -32,6 +33,27 @@ class ChainRow(NamedTuple):
 
 
 RawRow = tuple[int, str, str, str, bool, bytes | None]  # a ChainRow's fields, plain (cheaper)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Rows of the consecutive sequences first, first + 1, ..., one row each, as the reader
+    found them: content confirmed, ids and hashes canonical hex (raw bytes here), each row's
+    prev_hash equal to the event_hash of the row before it. Only the first link, to what came
+    before the run, is left to the verifier; a run it cannot take whole is fed row by row."""
+
+    first: int
+    first_prev: str
+    event_ids: list[bytes]
+    hashes: list[bytes]
+    leaves: list[bytes]  # RFC 6962 leaf hash of each event hash
+
+    def row(self, i: int) -> ChainRow:
+        prev = self.first_prev if i == 0 else self.hashes[i - 1].hex()
+        return ChainRow(
+            self.first + i, self.event_ids[i].hex(), prev, self.hashes[i].hex(), True,
+            self.leaves[i],
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +105,12 @@ class ProducerVerifier:
         self._checkpoints = sorted(checkpoints, key=_chain_order)
         self._next_cp = 0
         self._erasures = erasures or {}
+        self._erasure_sequences = sorted(self._erasures)
         self._batch_start = (self._edge.copy() if self._edge else None, start_size)
         self._last_row_sequence = -1
         self._next_size = self._checkpoint_size(0)
 
-    def feed_all(self, rows: Iterable[RawRow]) -> None:
+    def feed_all(self, rows: Iterable[RawRow | Run]) -> None:
         """`feed` each row. The common case (the next sequence, intact, linked to its
         predecessor, no checkpoint or erasure record at it) runs inline, the Merkle edge
         extended in place (`TreeEdge.append` without the calls): verification throughput
@@ -95,6 +118,9 @@ class ProducerVerifier:
         erasures, sha256, fromhex = self._erasures, hashlib.sha256, bytes.fromhex
         inline = 0
         for row in rows:
+            if isinstance(row, Run):
+                self.feed_run(row)
+                continue
             seq, _event_id, prev_hash, event_hash, content_ok, leaf = row
             edge = self._edge
             if (
@@ -117,6 +143,36 @@ class ProducerVerifier:
             else:
                 self.feed(ChainRow._make(row))
         self.result.events_checked += inline
+
+    def feed_run(self, run: Run) -> None:
+        """The run's rows, whole stretches at a time: up to the next checkpoint size or
+        erasure record, when the stretch continues the chain; any other row through `feed`."""
+        count, i, sha256 = len(run.hashes), 0, hashlib.sha256
+        while i < count:
+            seq, edge = run.first + i, self._edge
+            prev = run.first_prev if i == 0 else run.hashes[i - 1].hex()
+            stop = min(count, self._next_size - run.first, self._next_erasure(seq) - run.first)
+            if stop <= i or edge is None or seq != self._position + 1 or prev != self._head:
+                self.feed(run.row(i))
+                i += 1
+                continue
+            hashes = edge.hashes
+            for leaf in run.leaves[i:stop]:  # TreeEdge.append, inline
+                h, index = leaf, edge.size
+                while index & 1:
+                    h = sha256(b"\x01" + hashes.pop() + h).digest()
+                    index >>= 1
+                hashes.append(h)
+                edge.size += 1
+            self._head = run.hashes[stop - 1].hex()
+            self._position = self._last_row_sequence = run.first + stop - 1
+            self.result.events_checked += stop - i
+            i = stop
+
+    def _next_erasure(self, seq: int) -> int:
+        """The first sequence >= seq with an erasure record (2**64 if none)."""
+        at = bisect_left(self._erasure_sequences, seq)
+        return self._erasure_sequences[at] if at < len(self._erasure_sequences) else 2**64
 
     def feed(self, row: ChainRow) -> None:
         self.result.events_checked += 1

@@ -15,18 +15,20 @@ from concurrent.futures import Future
 from functools import partial
 from typing import Any
 
+import numpy as np
+
 from evidence.core.record import PAYLOAD_FIELDS_BY_VERSION, row_matches_hash
-from evidence.core.seal_verify import RawRow
+from evidence.core.seal_verify import RawRow, Run
 from evidence.store.chain_records import (
     FIXED,
     HEAD,
-    HEAD_ALL,
     PLAIN,
     RECORD,
-    RECORD_ALL,
+    RECORD_ALL_DTYPE,
     Order,
     distinct,
     record,
+    window_items,
 )
 from evidence.store.chain_text import parse_text_row
 from evidence.store.clickhouse import READ_COLUMNS, EvidenceStore
@@ -110,7 +112,7 @@ class ChainReader:
 
     def windows_of_all(
         self, spans: dict[str, tuple[int, int]]
-    ) -> Iterator[dict[str, list[RawRow]]]:
+    ) -> Iterator[dict[str, list[RawRow | Run]]]:
         """Every producer's events of its span [low, high] at once, a window of sequences at
         a time: one scan of `access_events` per window for all producers (the table is not
         sorted by producer, so a scan per producer would read it all again each time). Each
@@ -163,28 +165,17 @@ class ChainReader:
     def _split(
         self, producers: list[str], spans: dict[str, tuple[int, int]], low: int, high: int,
         data: bytes,
-    ) -> dict[str, list[RawRow]]:  # fmt: skip
-        """One pass over the window's records: each producer's in a slot per sequence."""
-        bounds = [(0, -1)] + [
-            (max(low, spans[p][0]), min(high, spans[p][1])) for p in producers
-        ]  # fmt: skip
-        orders = [Order(first, last) for first, last in bounds]
-        for index, (number, seq, ok, plain) in enumerate(HEAD_ALL.iter_unpack(data)):
-            first, last = bounds[number]
-            if first <= seq <= last:
-                order = orders[number]
-                held = order.slots[seq - first]
-                if held < 0:
-                    order.slots[seq - first] = index
-                else:
-                    order.crowded.setdefault(seq, [held]).append(index)
-                if not (ok and plain):
-                    order.special.add(seq)
-        return {
-            producer: list(self._in_order(producer, order, data, RECORD_ALL))
-            for producer, order in zip(producers, orders[1:], strict=True)
-            if order.filled()
-        }
+    ) -> dict[str, list[RawRow | Run]]:  # fmt: skip
+        """Each producer's records of the window, in order (`window_items`)."""
+        records = np.frombuffer(data, dtype=RECORD_ALL_DTYPE)
+        out: dict[str, list[RawRow | Run]] = {}
+        for number, producer in enumerate(producers, start=1):
+            first, last = max(low, spans[producer][0]), min(high, spans[producer][1])
+            seq = records["seq"]
+            mine = records[(records["number"] == number) & (seq >= first) & (seq <= last)]
+            if len(mine):
+                out[producer] = window_items(mine, partial(self._text_rows, producer))
+        return out
 
     def _windows(self, producer: str, low: int, high: int) -> list[int]:
         """The first sequence of every window that holds a row (a forged sequence far

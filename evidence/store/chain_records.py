@@ -8,14 +8,16 @@ of sequences in a slot per sequence.
 
 import struct
 from array import array
+from collections.abc import Callable
 
-from evidence.core.seal_verify import RawRow
+import numpy as np
+
+from evidence.core.seal_verify import RawRow, Run
 
 # sequence, ok, plain, prev_hash, event_hash, event_id, leaf (the Merkle leaf hash)
 RECORD = struct.Struct("<QBB32s32s16s32s")
 HEAD = struct.Struct("<QBB112x")  # the first three fields of a record
 RECORD_ALL = struct.Struct("<HQBB32s32s16s32s")  # the producer's number (1-based) first
-HEAD_ALL = struct.Struct("<HQBB112x")
 FIXED = ", ".join(
     [
         f"toFixedString(substring(unhex({name}), 1, {size}), {size})"
@@ -23,6 +25,15 @@ FIXED = ", ".join(
     ]
     # RFC 6962 leaf hash, computed while the engine has the row (used only for plain rows)
     + ["SHA256(concat(char(0), unhex(event_hash)))"]
+)
+# RECORD_ALL as a numpy record; the hashes also as four 64-bit words, to compare them.
+RECORD_ALL_DTYPE = np.dtype(
+    {
+        "names": ["number", "seq", "ok", "plain", "prev", "hash", "id", "leaf", "prev_w", "hash_w"],
+        "formats": ["<u2", "<u8", "u1", "u1", "V32", "V32", "V16", "V32", ("<u8", 4), ("<u8", 4)],
+        "offsets": [0, 2, 10, 11, 12, 44, 76, 92, 12, 44],
+        "itemsize": RECORD_ALL.size,
+    }
 )
 PLAIN = (
     "(length(prev_hash) = 64 AND lower(hex(unhex(prev_hash))) = prev_hash "
@@ -58,3 +69,56 @@ def distinct(rows: list[RawRow]) -> list[RawRow]:
     """Sorted, identical copies (re-inserts of one event) dropped."""
     ordered = sorted(rows)
     return [row for i, row in enumerate(ordered) if i == 0 or row != ordered[i - 1]]
+
+
+def window_items(
+    records: np.ndarray, text_rows: Callable[[set[int]], dict[int, list[RawRow]]]
+) -> list[RawRow | Run]:
+    """One producer's records of a window (RECORD_ALL_DTYPE) in sequence order, as runs of
+    linked fast-path rows and, between them, single rows: read again as text where a record
+    is not confirmed or not canonical (`text_rows`), identical copies of one event merged."""
+    records = records[np.argsort(records["seq"], kind="stable")]
+    seq, count = records["seq"], len(records)
+    repeated = np.zeros(count, dtype=bool)
+    same = seq[1:] == seq[:-1]
+    repeated[1:] |= same
+    repeated[:-1] |= same
+    confirmed = (records["ok"] == 1) & (records["plain"] == 1)
+    fast = confirmed & ~repeated
+    linked = np.zeros(count, dtype=bool)
+    linked[1:] = (
+        fast[1:] & fast[:-1] & (seq[1:] == seq[:-1] + 1)
+        & (records["prev_w"][1:] == records["hash_w"][:-1]).all(axis=1)
+    )  # fmt: skip
+    text = text_rows(set(seq[~confirmed].tolist()))
+    starts = np.flatnonzero(~linked).tolist()
+    items: list[RawRow | Run] = []
+    done = -1
+    for start, stop in zip(starts, [*starts[1:], count], strict=True):
+        if fast[start]:
+            items.append(_run(records[start:stop]))
+            continue
+        sequence = int(seq[start])
+        if sequence == done:
+            continue
+        done = sequence
+        if sequence in text:
+            items.extend(text[sequence])
+        else:
+            group = records[start:][records["seq"][start:] == sequence]
+            items.extend(distinct([_raw(r) for r in group]))
+    return items
+
+
+def _run(records: np.ndarray) -> Run:
+    return Run(
+        int(records["seq"][0]), bytes(records["prev"][0]).hex(), records["id"].tolist(),
+        records["hash"].tolist(), records["leaf"].tolist(),
+    )  # fmt: skip
+
+
+def _raw(record: np.void) -> RawRow:
+    return (
+        int(record["seq"]), bytes(record["id"]).hex(), bytes(record["prev"]).hex(),
+        bytes(record["hash"]).hex(), True, bytes(record["leaf"]),
+    )  # fmt: skip

@@ -2,6 +2,7 @@
 deleted, rewritten, erased or re-recorded event is named exactly, and nothing else is."""
 
 import hashlib
+from collections import Counter
 from typing import Any
 
 from hypothesis import given, settings
@@ -9,12 +10,20 @@ from hypothesis import strategies as st
 
 from evidence.core.checkpoint import Checkpoint, sign_checkpoint
 from evidence.core.frontier import Node, TreeEdge
+from evidence.core.merkle import leaf_hash
 from evidence.core.problems import ChainProblem
 from evidence.core.seal_diagnosis import diagnose, erasure_backing, settle
 from evidence.core.seal_trust import start_state, trusted_checkpoints
-from evidence.core.seal_verify import ChainRow, ErasureRecord, ProducerResult, ProducerVerifier
+from evidence.core.seal_verify import (
+    ChainRow,
+    ErasureRecord,
+    ProducerResult,
+    ProducerVerifier,
+    RawRow,
+    Run,
+)
 from evidence.core.seals import StoredCheckpoint, checkpoint_row, stored_checkpoint
-from tests.evidence.builders import chain_of
+from tests.evidence.builders import chain_of, make_event, sealed_rows
 from tests.evidence.core.test_verify import reseal
 
 PRODUCER = "api-test"
@@ -65,6 +74,7 @@ def run(
     sealed: dict,
     erasures: dict[int, ErasureRecord] | None = None,
     one_by_one: bool = False,
+    rows_for_diagnosis: list[ChainRow] | None = None,
 ) -> tuple[list[ChainProblem], ProducerResult]:
     result = ProducerResult()
     start = start_state(PRODUCER, None, KEYS, result)
@@ -76,6 +86,7 @@ def run(
             verifier.feed(row)
     else:
         verifier.feed_all(rows)
+    rows = rows_for_diagnosis if rows_for_diagnosis is not None else rows
     last = max([rows[-1].sequence if rows else 0, *(c.tree_size for c in checkpoints)])
     verifier.finish(last)
     diagnoses = [diagnose(PRODUCER, s, sealed, rows, erasures or {}) for s in result.suspects]
@@ -204,4 +215,85 @@ def test_the_inline_loop_equals_feeding_one_by_one(at: list[int], data: st.DataO
     inline, a = run(fed, checkpoints, sealed, erased)
     single, b = run(fed, checkpoints, sealed, erased, one_by_one=True)
     assert inline == single
+    assert (a.events_checked, a.suspects, a.erased) == (b.events_checked, b.suspects, b.erased)
+
+
+HEX_ROWS = sealed_rows((make_event(n, event_id=f"{n:032x}") for n in range(1, 49)), PRODUCER)
+
+
+def as_runs(rows: list[ChainRow], cuts: set[int]) -> list[RawRow | Run]:
+    """What the reader makes of rows: stretches of confirmed rows of consecutive, unrepeated
+    sequences, each linked to the one before, as runs (also cut before positions in `cuts`);
+    the other rows as they are."""
+    counts = Counter(row.sequence for row in rows)
+    items: list[RawRow | Run] = []
+    stretch: list[ChainRow] = []
+
+    def close() -> None:
+        if stretch:
+            items.append(Run(
+                stretch[0].sequence, stretch[0].prev_hash,
+                [bytes.fromhex(r.event_id) for r in stretch],
+                [bytes.fromhex(r.event_hash) for r in stretch],
+                [leaf_hash(bytes.fromhex(r.event_hash)) for r in stretch],
+            ))  # fmt: skip
+            stretch.clear()
+
+    for position, row in enumerate(rows):
+        if not (row.content_ok and counts[row.sequence] == 1):
+            close()
+            items.append(tuple(row))  # type: ignore[arg-type]
+            continue
+        last = stretch[-1] if stretch else None
+        if (
+            last is None
+            or position in cuts
+            or row.sequence != last.sequence + 1
+            or (row.prev_hash != last.event_hash)
+        ):
+            close()
+        stretch.append(row)
+    close()
+    return items
+
+
+@settings(max_examples=80)
+@given(sizes, st.data())
+def test_runs_equal_feeding_one_by_one(at: list[int], data: st.DataObject) -> None:
+    """Runs taken whole, cut at checkpoints, erasure records and broken links, give what
+    feeding each row gives."""
+    checkpoints, sealed = seal(HEX_ROWS, at)
+    rows = list(HEX_ROWS)
+    for _ in range(data.draw(st.integers(min_value=0, max_value=3))):
+        index = data.draw(st.integers(min_value=0, max_value=len(rows) - 1))
+        action = data.draw(st.sampled_from(["delete", "reseal", "duplicate", "edit"]))
+        if action == "delete":
+            del rows[index]
+        elif action == "reseal":
+            rows[index] = reseal(rows[index], decision="deny")
+        elif action == "duplicate":
+            rows.insert(index, reseal(rows[index], event_id="ff" * 16, status=404))
+        else:
+            rows[index] = {**rows[index], "status": 599}
+    genuine = {r["event_id"]: r["event_hash"] for r in HEX_ROWS}
+    fed = [
+        ChainRow(r["sequence"], r["event_id"], r["prev_hash"], r["event_hash"],
+                 r["status"] != 599 and (r["event_hash"] == genuine.get(r["event_id"])
+                                         or r["status"] == 404))
+        for r in sorted(rows, key=lambda r: (r["sequence"], r["event_id"]))
+    ]  # fmt: skip
+    erasures = {}
+    if data.draw(st.booleans()) and len(rows) > 3:
+        erased = HEX_ROWS[data.draw(st.integers(min_value=0, max_value=47))]
+        recorded = data.draw(st.sampled_from([erased["event_hash"], "ab" * 32]))
+        erasures = {
+            erased["sequence"]: ErasureRecord(
+                "e" * 32, erased["sequence"], recorded, erased["event_id"], "api-test/99"
+            )
+        }
+    cuts = set(data.draw(st.lists(st.integers(min_value=0, max_value=len(fed)), max_size=4)))
+    items = as_runs(fed, cuts)
+    by_runs, a = run(items, checkpoints, sealed, erasures, rows_for_diagnosis=fed)  # type: ignore[arg-type]
+    single, b = run(fed, checkpoints, sealed, erasures, one_by_one=True)
+    assert by_runs == single
     assert (a.events_checked, a.suspects, a.erased) == (b.events_checked, b.suspects, b.erased)

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from evidence.core.seal_verify import Run
 from evidence.store import EvidenceStore, chain_reader
 from evidence.store.verification import verify_store
 from tests.evidence.builders import make_event, sealed_rows
@@ -64,7 +65,10 @@ def test_the_engine_computes_each_events_merkle_leaf_as_the_core_does(
         evidence_store.insert_rows(sealed_rows(events, producer), dedup_token=producer)
     reader = chain_reader.ChainReader(evidence_store)
     windows = list(reader.windows_of_all({"api-x": (1, 20), "api-y": (1, 20)}))
-    read = [row for window in windows for rows in window.values() for row in rows]
+    items = [item for window in windows for items in window.values() for item in items]
+    runs = [item for item in items if isinstance(item, Run)]
+    assert len(runs) == 2 and len(items) == 2  # each chain in one run: all fast, all linked
+    read = [run.row(i) for run in runs for i in range(len(run.hashes))]
     read += list(reader.rows("api-x", 1, 20))
     assert len(read) == 60
     assert all(row[5] == leaf_hash(bytes.fromhex(row[3])) for row in read)
