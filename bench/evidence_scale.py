@@ -512,7 +512,7 @@ def fill(store: EvidenceStore, total: int, end_us: int, ps: Pseudonymizer, out: 
     out.add(f"fill {total:,} rows ({FILL_PRODUCERS} producers, two years)", f"{seconds:,.0f} s")
     out.add("  Python: draw values, render, chain", f"{python:,.0f} s")
     out.add("  stage compact rows (native insert, Memory table)", f"{stage:,.0f} s")
-    out.add("  engine: expand into access_events (+ index MV)", f"{engine:,.0f} s")
+    out.add("  engine: expand into the ingest views (events + index)", f"{engine:,.0f} s")
 
 
 def disk_bytes(path: Path) -> int:

@@ -19,9 +19,9 @@ from evidence.core.errors import EvidenceError
 from evidence.store.columns import READ_COLUMNS
 from evidence.store.ingest import (
     INGEST_FORMAT,
-    INGEST_SETTINGS,
     INGEST_TABLE,
     checked_rows,
+    ingest_settings,
 )
 from evidence.store.patient_index import (
     PACKED_SELECT,
@@ -102,7 +102,7 @@ class EvidenceStore:
         # One JSON array (JSONAsString reads arrays): one serialisation call for the batch is
         # several times cheaper than one per row.
         block = orjson.dumps(checked_rows(rows))
-        settings = {"insert_deduplication_token": dedup_token, **INGEST_SETTINGS}
+        settings = ingest_settings(len(rows), dedup_token)
         self._call(
             lambda c: c.raw_insert(
                 f"{self._db}.{INGEST_TABLE}",

@@ -33,11 +33,18 @@ INGEST_FORMAT = "JSONAsString"
 INGEST_SETTINGS: dict[str, int] = {
     # a redelivered batch (same token) is dropped in every table below the Null tables
     "deduplicate_blocks_in_dependent_materialized_views": 1,
-    # the events and the index are written concurrently
-    "parallel_view_processing": 1,
     # a batch holds distinct events; re-deliveries are collapsed by FINAL and merges
     "optimize_on_insert": 0,
 }
+# From this many rows the events and the index are written concurrently (1.3x faster at
+# 5,000 rows and 1.6x at 100,000; below, starting the threads costs more than it saves).
+PARALLEL_VIEWS_FROM = 2_000
+
+
+def ingest_settings(rows: int, dedup_token: str) -> dict[str, int | str]:
+    """The settings of one ingest insert of this many rows."""
+    parallel = {"parallel_view_processing": 1} if rows >= PARALLEL_VIEWS_FROM else {}
+    return {"insert_deduplication_token": dedup_token, **INGEST_SETTINGS, **parallel}
 
 
 def ingest_statements(database: str) -> list[str]:
@@ -45,7 +52,8 @@ def ingest_statements(database: str) -> list[str]:
     the parse view comes last so nothing flows before its consumers are attached."""
     fields = ", ".join(f"{name} {COLUMN_TYPES[name]}" for name in ROW_COLUMNS)
     columns = ", ".join(ROW_COLUMNS)
-    picked = ", ".join(f"t.{name} AS {name}" for name in ROW_COLUMNS)
+    # By position: `t.name` costs ~15 ms more per insert (a 1-row batch: 17 ms instead of 4).
+    picked = ", ".join(f"tupleElement(t, {i}) AS {name}" for i, name in enumerate(ROW_COLUMNS, 1))
     return [
         # Earlier versions filled the index from access_events; now it is filled from here.
         f"DROP VIEW IF EXISTS {database}.access_by_patient_mv",

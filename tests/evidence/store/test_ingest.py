@@ -11,7 +11,7 @@ import pytest
 
 from evidence.store import EvidenceStore
 from evidence.store.columns import ROW_COLUMNS
-from evidence.store.ingest import InvalidEvidenceRow
+from evidence.store.ingest import PARALLEL_VIEWS_FROM, InvalidEvidenceRow
 from evidence.store.patient_index import FILTER_COLUMNS
 from evidence.store.verification import verify_store
 from tests.evidence.builders import PSEUDONYMIZER, make_event, sealed_rows
@@ -56,11 +56,14 @@ def test_each_event_once_and_one_entry_per_patient(evidence_store: EvidenceStore
     assert all(entry["stored_at"] == stored_at[entry["event_id"]] for entry in entries)
 
 
-def test_a_redelivered_batch_is_dropped_in_both_tables(evidence_store: EvidenceStore) -> None:
-    chain = chain_of(10)
+@pytest.mark.parametrize("size", [10, PARALLEL_VIEWS_FROM], ids=["sequential", "parallel"])
+def test_a_redelivered_batch_is_dropped_in_both_tables(
+    evidence_store: EvidenceStore, size: int
+) -> None:
+    chain = chain_of(size)
     evidence_store.insert_rows(chain, dedup_token="same")
     evidence_store.insert_rows(chain, dedup_token="same")
-    assert counts(evidence_store) == (10, 20)
+    assert counts(evidence_store) == (size, 2 * size)
     assert verify_store(evidence_store, *ALL).intact
 
 
@@ -180,3 +183,16 @@ def test_a_version_1_row_is_stored_with_the_default_count_redacted(
     assert [(r["event_id"], r["count_redacted"]) for r in served] == [("evt-000002", 0)]
     assert evidence_store.refused_index_copies == 0
     assert verify_store(evidence_store, *ALL).intact
+
+
+def test_an_event_written_into_access_events_directly_has_no_index_entry_and_is_named(
+    evidence_store: EvidenceStore,
+) -> None:
+    """Only the ingest path fills the index: a row slipped into access_events by hand (here
+    the chain's own next event, so nothing else is wrong) is named by verify."""
+    chain = chain_of(6)
+    evidence_store.insert_rows(chain[:5], dedup_token="path")
+    insert_directly(evidence_store, chain[5:])
+    report = verify_store(evidence_store, *ALL)
+    named = {(p.kind, p.sequence, p.detail.split(" for ")[0]) for p in report.problems}
+    assert named == {("missing", 6, "patient index entry absent")}
