@@ -173,8 +173,14 @@ storage_tool_class() {
 }
 
 random_cluster_id() {
-  # A Kafka Uuid: 16 random bytes, unpadded base64url.
-  head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
+  # A Kafka Uuid: 16 random bytes, unpadded base64url. Like Kafka's own Uuid.randomUuid, never
+  # one starting with '-' (1 in 64): `-t -xyz...` reads as a missing argument to the CLI.
+  local id
+  id="-"
+  while [[ "$id" == -* ]]; do
+    id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+  done
+  printf '%s' "$id"
 }
 
 bootstrap_answers() {
