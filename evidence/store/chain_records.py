@@ -91,22 +91,24 @@ def window_items(
         & (records["prev_w"][1:] == records["hash_w"][:-1]).all(axis=1)
     )  # fmt: skip
     text = text_rows(set(seq[~confirmed].tolist()))
-    starts = np.flatnonzero(~linked).tolist()
+    at = np.flatnonzero(~linked)  # where each item starts
+    starts, seqs, runs = at.tolist(), seq[at].tolist(), fast[at].tolist()
+    stops = [*starts[1:], count]
     items: list[RawRow | Run] = []
-    done = -1
-    for start, stop in zip(starts, [*starts[1:], count], strict=True):
-        if fast[start]:
-            items.append(_run(records[start:stop]))
+    i = 0
+    while i < len(starts):
+        if runs[i]:
+            items.append(_run(records[starts[i] : stops[i]]))
+            i += 1
             continue
-        sequence = int(seq[start])
-        if sequence == done:
-            continue
-        done = sequence
-        if sequence in text:
-            items.extend(text[sequence])
+        j = i + 1  # the copies of one sequence are adjacent, each an item start
+        while j < len(starts) and seqs[j] == seqs[i]:
+            j += 1
+        if seqs[i] in text:
+            items.extend(text[seqs[i]])
         else:
-            group = records[start:][records["seq"][start:] == sequence]
-            items.extend(distinct([_raw(r) for r in group]))
+            items.extend(distinct([_raw(r) for r in records[starts[i] : stops[j - 1]]]))
+        i = j
     return items
 
 
