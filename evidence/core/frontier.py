@@ -8,7 +8,8 @@ hash): level 0 index i is the leaf hash of leaf i; level l index i covers the le
 [i * 2**l, (i + 1) * 2**l).
 """
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from evidence.core.merkle import EMPTY_ROOT, leaf_hash, node_hash
@@ -59,6 +60,19 @@ class TreeEdge:
                 nodes.append((level, index, h))
         self.hashes.append(h)
         self.size += 1
+
+    def extend(self, leaves: Iterable[bytes]) -> None:
+        """`append` each leaf hash (no nodes reported), in one loop: verification's hot path."""
+        hashes, sha256 = self.hashes, hashlib.sha256
+        size = self.size
+        for leaf in leaves:
+            h, index = leaf, size
+            while index & 1:
+                h = sha256(b"\x01" + hashes.pop() + h).digest()
+                index >>= 1
+            hashes.append(h)
+            size += 1
+        self.size = size
 
     def append_data(self, data: bytes, nodes: list[Node] | None = None) -> None:
         self.append(leaf_hash(data), nodes)

@@ -1,13 +1,14 @@
 """One producer's chain, erasures and signed checkpoints, verified in one ordered pass (pure).
 
 Rows arrive in sequence order as ChainRow (content already checked by the caller against
-the row's own event_hash). Each sequence is accounted for by a row, an erasure record or
-reported missing; links are checked; the Merkle tree is extended with every event hash
-(erased ones from their record) and its root compared with each signed checkpoint when the
-tree reaches its size. After each trusted checkpoint the tree restarts from that
-checkpoint's own frontier, so every batch between two checkpoints is judged on its own. A
-checkpoint whose root does not recompute becomes a Suspect for `seal_diagnosis`, which
-names the events using the sealed leaves.
+the row's own event_hash), or in runs (`Run`: consecutive rows the reader found linked),
+which are taken whole where nothing else happens inside them. Each sequence is accounted
+for by a row, an erasure record or reported missing; links are checked; the Merkle tree is
+extended with every event hash (erased ones from their record) and its root compared with
+each signed checkpoint when the tree reaches its size. After each trusted checkpoint the
+tree restarts from that checkpoint's own frontier, so every batch between two checkpoints is
+judged on its own. A checkpoint whose root does not recompute becomes a Suspect for
+`seal_diagnosis`, which names the events using the sealed leaves.
 """
 
 import hashlib
@@ -147,7 +148,7 @@ class ProducerVerifier:
     def feed_run(self, run: Run) -> None:
         """The run's rows, whole stretches at a time: up to the next checkpoint size or
         erasure record, when the stretch continues the chain; any other row through `feed`."""
-        count, i, sha256 = len(run.hashes), 0, hashlib.sha256
+        count, i = len(run.hashes), 0
         while i < count:
             seq, edge = run.first + i, self._edge
             prev = run.first_prev if i == 0 else run.hashes[i - 1].hex()
@@ -156,14 +157,7 @@ class ProducerVerifier:
                 self.feed(run.row(i))
                 i += 1
                 continue
-            hashes = edge.hashes
-            for leaf in run.leaves[i:stop]:  # TreeEdge.append, inline
-                h, index = leaf, edge.size
-                while index & 1:
-                    h = sha256(b"\x01" + hashes.pop() + h).digest()
-                    index >>= 1
-                hashes.append(h)
-                edge.size += 1
+            edge.extend(run.leaves[i:stop])
             self._head = run.hashes[stop - 1].hex()
             self._position = self._last_row_sequence = run.first + stop - 1
             self.result.events_checked += stop - i

@@ -2,7 +2,8 @@
 
 The content check runs in the engine: the canonical JSON of the payload is rebuilt in SQL
 (keys sorted, `toJSONString` per value) and hashed with the chain's SHA-256 framing, so only
-(sequence, event_id, prev_hash, event_hash, ok) cross into Python. The SQL rendering is a
+fixed-size records cross into Python (`chain_records`: sequence, ok, whether ids and hashes
+are canonical hex, the hashes and id as bytes, the Merkle leaf hash). The SQL rendering is a
 fast path, not the definition: every row it does not confirm is re-checked with the exact
 canonical encoding of `evidence.core` (strings with control characters, for instance, are
 escaped differently by the engine), so a row is reported altered only by the core.
@@ -92,6 +93,16 @@ class ChainReader:
             out[producer] = (int(low), int(high))
         return out
 
+    def sequence_zero(self, since_us: int, until_us: int) -> list[tuple[str, str]]:
+        """(producer, event_id) of the events of the window stored at sequence 0: chains
+        start at 1, so no verifier span reaches them, and each is a forgery."""
+        sql = (
+            f"SELECT DISTINCT producer_id, event_id FROM {self._db}.access_events "
+            "WHERE sequence = 0 AND ts_us >= {s:Int64} AND ts_us < {u:Int64} ORDER BY 1, 2"
+        )
+        rows = self.store.select(sql, {"s": since_us, "u": until_us})
+        return [(str(r["producer_id"]), str(r["event_id"])) for r in rows]
+
     def rows(self, producer: str, low: int, high: int) -> Iterator[RawRow]:
         """Events of sequences [low, high] in (sequence, event_id) order, identical
         re-inserted copies dropped, a window of sequences at a time."""
@@ -116,7 +127,8 @@ class ChainReader:
         """Every producer's events of its span [low, high] at once, a window of sequences at
         a time: one scan of `access_events` per window for all producers (the table is not
         sorted by producer, so a scan per producer would read it all again each time). Each
-        window maps a producer to its rows in (sequence, event_id) order."""
+        window maps a producer to its rows in (sequence, event_id) order, as runs of linked
+        rows and single rows (`window_items`)."""
         producers = sorted(p for p, (low, high) in spans.items() if high >= low)
         if not producers:
             return
@@ -169,9 +181,9 @@ class ChainReader:
         """Each producer's records of the window, in order (`window_items`)."""
         records = np.frombuffer(data, dtype=RECORD_ALL_DTYPE)
         out: dict[str, list[RawRow | Run]] = {}
+        seq = records["seq"]
         for number, producer in enumerate(producers, start=1):
             first, last = max(low, spans[producer][0]), min(high, spans[producer][1])
-            seq = records["seq"]
             mine = records[(records["number"] == number) & (seq >= first) & (seq <= last)]
             if len(mine):
                 out[producer] = window_items(mine, partial(self._text_rows, producer))

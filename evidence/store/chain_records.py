@@ -3,7 +3,9 @@
 A record is what verification needs of one event: its sequence, whether the engine confirmed
 its content (ok) and its ids and hashes are canonical hex (plain), the hashes and id as raw
 bytes, and the event's RFC 6962 leaf hash. `Order` puts one producer's records of a window
-of sequences in a slot per sequence.
+of sequences in a slot per sequence (one producer's read); `window_items` orders a window's
+records of one producer with numpy and cuts them into runs of linked rows (all producers'
+read, which verification uses).
 """
 
 import struct
@@ -54,15 +56,14 @@ class Order:
         self.crowded: dict[int, list[int]] = {}
         self.special: set[int] = set()
 
-    def filled(self) -> bool:
-        return self.slots.count(-1) != len(self.slots)
-
 
 def record(data: bytes, index: int, layout: struct.Struct = RECORD) -> RawRow:
-    *_, seq, _ok, _plain, prev, event_hash, event_id, leaf = layout.unpack_from(
+    """A fetched record as a row. Records the engine did not confirm are re-read as text;
+    one that was not (the text re-read found no row at its sequence) counts as altered."""
+    *_, seq, ok, plain, prev, event_hash, event_id, leaf = layout.unpack_from(
         data, index * layout.size
     )
-    return seq, event_id.hex(), prev.hex(), event_hash.hex(), True, leaf
+    return seq, event_id.hex(), prev.hex(), event_hash.hex(), bool(ok and plain), leaf
 
 
 def distinct(rows: list[RawRow]) -> list[RawRow]:
@@ -119,8 +120,9 @@ def _run(records: np.ndarray) -> Run:
     )  # fmt: skip
 
 
-def _raw(record: np.void) -> RawRow:
+def _raw(one: np.void) -> RawRow:
+    """As `record`, for a numpy record."""
     return (
-        int(record["seq"]), bytes(record["id"]).hex(), bytes(record["prev"]).hex(),
-        bytes(record["hash"]).hex(), True, bytes(record["leaf"]),
+        int(one["seq"]), bytes(one["id"]).hex(), bytes(one["prev"]).hex(),
+        bytes(one["hash"]).hex(), bool(one["ok"] and one["plain"]), bytes(one["leaf"]),
     )  # fmt: skip

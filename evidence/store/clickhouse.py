@@ -17,12 +17,7 @@ from clickhouse_connect.driver.client import Client
 
 from evidence.core.errors import EvidenceError
 from evidence.store.columns import READ_COLUMNS
-from evidence.store.ingest import (
-    INGEST_FORMAT,
-    INGEST_TABLE,
-    checked_rows,
-    ingest_settings,
-)
+from evidence.store.ingest import INGEST_FORMAT, INGEST_TABLE, ingest_settings
 from evidence.store.patient_index import (
     PACKED_SELECT,
     READ_SETTINGS,
@@ -30,6 +25,7 @@ from evidence.store.patient_index import (
     fill_index,
     unpack,
 )
+from evidence.store.row_check import checked_rows
 from evidence.store.schema import RETENTION_YEARS_DEFAULT, schema_statements
 from evidence.store.seal_schema import retention_statements, ttl_interval
 

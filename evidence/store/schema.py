@@ -1,9 +1,9 @@
 """ClickHouse schema of the evidence store (the same DDL on chDB and on a server).
 
 `access_events` is sorted for "by principal" (sub, time), in small granules and compressed
-blocks so a principal's day reads little; `access_by_patient` (see `patient_index`) is
-filled by a materialized view, one row per (patient pseudonym, event) carrying the event,
-sorted for "by patient"; a bloom-filter skip index answers "by request id".
+blocks so a principal's day reads little; `access_by_patient` (see `patient_index`) holds
+one row per (patient pseudonym, event) carrying the event, sorted for "by patient"; both are
+filled by the ingest views (see `ingest`); a bloom-filter skip index answers "by request id".
 ReplacingMergeTree keyed on the event makes re-inserts after a crash invisible to queries
 that read with FINAL. `alerts` keeps the latest version of each alert (an alert is updated,
 not repeated), `alert_actions` what auditors did about them (see `alert_actions`);

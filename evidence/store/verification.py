@@ -69,6 +69,10 @@ def _verify(
     for problems in engine.drain():
         report.problems.extend(problems)
     report.problems.extend(action_check_problems(store, since, until_us))
+    report.problems.extend(
+        ChainProblem("forged", producer, 0, event_id, "sequence 0: chains start at 1")
+        for producer, event_id in reader.sequence_zero(since, until_us)
+    )
     report.problems[:] = list(dict.fromkeys(report.problems))
     return report
 
@@ -87,9 +91,7 @@ class _ProducerCheck:
         self.result = ProducerResult()
         self.diagnoses: list[Diagnosis] = []
 
-    def prepare(
-        self, window: tuple[int, int] | None, since: int, until: int
-    ) -> tuple[int, int]:
+    def prepare(self, window: tuple[int, int] | None, since: int, until: int) -> tuple[int, int]:
         """Anchor, trusted checkpoints and erasures; the span of sequences to feed."""
         anchor = self._anchor(window, since)
         start = start_state(self.producer, anchor, self.keys, self.result)

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from evidence.core.merkle import leaf_hash
 from evidence.core.seal_verify import Run
 from evidence.store import EvidenceStore, chain_reader
 from evidence.store.verification import verify_store
@@ -58,8 +59,6 @@ def test_the_engine_computes_each_events_merkle_leaf_as_the_core_does(
     evidence_store: EvidenceStore,
 ) -> None:
     """Rows with canonical hex ids take the fast path, with the leaf hash from the engine."""
-    from evidence.core.merkle import leaf_hash
-
     for producer in ("api-x", "api-y"):
         events = [make_event(n, event_id=f"{n:032x}") for n in range(1, 21)]
         evidence_store.insert_rows(sealed_rows(events, producer), dedup_token=producer)

@@ -16,7 +16,7 @@ from evidence.core import AccessEvent, Decision
 from evidence.core.record import evidence_payload, payload_from_row
 from evidence.core.verify import verify_chain
 from evidence.store import EvidenceStore, StoreUnavailable
-from evidence.store.ingest import InvalidEvidenceRow
+from evidence.store.row_check import InvalidEvidenceRow
 from tests.evidence.builders import PSEUDONYMIZER, make_event, sealed_rows
 
 HOUR_US = 3_600_000_000
@@ -257,6 +257,11 @@ def test_foreign_errors_become_store_unavailable(store: EvidenceStore) -> None:
         {"decision": None},
         {"patient_hashes": "one-hash"},
         {"ts_us": 1.5},
+        {"status": 70_000},
+        {"sequence": 0},
+        {"sequence": -1},
+        {"hour_of_week": 300},
+        {"ts_us": 2**63},
     ],
 )
 def test_a_row_with_a_value_of_the_wrong_kind_is_refused_whole(

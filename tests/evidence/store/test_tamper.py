@@ -8,6 +8,7 @@ import base64
 import time
 from typing import Any
 
+import orjson
 import pytest
 
 from evidence.core.checkpoint import decode_body, encode_body
@@ -72,7 +73,8 @@ def store(evidence_store: EvidenceStore, rows: list[Row]) -> EvidenceStore:
 
 
 def replace_row(store: EvidenceStore, old: Row, new: Row) -> None:
-    """A thorough forger: the by-patient index gets the new row too (the view fills it)."""
+    """A thorough forger: the by-patient index gets the new row too (the ingest views fill
+    it)."""
     for table in ("access_events", "access_by_patient"):
         sql(store, f"ALTER TABLE {{db}}.{table} DELETE WHERE event_id = '{old['event_id']}'")
     store.insert_rows([new], dedup_token=f"forged-{new['event_id']}-{new['event_hash']}")
@@ -127,6 +129,17 @@ def test_inserted_row_is_named_whatever_its_sort_position(
     report = verify(store)
     assert {event_id for _, _, event_id in named(report)} == {forged_id}
     assert {seq for _, seq, _ in named(report)} == {10}
+
+
+def test_a_sealed_event_at_sequence_0_is_named(store: EvidenceStore, rows: list[Row]) -> None:
+    """Chains start at 1: a forger's event at sequence 0, its hash right for that position,
+    written into the table directly (insert_rows refuses sequence 0), is still named."""
+    forged = reseal(rows[3], sequence=0, event_id="0" * 31 + "f", sub="mallory")
+    block = orjson.dumps([forged])
+    store.raw_insert("access_events", list(forged), block, "JSONEachRow")
+    report = verify(store)
+    # and, written around the ingest path, it has no by-patient index entry
+    assert named(report) == {("forged", 0, "0" * 31 + "f"), ("missing", 0, "0" * 31 + "f")}
 
 
 def test_reordered_rows_are_named(store: EvidenceStore, rows: list[Row]) -> None:
