@@ -48,6 +48,7 @@ from evidence.store import EvidenceStore, open_evidence_store
 from evidence.store.access_query import FOREVER_US
 from evidence.store.checkpoints import Checkpointer
 from evidence.store.columns import READ_COLUMNS, ROW_COLUMNS
+from evidence.store.ingest import PARSED_TABLE
 from evidence.store.row_check import checked_rows
 from evidence.store.signing import signer_from_seed, verifiers
 from evidence.store.verification import verify_store
@@ -374,7 +375,7 @@ class Fill:
         # Into the ingest views below the parse step, as a parsed batch (see evidence.store.
         # ingest): the events and their by-patient entries, the copies rendered by the engine.
         return (
-            f"INSERT INTO {db}.access_parsed ({names}, stored_at, row) "
+            f"INSERT INTO {db}.{PARSED_TABLE} ({names}, stored_at, row) "
             f"SELECT *, now64(3), formatRowNoNewline('JSONEachRow', {names}) "
             f"FROM (SELECT {', '.join(exprs)} FROM {db}.bench_fill)"
         )

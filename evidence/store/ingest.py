@@ -95,3 +95,4 @@ def chain_objects() -> list[tuple[str, str]]:
 
 VERSION = _version()
 INGEST_TABLE = f"access_ingest_{VERSION}"
+PARSED_TABLE = f"access_parsed_{VERSION}"  # below the parse step (INSERT ... SELECT of rows)
