@@ -134,12 +134,12 @@ def test_inserted_row_is_named_whatever_its_sort_position(
 def test_a_sealed_event_at_sequence_0_is_named(store: EvidenceStore, rows: list[Row]) -> None:
     """Chains start at 1: a forger's event at sequence 0, its hash right for that position,
     written into the table directly (insert_rows refuses sequence 0), is still named."""
-    forged = reseal(rows[3], sequence=0, event_id="0" * 31 + "f", sub="mallory")
+    forged = reseal(rows[3], sequence=0, event_id="e" * 32, sub="mallory")
     block = orjson.dumps([forged])
     store.raw_insert("access_events", list(forged), block, "JSONEachRow")
     report = verify(store)
     # and, written around the ingest path, it has no by-patient index entry
-    assert named(report) == {("forged", 0, "0" * 31 + "f"), ("missing", 0, "0" * 31 + "f")}
+    assert named(report) == {("forged", 0, "e" * 32), ("missing", 0, "e" * 32)}
 
 
 def test_reordered_rows_are_named(store: EvidenceStore, rows: list[Row]) -> None:
