@@ -198,18 +198,7 @@ def test_a_checkpoint_signed_by_no_published_key_is_not_relied_on() -> None:
 @given(sizes, st.data())
 def test_the_inline_loop_equals_feeding_one_by_one(at: list[int], data: st.DataObject) -> None:
     checkpoints, sealed = seal(ROWS, at)
-    rows = list(ROWS)
-    for _ in range(data.draw(st.integers(min_value=0, max_value=3))):
-        index = data.draw(st.integers(min_value=0, max_value=len(rows) - 1))
-        action = data.draw(st.sampled_from(["delete", "reseal", "duplicate", "edit"]))
-        if action == "delete":
-            del rows[index]
-        elif action == "reseal":
-            rows[index] = reseal(rows[index], decision="deny")
-        elif action == "duplicate":
-            rows.insert(index, reseal(rows[index], event_id="zz-twin", status=404))
-        else:
-            rows[index] = {**rows[index], "status": 599}
+    rows = tampered(data, ROWS, ["delete", "reseal", "twin", "edit"], 3, twin_id="zz-twin")
     erased = {3: record(2)} if data.draw(st.booleans()) and len(rows) > 3 else {}
     fed = chain_rows(rows, ok={r["event_id"] for r in rows if r["status"] != 599})
     inline, a = run(fed, checkpoints, sealed, erased)
@@ -219,6 +208,45 @@ def test_the_inline_loop_equals_feeding_one_by_one(at: list[int], data: st.DataO
 
 
 HEX_ROWS = sealed_rows((make_event(n, event_id=f"{n:032x}") for n in range(1, 49)), PRODUCER)
+
+
+def tampered(
+    data: st.DataObject, rows: list[dict[str, Any]], actions: list[str], most: int, twin_id: str
+) -> list[dict[str, Any]]:
+    """A copy of `rows` after up to `most` drawn changes of the kinds in `actions`: delete,
+    bridge (delete, and relink the next row over it; an edit where there is no next row),
+    reseal (content changed, hash recomputed), twin (a resealed second row at the same
+    sequence, id `twin_id`), copy (an identical re-delivery), edit (content changed in place:
+    status 599)."""
+    rows = list(rows)
+    for _ in range(data.draw(st.integers(min_value=0, max_value=most))):
+        i = data.draw(st.integers(min_value=0, max_value=len(rows) - 1))
+        action = data.draw(st.sampled_from(actions))
+        if action == "delete":
+            del rows[i]
+        elif action == "bridge" and 0 < i < len(rows) - 1:
+            rows[i + 1] = reseal(rows[i + 1], prev_hash=rows[i - 1]["event_hash"])
+            del rows[i]
+        elif action == "reseal":
+            rows[i] = reseal(rows[i], decision="deny")
+        elif action == "twin":
+            rows.insert(i, reseal(rows[i], event_id=twin_id, status=404))
+        elif action == "copy":
+            rows.insert(i, dict(rows[i]))
+        else:
+            rows[i] = {**rows[i], "status": 599}
+    return rows
+
+
+def drawn_erasure(data: st.DataObject) -> dict[int, ErasureRecord]:
+    """An erasure record of one of HEX_ROWS, holding its hash or another one (altered)."""
+    erased = HEX_ROWS[data.draw(st.integers(min_value=0, max_value=47))]
+    recorded = data.draw(st.sampled_from([erased["event_hash"], "ab" * 32]))
+    return {
+        erased["sequence"]: ErasureRecord(
+            "e" * 32, erased["sequence"], recorded, erased["event_id"], "api-test/99"
+        )
+    }
 
 
 def as_runs(rows: list[ChainRow], cuts: set[int]) -> list[RawRow | Run]:
@@ -263,18 +291,7 @@ def test_runs_equal_feeding_one_by_one(at: list[int], data: st.DataObject) -> No
     """Runs taken whole, cut at checkpoints, erasure records and broken links, give what
     feeding each row gives."""
     checkpoints, sealed = seal(HEX_ROWS, at)
-    rows = list(HEX_ROWS)
-    for _ in range(data.draw(st.integers(min_value=0, max_value=3))):
-        index = data.draw(st.integers(min_value=0, max_value=len(rows) - 1))
-        action = data.draw(st.sampled_from(["delete", "reseal", "duplicate", "edit"]))
-        if action == "delete":
-            del rows[index]
-        elif action == "reseal":
-            rows[index] = reseal(rows[index], decision="deny")
-        elif action == "duplicate":
-            rows.insert(index, reseal(rows[index], event_id="ff" * 16, status=404))
-        else:
-            rows[index] = {**rows[index], "status": 599}
+    rows = tampered(data, HEX_ROWS, ["delete", "reseal", "twin", "edit"], 3, twin_id="ff" * 16)
     genuine = {r["event_id"]: r["event_hash"] for r in HEX_ROWS}
     fed = [
         ChainRow(r["sequence"], r["event_id"], r["prev_hash"], r["event_hash"],
@@ -282,15 +299,7 @@ def test_runs_equal_feeding_one_by_one(at: list[int], data: st.DataObject) -> No
                                          or r["status"] == 404))
         for r in sorted(rows, key=lambda r: (r["sequence"], r["event_id"]))
     ]  # fmt: skip
-    erasures = {}
-    if data.draw(st.booleans()) and len(rows) > 3:
-        erased = HEX_ROWS[data.draw(st.integers(min_value=0, max_value=47))]
-        recorded = data.draw(st.sampled_from([erased["event_hash"], "ab" * 32]))
-        erasures = {
-            erased["sequence"]: ErasureRecord(
-                "e" * 32, erased["sequence"], recorded, erased["event_id"], "api-test/99"
-            )
-        }
+    erasures = drawn_erasure(data) if data.draw(st.booleans()) and len(rows) > 3 else {}
     cuts = set(data.draw(st.lists(st.integers(min_value=0, max_value=len(fed)), max_size=4)))
     items = as_runs(fed, cuts)
     by_runs, a = run(items, checkpoints, sealed, erasures, rows_for_diagnosis=fed)  # type: ignore[arg-type]

@@ -11,8 +11,14 @@ from evidence.core.merkle import leaf_hash
 from evidence.core.seal_trust import start_state, trusted_checkpoints
 from evidence.core.seal_verify import ChainRow, ErasureRecord, ProducerResult, ProducerVerifier
 from evidence.store.chain_records import RECORD_ALL, RECORD_ALL_DTYPE, distinct, window_items
-from tests.evidence.core.test_seal_verify import HEX_ROWS, KEYS, PRODUCER, seal
-from tests.evidence.core.test_verify import reseal
+from tests.evidence.core.test_seal_verify import (
+    HEX_ROWS,
+    KEYS,
+    PRODUCER,
+    drawn_erasure,
+    seal,
+    tampered,
+)
 
 Row = dict[str, Any]
 
@@ -47,33 +53,12 @@ def verifier(at: list[int], erasures: dict[int, ErasureRecord]) -> ProducerVerif
 @settings(max_examples=150)
 @given(st.lists(st.integers(1, 48), max_size=5, unique=True), st.data())
 def test_window_items_verify_as_the_rows_one_by_one(at: list[int], data: st.DataObject) -> None:
-    rows = list(HEX_ROWS)
-    for _ in range(data.draw(st.integers(0, 4))):
-        i = data.draw(st.integers(0, len(rows) - 1))
-        action = data.draw(st.sampled_from(["delete", "bridge", "reseal", "twin", "copy", "edit"]))
-        if action == "delete":
-            del rows[i]
-        elif action == "bridge" and 0 < i < len(rows) - 1:  # delete, relink the next one over it
-            rows[i + 1] = reseal(rows[i + 1], prev_hash=rows[i - 1]["event_hash"])
-            del rows[i]
-        elif action == "reseal":
-            rows[i] = reseal(rows[i], decision="deny")
-        elif action == "twin":
-            rows.insert(i, reseal(rows[i], event_id="ff" * 16, status=404))
-        elif action == "copy":
-            rows.insert(i, dict(rows[i]))  # a re-delivered copy
-        else:
-            rows[i] = {**rows[i], "status": 599}
+    actions = ["delete", "bridge", "reseal", "twin", "copy", "edit"]
+    rows = tampered(data, HEX_ROWS, actions, 4, twin_id="ff" * 16)
     fed = [chain_row(r) for r in rows]
     order = data.draw(st.permutations(range(len(fed))))  # the engine's order is any order
     records = records_of([fed[i] for i in order])
-    erasures: dict[int, ErasureRecord] = {}
-    if data.draw(st.booleans()):
-        erased = HEX_ROWS[data.draw(st.integers(0, 47))]
-        recorded = data.draw(st.sampled_from([erased["event_hash"], "ab" * 32]))
-        erasures[erased["sequence"]] = ErasureRecord(
-            "e" * 32, erased["sequence"], recorded, erased["event_id"], "api-test/99"
-        )
+    erasures = drawn_erasure(data) if data.draw(st.booleans()) else {}
 
     def text_rows(sequences: set[int]) -> dict[int, list[Any]]:
         return {s: distinct([tuple(r) for r in fed if r.sequence == s]) for s in sequences}
