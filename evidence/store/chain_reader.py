@@ -107,18 +107,8 @@ class ChainReader:
         """Events of sequences [low, high] in (sequence, event_id) order, identical
         re-inserted copies dropped, a window of sequences at a time."""
         bounds = [(w, min(w + self._page - 1, high)) for w in self._windows(producer, low, high)]
-        if self._engine is None:
-            for first, last in bounds:
-                yield from self._records(producer, first, last, self._fetch(producer, first, last))
-            return
-        engine = self._engine
-        pending = engine.submit(partial(self._fetch, producer, *bounds[0])) if bounds else None
-        for i, (first, last) in enumerate(bounds):
-            assert pending is not None
-            data = pending.result()
-            if i + 1 < len(bounds):
-                pending = engine.submit(partial(self._fetch, producer, *bounds[i + 1]))
-            engine.fill_one()
+        fetch = [partial(self._fetch, producer, first, last) for first, last in bounds]
+        for (first, last), data in zip(bounds, self._prefetched(fetch), strict=True):
             yield from self._records(producer, first, last, data)
 
     def windows_of_all(
@@ -137,15 +127,21 @@ class ChainReader:
         high = max(spans[p][1] for p in producers)
         starts = self._starts(producers, low, high, width)
         fetch = [partial(self._fetch_all, producers, w, min(w + width - 1, high)) for w in starts]
+        for first, data in zip(starts, self._prefetched(fetch), strict=True):
+            yield self._split(producers, spans, first, min(first + width - 1, high), data)
+
+    def _prefetched(self, fetch: Sequence[Callable[[], bytes]]) -> Iterator[bytes]:
+        """Each read's result in turn, the next read running on the store thread while the
+        caller checks this one (with an index-check filler slotted in between)."""
         pending = self._submit(fetch[0]) if fetch else None
-        for i, first in enumerate(starts):
+        for i in range(len(fetch)):
             assert pending is not None
             data = pending.result()
             if i + 1 < len(fetch):
                 pending = self._submit(fetch[i + 1])
             if self._engine is not None:
                 self._engine.fill_one()
-            yield self._split(producers, spans, first, min(first + width - 1, high), data)
+            yield data
 
     def _submit(self, work: Callable[[], bytes]) -> "Future[bytes]":
         if self._engine is not None:
