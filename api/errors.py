@@ -79,13 +79,6 @@ class MethodNotAllowed(ApiError):
     diagnostics = "This interaction is not supported here."
 
 
-class PayloadTooLarge(ApiError):
-    status = 413
-    issue_code = "too-costly"
-    reason = ReasonCode.REQUEST_TOO_LARGE
-    diagnostics = "The request body is too large."
-
-
 class UnsupportedMediaType(ApiError):
     status = 415
     issue_code = "not-supported"

@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     token_leeway_s: int = 30
     # Evidence retention (TTL of the evidence tables): unset = six years.
     retention_days: int | None = Field(default=None, ge=1)
-    # Signed Merkle checkpoints of the evidence (see evidence.store.checkpoints).
+    # Signed Merkle checkpoints of the evidence (see evidence.store.seal.checkpointer).
     checkpoint_interval_s: float = Field(default=10.0, gt=0)
     heartbeat_s: float = Field(default=60.0, gt=0)
     signing_key_file: Path | None = None  # default: <data_dir>/keys/checkpoint-signing-key.pem

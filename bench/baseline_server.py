@@ -9,9 +9,9 @@ import argparse
 import uvicorn
 from starlette.requests import Request
 
-from api.app import create_app
-from api.guard import Guard
-from api.runtime import build_runtime
+from api.access.guard import Guard
+from api.boot.app import create_app
+from api.boot.runtime import build_runtime
 from api.security.access import AccessPlan, PatientReach, Reach
 from api.security.principal import Principal
 from api.security.scopes import parse_scope

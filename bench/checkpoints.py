@@ -15,12 +15,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from evidence.core import GENESIS_HASH, AccessEvent, Decision, Pseudonymizer, canonical_bytes
+from bench.events import BENCH_PSEUDONYMIZER, search_event
+from evidence.core import GENESIS_HASH, canonical_bytes
 from evidence.core.chain import chain_hash_bytes
 from evidence.core.record import evidence_payload, to_evidence_record
 from evidence.store import EvidenceStore, open_evidence_store
-from evidence.store.checkpoints import Checkpointer
-from evidence.store.signing import signer_from_seed, verifiers
+from evidence.store.seal.checkpointer import Checkpointer
+from evidence.store.seal.signing import signer_from_seed, verifiers
 from evidence.store.verification import verify_store
 
 PRODUCER = "api-bench"
@@ -28,25 +29,10 @@ BATCH = 50_000
 STEADY = 10_000
 
 
-def event(n: int, base_us: int) -> AccessEvent:
-    return AccessEvent(
-        event_id=f"{n:032x}", request_id=f"r{n:031x}", trace_id=f"t{n:031x}",
-        ts_us=base_us + n * 2000, method="GET", route="/fhir/Observation", action="search",
-        resource_type="Observation", decision=Decision.ALLOW, status=200,
-        reasons=("scope.granted", "careteam.member"), sub=f"dr-{n % 300}",
-        client_id="ehr-app", issuer="https://issuer.example", token_alg="RS256",
-        token_kid="rsa-1", token_jti_hash="ab" * 16, token_model="jwt",
-        fhir_user=f"Practitioner/prac-{n % 300}", purpose_of_use="TREAT",
-        scopes_granted=("user/Observation.rs",), scopes_used=("user/Observation.rs",),
-        patient_ids=(f"pat-{n % 2000:05d}",), resource_ids=(f"Observation/obs-{n}",),
-        query_params=("patient", "category"), count_returned=3, policy_version="policy-1",
-    )  # fmt: skip
-
-
 def sealed(first: int, count: int, prev: str, base_us: int) -> Iterator[dict[str, Any]]:
-    pseudonymizer = Pseudonymizer(b"bench-key-0123456789abcdef", 1)
+    pseudonymizer = BENCH_PSEUDONYMIZER
     for n in range(first, first + count):
-        payload = evidence_payload(event(n, base_us), pseudonymizer)
+        payload = evidence_payload(search_event(n, base_us), pseudonymizer)
         event_hash = chain_hash_bytes(PRODUCER, n, prev, canonical_bytes(payload))
         yield to_evidence_record(payload, PRODUCER, n, prev, event_hash).as_row()
         prev = event_hash

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from api.devissuer import mint_token
+from api.access.devissuer import mint_token
 from api.settings import Settings
 from bench.harness import percentile, start_server, stop_server
 
@@ -73,7 +73,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     args = parser.parse_args()
     data = Path(tempfile.mkdtemp(prefix="fhir-evidence-lag-")) / "data"
-    server = start_server(["-m", "api.cli", "serve"], data, PORT)
+    server = start_server(["-m", "api.boot.cli", "serve"], data, PORT)
     base = f"http://127.0.0.1:{PORT}"
     settings = Settings(data_dir=data, base_url=base)
     sub = "lag-bench"

@@ -46,11 +46,11 @@ from evidence.core.chain import chain_hash_bytes
 from evidence.core.record import evidence_payload, hour_of_week, jti_hash, to_evidence_record
 from evidence.store import EvidenceStore, open_evidence_store
 from evidence.store.access_query import FOREVER_US
-from evidence.store.checkpoints import Checkpointer
 from evidence.store.columns import READ_COLUMNS, ROW_COLUMNS
 from evidence.store.ingest import PARSED_TABLE
 from evidence.store.row_check import checked_rows
-from evidence.store.signing import signer_from_seed, verifiers
+from evidence.store.seal.checkpointer import Checkpointer
+from evidence.store.seal.signing import signer_from_seed, verifiers
 from evidence.store.verification import verify_store
 
 DAY_US = 86_400_000_000

@@ -11,7 +11,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from api.devissuer import mint_token
+from api.access.devissuer import mint_token
 from api.settings import Settings
 from bench.harness import LoadResult, care_team_patients, run_wrk, start_server, stop_server
 
@@ -25,7 +25,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fhir-evidence-bench-"))
     guarded_dir, baseline_dir = work / "guarded", work / "baseline"
-    guarded = start_server(["-m", "api.cli", "serve"], guarded_dir, 8201)
+    guarded = start_server(["-m", "api.boot.cli", "serve"], guarded_dir, 8201)
     baseline = start_server(["-m", "bench.baseline_server"], baseline_dir, 8202)
     try:
         results = _measure(guarded_dir, args.seconds, args.connections, work)

@@ -25,15 +25,16 @@ import clickhouse_connect
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from bench.events import BENCH_PSEUDONYMIZER as PSEUDONYMIZER
+from bench.events import search_event
 from bench.harness import ROOT, percentile
 from evidence.core.record import evidence_payload
 from evidence.store import EvidenceStore
-from stream.agents import AlertOutbox
-from stream.app import WorkerConfig, WorkerHost, build_faust_app
+from stream.kafka.agents import AlertOutbox
+from stream.kafka.app import WorkerConfig, WorkerHost, build_faust_app
+from stream.kafka.relay import kafka_relay
 from stream.outbox import OutboxReader, OutboxWriter
-from stream.relay import kafka_relay
 from stream.workers import EvidenceSink, RawConverter
-from tests.evidence.builders import PSEUDONYMIZER, make_event
 
 
 def _append(writer: OutboxWriter, start: int, count: int, now_us: int | None = None) -> None:
@@ -41,7 +42,7 @@ def _append(writer: OutboxWriter, start: int, count: int, now_us: int | None = N
         ts = now_us or int(time.time() * 1_000_000)
         subs = [f"dr-{i}" for i in range(50)]
         await asyncio.gather(*(
-            writer.append(make_event(n, ts_us=ts, sub=subs[n % 50], event_id=uuid.uuid4().hex,
+            writer.append(search_event(n, ts, ts_us=ts, sub=subs[n % 50], event_id=uuid.uuid4().hex,
                                      patient_ids=(f"p{n % 997}",)))
             for n in range(start, start + count)
         ))  # fmt: skip

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 
-from api.data.repository import ResourceRepository
-from api.data.synthetic import generate_dataset
-from api.devissuer import mint_token
+from api.access.devissuer import mint_token
+from api.data.sqlite.repository import ResourceRepository
+from api.data.synthetic.dataset import generate_dataset
 from api.fhir.search import parse_search
 from api.security.access import SENSITIVE_LABELS, PatientReach, Reach, decide_resource, plan_access
 from api.security.claims import principal_from_claims
@@ -70,7 +70,7 @@ def page_cost(work: Path) -> None:
 def existence_timing(work: Path) -> None:
     data = work / "server"
     port = 8231
-    server = start_server(["-m", "api.cli", "serve"], data, port)
+    server = start_server(["-m", "api.boot.cli", "serve"], data, port)
     try:
         settings = Settings(data_dir=data, base_url=f"http://127.0.0.1:{port}")
         token = mint_token(settings, "timing", "user/*.rs", ttl_s=3600, fhir_user=PRACTITIONER)

@@ -44,7 +44,7 @@ from typing import Any
 
 import httpx
 
-from api.context_lookup import FLAG_SYSTEM
+from api.data.facts import FLAG_SYSTEM
 from stream.detection.config import KINDS, DetectionConfig
 
 VIP, STAFF = "vip", "staff"
@@ -831,9 +831,9 @@ def _free_port() -> int:
 
 
 def main() -> None:
-    from api.data.synthetic import generate_dataset
-    from api.devissuer import mint_token
-    from api.runtime import DEMO_PATIENTS, DEMO_SEED
+    from api.access.devissuer import mint_token
+    from api.boot.runtime import DEMO_PATIENTS, DEMO_SEED
+    from api.data.synthetic.dataset import generate_dataset
     from api.settings import Settings
     from bench.harness import start_server, stop_server
 
@@ -850,7 +850,7 @@ def main() -> None:
     config = DetectionConfig.from_mapping(settings.detection)
     world = world_from_dataset(generate_dataset(DEMO_PATIENTS, DEMO_SEED))
     plan = build_scenario(world, args.seed, args.minutes, config, pace=args.pace)
-    server = start_server(["-m", "api.cli", "serve"], data, port)
+    server = start_server(["-m", "api.boot.cli", "serve"], data, port)
     ttl = int(plan.end_s) + 600
 
     def mint(cred: Credential) -> str:

@@ -23,8 +23,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from api.guard import Guard
-from api.issuers import IssuerKeys, keys_from_jwks
+from api.access.guard import Guard
+from api.access.issuers import IssuerKeys, keys_from_jwks
 from api.security.tokens import TokenPolicy, TrustedKeys, verify_access_token
 
 ISSUER = "https://issuer.bench.example"

@@ -15,7 +15,7 @@ import structlog
 from evidence.store import EvidenceStore, StoreUnavailable
 from stream.metrics import DEAD_LETTERS, EVIDENCE_ROWS, SINK_BATCH_SECONDS
 from stream.outbox import OutboxReader, OutboxRow
-from stream.pipeline import PoisonEvent, evidence_row_from_payload
+from stream.pipeline import PoisonEvent, sealed_row
 
 log = structlog.get_logger("fhir_evidence.inline")
 OUTBOX_KEEP = 50_000  # processed events kept in the outbox for operators, then pruned
@@ -88,7 +88,7 @@ class InlineProcessor:
 
     def _convert(self, row: OutboxRow) -> dict[str, object] | None:
         try:
-            return evidence_row_from_payload(
+            return sealed_row(
                 row.payload,
                 self._reader.producer_id,
                 row.sequence,

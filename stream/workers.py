@@ -18,9 +18,9 @@ import structlog
 
 from evidence.core import Pseudonymizer
 from evidence.store import EvidenceStore, StoreUnavailable
-from stream.messages import EvidenceMessage, decode_raw_event
+from stream.kafka.messages import EvidenceMessage, decode_raw_event
 from stream.metrics import EVIDENCE_ROWS, SINK_BATCH_SECONDS
-from stream.pipeline import PoisonEvent, evidence_row_from_payload
+from stream.pipeline import PoisonEvent, sealed_row
 
 log = structlog.get_logger("fhir_evidence.workers")
 Enrich = Callable[[dict[str, Any]], dict[str, Any]]
@@ -40,7 +40,7 @@ class RawConverter:
         """One event of a raw message; raises PoisonEvent for anything that can never
         become evidence as it is."""
         raw = decode_raw_event(producer_id, item)
-        row = evidence_row_from_payload(
+        row = sealed_row(
             raw.payload, raw.producer_id, raw.sequence, raw.prev_hash, raw.event_hash
         )  # the seal is checked on the exact pseudonymous bytes, as the inline processor does
         if raw.key_version not in self._pseudonymizers:

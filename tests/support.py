@@ -148,7 +148,7 @@ class ServerProcess:
         self.issuer.audience = f"{self.base_url}/fhir"
         log = open(self.data_dir.parent / f"{self.data_dir.name}-server.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "api.boot.cli", "serve", "--port", str(self.port)],
             env=self.env(),
             stdout=log,
             stderr=log,

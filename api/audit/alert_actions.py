@@ -23,8 +23,8 @@ from starlette.responses import Response
 from api.audit.alerts import actions_view, alert_view
 from api.audit.paging import json_response, staff_auditor
 from api.errors import NotFound, ServiceUnavailable, UnprocessableResource
+from api.http.deps import Services, audit
 from api.security.principal import Principal
-from api.services import Services, audit
 from evidence.core.alert_actions import (
     ACKNOWLEDGE,
     SUPPRESS,

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from api.audit.paging import after_cursor, json_response, page_body, staff_auditor, window
 from api.audit.views import access_view, iso_from_us
 from api.errors import InvalidRequest, NotFound
-from api.services import Services, audit
+from api.http.deps import Services, audit
 from evidence.core.alert_actions import STATUSES, AlertAction, latest, status_at
 from evidence.store import alert_actions
 from stream.detection.alerts import SEVERITIES

@@ -16,7 +16,7 @@ from starlette.responses import Response, StreamingResponse
 
 from api.audit.tabular import Column, csv_header, csv_rows, ndjson_rows
 from api.errors import InvalidRequest
-from api.services import Services, audit
+from api.http.deps import Services, audit
 from evidence.store.access_query import (
     AccessFilter,
     Position,

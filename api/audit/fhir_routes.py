@@ -21,10 +21,10 @@ from api.audit.filters import filter_key
 from api.errors import Forbidden, InvalidRequest, MethodNotAllowed, NotFound, Unauthorized
 from api.fhir.responses import FhirResponse, searchset
 from api.fhir.search import valid_id
+from api.http.deps import Services, audit, services
 from api.security.access import AccessPlan
 from api.security.cursor import CursorInvalid, decode_cursor, encode_cursor
 from api.security.principal import Principal
-from api.services import Services, audit, services
 from evidence.core import Decision, ReasonCode
 from evidence.store.access_query import AccessFilter, access_event, find_accesses
 

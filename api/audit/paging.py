@@ -10,14 +10,14 @@ from starlette.responses import Response
 from api.audit.views import access_view, parse_instant_us
 from api.errors import Forbidden, InvalidRequest
 from api.fhir.responses import FhirResponse
+from api.http.deps import Services, audit, services
 from api.security.cursor import CursorInvalid, decode_cursor, encode_cursor
 from api.security.principal import Principal
-from api.services import Services, audit, services
 from evidence.core import ReasonCode
+from evidence.store.access_query import FOREVER_US
 
 PAGE_DEFAULT = 100
 PAGE_MAX = 1000
-FOREVER_US = 2**62
 
 
 def auditor(

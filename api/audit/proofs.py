@@ -19,11 +19,11 @@ from starlette.responses import Response
 from api.audit.paging import after_cursor, json_response, page_body, staff_auditor, window
 from api.audit.views import iso_from_us
 from api.errors import InvalidRequest, NotFound
-from api.services import audit, services
+from api.http.deps import audit, services
 from evidence.core import Decision, ReasonCode
-from evidence.core.seals import StoredCheckpoint, stored_checkpoint
-from evidence.store import proofs
-from evidence.store.seal_store import SealStore
+from evidence.core.seal.rows import StoredCheckpoint, stored_checkpoint
+from evidence.store.seal import proofs
+from evidence.store.seal.store import SealStore
 
 router = APIRouter()
 KEYS_PATH = "/.well-known/fhir-evidence/checkpoint-keys"

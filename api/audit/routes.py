@@ -27,10 +27,10 @@ from api.audit.paging import (
 )
 from api.audit.tabular import ACCESS_COLUMNS, DISCLOSURE_COLUMNS
 from api.audit.views import access_view, iso_from_us, parse_instant_us
-from api.checkpointing import verify_evidence
+from api.boot.checkpointing import verify_evidence
 from api.errors import Forbidden, InvalidRequest, NotFound
+from api.http.deps import Services, audit
 from api.security.principal import Principal
-from api.services import Services, audit
 from evidence.core import ReasonCode
 from evidence.store.access_query import AccessFilter, alerts_for_request, find_accesses
 from evidence.store.activity_query import break_glass_uses, hourly_activity

@@ -19,9 +19,9 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from api.devissuer import mint_token
+from api.access.devissuer import mint_token
 from api.fhir.responses import outcome_response
-from api.services import audit, services
+from api.http.deps import audit, services
 from evidence.core import Decision, ReasonCode
 
 router = APIRouter(prefix="/console", include_in_schema=False)

@@ -38,10 +38,10 @@ from api.fhir.export_params import (
 )
 from api.fhir.responses import FhirResponse, operation_outcome, outcome_response
 from api.fhir.search import resource_satisfies, valid_id
+from api.http.deps import Services, audit, services
 from api.security.access import COMPARTMENT_TYPES, AccessPlan, PatientReach, Reach
 from api.security.principal import Principal
 from api.security.redaction import fields_to_redact
-from api.services import Services, audit, services
 from evidence.core import Decision, ReasonCode
 
 router = APIRouter(prefix="/fhir")

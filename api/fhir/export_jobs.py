@@ -22,7 +22,7 @@ from typing import BinaryIO
 import orjson
 import structlog
 
-from api.data.repository import Criterion, RepositoryUnavailable, ResourceRepository
+from api.data.sqlite.repository import Criterion, RepositoryUnavailable, ResourceRepository
 from api.fhir.export_params import (
     COMPLETED,
     FAILED,

@@ -7,14 +7,14 @@ from typing import Any
 
 import orjson
 
-from api.audit_context import RequestAudit
 from api.data.indexing import index_entries
-from api.data.repository import StoredResource
+from api.data.sqlite.repository import StoredResource
 from api.fhir.search import INCLUDES, SearchRequest, constraint_alternatives, parse_search
 from api.fhir.visibility import served_body, visible
+from api.http.deps import Services
+from api.http.request_audit import RequestAudit
 from api.security.access import AccessPlan
 from api.security.principal import Principal
-from api.services import Services
 from evidence.core import Decision, ReasonCode
 
 MAX_INCLUDED = 200

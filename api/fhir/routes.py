@@ -7,7 +7,7 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from api.data.repository import SearchPage
+from api.data.sqlite.repository import SearchPage
 from api.errors import InvalidRequest, NotFound, Unauthorized
 from api.fhir.discovery import capability_statement, smart_configuration
 from api.fhir.includes import collect_included, included_entries, record_included
@@ -21,10 +21,10 @@ from api.fhir.search import (
     valid_id,
 )
 from api.fhir.visibility import known_type, served_body, visible
+from api.http.deps import Services, audit, services
 from api.security.access import AccessPlan, Reach
 from api.security.cursor import CursorInvalid, decode_cursor, encode_cursor, query_fingerprint
 from api.security.principal import Principal
-from api.services import Services, audit, services
 from evidence.core import Decision, ReasonCode
 
 router = APIRouter(prefix="/fhir")

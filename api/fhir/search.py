@@ -15,7 +15,7 @@ from api.data.indexing import (
     parse_fhir_date,
     sortable_number,
 )
-from api.data.search_sql import Criterion, SortKey
+from api.data.sqlite.search_sql import Criterion, SortKey
 from api.errors import InvalidRequest
 
 COUNT_DEFAULT = 20

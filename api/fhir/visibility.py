@@ -5,15 +5,15 @@ from typing import Any
 
 from fastapi import Request
 
-from api.audit_context import RequestAudit
 from api.data.indexing import SEARCH_PARAMS
-from api.data.repository import StoredResource
+from api.data.sqlite.repository import StoredResource
 from api.errors import NotFound
 from api.fhir.search import constraint_alternatives
+from api.http.deps import Services, audit
+from api.http.request_audit import RequestAudit
 from api.security.access import AccessPlan, Reach, decide_resource
 from api.security.principal import Principal
 from api.security.redaction import fields_to_redact, redact
-from api.services import Services, audit
 
 
 def known_type(request: Request, action: str, resource_type: str) -> None:

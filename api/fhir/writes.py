@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from api.data.indexing import owner_patient
-from api.data.repository import StoredResource
+from api.data.sqlite.repository import StoredResource
 from api.errors import (
     Forbidden,
     InvalidRequest,
@@ -22,8 +22,8 @@ from api.errors import (
 from api.fhir.responses import FhirResponse
 from api.fhir.search import resource_satisfies, valid_id
 from api.fhir.visibility import known_type, served_body, visible
+from api.http.deps import Services, audit, services
 from api.security.access import AccessPlan, Reach, decide_resource
-from api.services import Services, audit, services
 from evidence.core import Decision, ReasonCode
 
 router = APIRouter(prefix="/fhir")

@@ -159,7 +159,3 @@ def _within_reach(reach: PatientReach, owner: str, care_team_member: bool) -> tu
     if reach.kind is Reach.CARE_TEAM:
         return care_team_member, "" if care_team_member else str(ReasonCode.CARETEAM_NOT_MEMBER)
     return False, str(ReasonCode.COMPARTMENT_OUTSIDE)
-
-
-def hidden_label_codes(labels: frozenset[str], plan: AccessPlan) -> frozenset[str]:
-    return labels & plan.hidden_labels

@@ -6,7 +6,7 @@ from typing import Any
 from evidence.core.chain import GENESIS_HASH, chain_hash
 from evidence.core.problems import ChainProblem, VerificationReport
 from evidence.core.record import payload_from_row
-from evidence.core.seal_verify import ChainRow, ProducerVerifier
+from evidence.core.seal.verify import ChainRow, ProducerVerifier
 
 __all__ = ["ChainProblem", "VerificationReport", "verify_chain", "verify_patient_index"]
 

@@ -9,19 +9,21 @@ from typing import Any
 
 import orjson
 
-from evidence.core.alert_action_verify import ActionEvent, alert_action_problems
 from evidence.core.alert_actions import (
     ACKNOWLEDGE,
     ACKNOWLEDGED,
     OPEN,
     SUPPRESS,
     SUPPRESSED,
+    ActionEvent,
     AlertAction,
+    alert_action_problems,
     latest,
     suppressions,
 )
-from evidence.store.alert_action_schema import COLUMNS, TABLE
 from evidence.store.clickhouse import ALERT_COLUMNS, EvidenceStore, Page
+from evidence.store.schema import ALERT_ACTION_COLUMNS as COLUMNS
+from evidence.store.schema import ALERT_ACTIONS_TABLE as TABLE
 
 LATEST = "last_"  # prefix of an alert's latest action's columns
 

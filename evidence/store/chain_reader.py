@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from evidence.core.record import PAYLOAD_FIELDS_BY_VERSION, row_matches_hash
-from evidence.core.seal_verify import RawRow, Run
+from evidence.core.seal.verify import RawRow, Run
 from evidence.store.chain_records import (
     FIXED,
     HEAD,

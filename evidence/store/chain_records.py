@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from evidence.core.seal_verify import RawRow, Run
+from evidence.core.seal.verify import RawRow, Run
 
 # sequence, ok, plain, prev_hash, event_hash, event_id, leaf (the Merkle leaf hash)
 RECORD = struct.Struct("<QBB32s32s16s32s")

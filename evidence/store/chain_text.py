@@ -1,6 +1,6 @@
 """A chain row read as TabSeparated text (the slow path of `chain_reader`)."""
 
-from evidence.core.seal_verify import ChainRow
+from evidence.core.seal.verify import ChainRow
 
 
 def parse_text_row(line: str) -> ChainRow:

@@ -27,7 +27,7 @@ from evidence.store.patient_index import (
 )
 from evidence.store.row_check import checked_rows
 from evidence.store.schema import RETENTION_YEARS_DEFAULT, schema_statements
-from evidence.store.seal_schema import retention_statements, ttl_interval
+from evidence.store.seal.schema import retention_statements, ttl_interval
 
 T = TypeVar("T")
 log = structlog.get_logger("fhir_evidence.store")

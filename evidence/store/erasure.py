@@ -1,4 +1,4 @@
-"""Legal erasure of one data subject's evidence rows (the store's part; see api/erasure.py).
+"""Legal erasure of one data subject's evidence rows (the store's part; see api/boot/erasure.py).
 
 1. `plan`: the events that name the patient pseudonym (in `patient_hashes`, as the context
    patient, or as the acting Patient user). Events that also name other patients are kept
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from evidence.core.erasure import ErasedEvent, erasure_digest
 from evidence.store.clickhouse import EvidenceStore
-from evidence.store.seal_store import SealStore
+from evidence.store.seal.store import SealStore
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,15 +84,6 @@ FROM (SELECT JSONExtract(row, 'Tuple({fields})') AS t, row FROM {ingest})""",
     ]
 
 
-def chain_objects() -> list[tuple[str, str]]:
-    """(kind, name) of this version's ingest objects, the parse view first."""
-    return [
-        ("VIEW", f"access_parse_mv_{VERSION}"), ("VIEW", f"access_events_mv_{VERSION}"),
-        ("VIEW", f"access_by_patient_mv_{VERSION}"), ("TABLE", f"access_parsed_{VERSION}"),
-        ("TABLE", INGEST_TABLE),
-    ]  # fmt: skip
-
-
 VERSION = _version()
 INGEST_TABLE = f"access_ingest_{VERSION}"
 PARSED_TABLE = f"access_parsed_{VERSION}"  # below the parse step (INSERT ... SELECT of rows)

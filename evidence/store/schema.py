@@ -11,11 +11,10 @@ not repeated), `alert_actions` what auditors did about them (see `alert_actions`
 survives restarts.
 """
 
-from evidence.store.alert_action_schema import alert_action_statements
 from evidence.store.columns import EVENT_COLUMNS_DDL
 from evidence.store.ingest import ingest_statements
 from evidence.store.patient_index import index_statements
-from evidence.store.seal_schema import seal_statements, ttl_interval
+from evidence.store.seal.schema import seal_statements, ttl_interval
 
 RETENTION_YEARS_DEFAULT = 6
 
@@ -67,4 +66,34 @@ ORDER BY alert_id
 ORDER BY key""",
         *seal_statements(database, interval),
         *alert_action_statements(database, interval),
+    ]
+
+
+# Schema of `alert_actions`: every acknowledgement and suppression of an alert, never
+# updated (an alert's status is its latest action), sorted by alert id; the reason is the
+# auditor's plain text, the rest names the alert, the actor, the times and the request.
+ALERT_ACTIONS_TABLE = "alert_actions"
+ALERT_ACTION_COLUMNS: tuple[str, ...] = (
+    "alert_id", "action", "kind", "principal", "actor", "reason", "at_us", "until_us",
+    "request_id",
+)  # fmt: skip
+
+
+def alert_action_statements(database: str, ttl_interval: str) -> list[str]:
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {database}.{ALERT_ACTIONS_TABLE} (
+    alert_id String,
+    action LowCardinality(String),
+    kind LowCardinality(String),
+    principal String,
+    actor String,
+    reason String,
+    at_us Int64,
+    until_us Int64,
+    request_id String,
+    ts DateTime64(6, 'UTC') DEFAULT fromUnixTimestamp64Micro(at_us, 'UTC')
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(ts)
+ORDER BY (alert_id, at_us, request_id)
+TTL toDateTime(ts) + {ttl_interval}"""
     ]

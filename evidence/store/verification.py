@@ -1,5 +1,5 @@
 """Verify what the evidence store holds: chains, signed checkpoints, erasures and the
-by-patient index, over a time window (imperative shell around `evidence.core.seal_verify`).
+by-patient index, over a time window (imperative shell around `evidence.core.seal.verify`).
 
 Per producer the window becomes a range of sequences: it starts after the newest checkpoint
 older than the window (the anchor, whose signed frontier restarts the tree; genesis for a
@@ -12,18 +12,18 @@ from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import Any
 
-from evidence.core.checkpoint import VerifyFn
 from evidence.core.problems import ChainProblem, ErasedEntry, VerificationReport
-from evidence.core.seal_diagnosis import Diagnosis, diagnose, erasure_backing, settle
-from evidence.core.seal_trust import start_state, trusted_checkpoints
-from evidence.core.seal_verify import ChainRow, ErasureRecord, ProducerResult, ProducerVerifier
-from evidence.core.seals import StoredCheckpoint, stored_checkpoint
+from evidence.core.seal.checkpoint import VerifyFn
+from evidence.core.seal.diagnosis import Diagnosis, diagnose, erasure_backing, settle
+from evidence.core.seal.rows import StoredCheckpoint, stored_checkpoint
+from evidence.core.seal.trust import start_state, trusted_checkpoints
+from evidence.core.seal.verify import ChainRow, ErasureRecord, ProducerResult, ProducerVerifier
 from evidence.store.alert_actions import action_check_problems
 from evidence.store.chain_reader import ChainReader
 from evidence.store.clickhouse import EvidenceStore
 from evidence.store.engine_queue import EngineQueue
 from evidence.store.index_check import patient_index_problems
-from evidence.store.seal_store import SealStore
+from evidence.store.seal.store import SealStore
 
 NO_LIMIT = 2**63
 

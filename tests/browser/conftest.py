@@ -53,7 +53,7 @@ def browser_unavailable(reason: str) -> NoReturn:
 
 
 class DemoServer(ServerProcess):
-    """`fhir-evidence serve` (as `python -m api.cli serve`) as a user runs it first: embedded
+    """`fhir-evidence serve` (as `python -m api.boot.cli serve`) as a user runs it first: embedded
     pipeline and evidence store, demo data loaded into an empty data dir, the development
     issuer on (no trusted issuer)."""
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from api.devissuer import mint_token
+from api.access.devissuer import mint_token
 from api.settings import Settings
 from tests.support import wait_for
 

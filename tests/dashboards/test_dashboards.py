@@ -20,16 +20,16 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY
 
-import api.metrics
+import api.http.metrics
 import stream.metrics
 from evidence.core import AccessEvent, Decision
 from evidence.core.alert_actions import ACKNOWLEDGE, SUPPRESS, AlertAction
 from evidence.store import EvidenceStore
 from evidence.store import alert_actions as alert_action_store
-from evidence.store.checkpoints import Checkpointer
 from evidence.store.clickhouse import StoreUnavailable
 from evidence.store.columns import ROW_COLUMNS
-from evidence.store.signing import signer_from_seed
+from evidence.store.seal.checkpointer import Checkpointer
+from evidence.store.seal.signing import signer_from_seed
 from tests.evidence.builders import BASE_TS_US, make_event, sealed_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,7 +147,7 @@ SAMPLE_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_
 
 def _exported_metric_names() -> set[str]:
     """The series names a scrape can hold (a histogram's _bucket, _count and _sum)."""
-    assert api.metrics.REQUESTS and stream.metrics.RELAY_LAG  # registered on import
+    assert api.http.metrics.REQUESTS and stream.metrics.RELAY_LAG  # registered on import
     names = {"up"}
     for family in REGISTRY.collect():
         names.update(family.name + s for s in SAMPLE_SUFFIXES.get(family.type, ("",)))

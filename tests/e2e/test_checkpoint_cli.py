@@ -18,7 +18,7 @@ KEYS = "/.well-known/fhir-evidence/checkpoint-keys"
 
 
 def cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], env=server.env(),
+    return subprocess.run([sys.executable, "-m", "api.boot.cli", *args], env=server.env(),
                           capture_output=True, text=True, timeout=120)  # fmt: skip
 
 

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from tests.e2e.test_alerts import Receiver
-from tests.stream.kafka_support import consume_all
+from tests.stream.kafka.kafka_support import consume_all
 from tests.support import ServerProcess, TestIssuer, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e]

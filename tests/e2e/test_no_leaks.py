@@ -10,7 +10,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.data.synthetic import generate_dataset
+from api.data.synthetic.dataset import generate_dataset
 from tests.support import TestIssuer
 
 TYPES = ["Patient", "Observation", "Condition", "Encounter", "MedicationRequest", "CareTeam",

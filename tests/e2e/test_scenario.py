@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from api.data.synthetic import generate_dataset
-from api.runtime import DEMO_PATIENTS, DEMO_SEED
+from api.boot.runtime import DEMO_PATIENTS, DEMO_SEED
+from api.data.synthetic.dataset import generate_dataset
 from bench.scenario import (
     Credential,
     RunResult,

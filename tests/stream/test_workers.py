@@ -9,12 +9,12 @@ import orjson
 import pytest
 
 from evidence.store import StoreUnavailable
-from stream.messages import EvidenceMessage, decode_raw_event, encode_raw, raw_envelope
+from stream.kafka.messages import EvidenceMessage, decode_raw_event, encode_raw, raw_envelope
 from stream.outbox import OutboxReader
 from stream.pipeline import PoisonEvent
 from stream.workers import EvidenceSink, RawConverter, SinkStopped, batch_token
 from tests.evidence.builders import PSEUDONYMIZER
-from tests.stream.kafka_support import append, open_writer
+from tests.stream.kafka.kafka_support import append, open_writer
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from api.app import create_app
-from api.runtime import Runtime, build_runtime, load_demo_data, open_repository
+from api.boot.app import create_app
+from api.boot.runtime import Runtime, build_runtime, load_demo_data, open_repository
 from api.settings import Settings
 from evidence.store import EvidenceStore
 from tests.support import TestIssuer, wait_for

@@ -1,4 +1,4 @@
-"""GET /metrics (api/metrics.py; here for the shared in-process app): Prometheus text with
+"""GET /metrics (api/http/metrics.py; here for the shared in-process app): Prometheus text with
 request counts by status and decision, pipeline levels, rows stored; no identifiers."""
 
 import re

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from evidence.core.checkpoint import thumbprint
 from evidence.core.merkle import verify_consistency
+from evidence.core.seal.checkpoint import thumbprint
 from tests.api.audit.conftest import AuditApp
 
 README = Path(__file__).resolve().parents[3] / "README.md"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from api.app import create_app
-from api.runtime import Runtime, build_runtime
+from api.boot.app import create_app
+from api.boot.runtime import Runtime, build_runtime
 from api.settings import Settings
 from evidence.store import EvidenceStore
 from tests.support import TestIssuer

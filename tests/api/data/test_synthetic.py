@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
-from api.data.synthetic import dataset_summary, generate_dataset, practitioner_count
+from api.data.synthetic.dataset import dataset_summary, generate_dataset, practitioner_count
 
 Resource = dict[str, Any]
 ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -97,7 +97,7 @@ def test_other_seed_or_date_gives_different_data() -> None:
 def test_independent_of_hash_seed() -> None:
     """Output must not depend on set/dict hashing order (PYTHONHASHSEED)."""
     code = (
-        "import hashlib, json; from api.data.synthetic import generate_dataset; "
+        "import hashlib, json; from api.data.synthetic.dataset import generate_dataset; "
         "print(hashlib.sha256(json.dumps(generate_dataset(20, seed=3), sort_keys=True)"
         ".encode()).hexdigest())"
     )

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from api.data.repository import ResourceRepository
+from api.data.sqlite.repository import ResourceRepository
 from api.fhir import export_jobs
 from api.fhir.export_jobs import (
     Cancelled,

@@ -8,7 +8,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from api.issuers import keys_from_jwks
+from api.access.issuers import keys_from_jwks
 from api.security.tokens import TrustedKeys
 from tests.support import TestIssuer
 

@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evidence.core.merkle import leaf_hash
-from evidence.core.seal_trust import start_state, trusted_checkpoints
-from evidence.core.seal_verify import ChainRow, ErasureRecord, ProducerResult, ProducerVerifier
+from evidence.core.seal.trust import start_state, trusted_checkpoints
+from evidence.core.seal.verify import ChainRow, ErasureRecord, ProducerResult, ProducerVerifier
 from evidence.store.chain_records import RECORD_ALL, RECORD_ALL_DTYPE, distinct, window_items
-from tests.evidence.core.test_seal_verify import (
+from tests.evidence.core.seal.test_verify import (
     HEX_ROWS,
     KEYS,
     PRODUCER,

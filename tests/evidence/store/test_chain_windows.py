@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from evidence.core.merkle import leaf_hash
-from evidence.core.seal_verify import Run
+from evidence.core.seal.verify import Run
 from evidence.store import EvidenceStore, chain_reader
 from evidence.store.verification import verify_store
 from tests.evidence.builders import make_event, sealed_rows

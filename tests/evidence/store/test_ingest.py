@@ -11,7 +11,7 @@ import pytest
 
 from evidence.store import EvidenceStore
 from evidence.store.columns import ROW_COLUMNS
-from evidence.store.ingest import PARALLEL_VIEWS_FROM, chain_objects
+from evidence.store.ingest import INGEST_TABLE, PARALLEL_VIEWS_FROM, PARSED_TABLE, VERSION
 from evidence.store.patient_index import FILTER_COLUMNS
 from evidence.store.row_check import InvalidEvidenceRow, checked_rows
 from evidence.store.verification import verify_store
@@ -88,6 +88,15 @@ def bare_store(chdb_client: Any) -> Iterator[EvidenceStore]:
     store.apply_schema()
     yield store
     store.command(f"DROP DATABASE IF EXISTS {store.database}")
+
+
+def chain_objects() -> list[tuple[str, str]]:
+    """(kind, name) of this version's ingest objects, the parse view first."""
+    return [
+        ("VIEW", f"access_parse_mv_{VERSION}"), ("VIEW", f"access_events_mv_{VERSION}"),
+        ("VIEW", f"access_by_patient_mv_{VERSION}"), ("TABLE", PARSED_TABLE),
+        ("TABLE", INGEST_TABLE),
+    ]  # fmt: skip
 
 
 def drop_ingest(store: EvidenceStore) -> None:

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from evidence.store import EvidenceStore
-from evidence.store.seal_schema import ttl_interval
+from evidence.store.seal.schema import ttl_interval
 
 TABLES = ("access_events", "access_by_patient", "alerts", "checkpoints", "erasures")
 

@@ -11,11 +11,11 @@ from typing import Any
 import orjson
 import pytest
 
-from evidence.core.checkpoint import decode_body, encode_body
 from evidence.core.problems import VerificationReport
+from evidence.core.seal.checkpoint import decode_body, encode_body
 from evidence.store import EvidenceStore
-from evidence.store.checkpoints import Checkpointer
-from evidence.store.signing import signer_from_seed, verifiers
+from evidence.store.seal.checkpointer import Checkpointer
+from evidence.store.seal.signing import signer_from_seed, verifiers
 from evidence.store.verification import verify_store
 from tests.evidence.builders import make_event, sealed_rows
 from tests.evidence.core.test_verify import reseal

@@ -1,0 +1,163 @@
+"""The `fhir-evidence` command line (composition root for processes)."""
+
+from typing import Annotated
+
+import typer
+
+from api.settings import Settings
+
+cli = typer.Typer(add_completion=False, no_args_is_help=True, help="fhir-evidence")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8080,
+    demo_data: Annotated[bool, typer.Option("--demo-data/--no-demo-data")] = True,
+    role: Annotated[
+        str, typer.Option(help="all: API + pipeline; api: API and relay only (with Kafka)")
+    ] = "all",
+) -> None:
+    """Run the FHIR API, audit outbox, stream processing, evidence store and auditor API."""
+    import uvicorn
+
+    from api.boot.app import create_app
+    from api.boot.logs import configure_logging
+    from api.boot.runtime import build_runtime
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    if role not in ("all", "api"):
+        typer.echo("--role is all or api", err=True)
+        raise typer.Exit(2)
+    if role == "api" and not settings.kafka_bootstrap:
+        typer.echo("--role api needs FHIR_EVIDENCE_KAFKA_BOOTSTRAP", err=True)
+        raise typer.Exit(2)
+    runtime = build_runtime(settings, demo_data=demo_data, role=role)
+    config = uvicorn.Config(
+        create_app(runtime),
+        host=host,
+        port=port,
+        access_log=False,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    uvicorn.Server(config).run()
+
+
+@cli.command()
+def worker() -> None:
+    """Run the stream workers alone (Kafka → pseudonymise → evidence store → detection)."""
+    from api.boot.logs import configure_logging
+    from api.boot.worker import run_worker
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    if not settings.kafka_bootstrap:
+        typer.echo("the worker needs FHIR_EVIDENCE_KAFKA_BOOTSTRAP", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(run_worker(settings))
+
+
+@cli.command()
+def seed(
+    patients: Annotated[int, typer.Option(min=1, max=100_000)] = 200,
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same data)")] = 42,
+) -> None:
+    """Load deterministic synthetic data into the FHIR store of the data dir."""
+    from api.boot.runtime import load_demo_data, open_repository
+
+    repository = open_repository(Settings())
+    count = load_demo_data(repository, patients, seed)
+    repository.close()
+    typer.echo(f"loaded {count} resources for {patients} patients (seed {seed})")
+
+
+@cli.command()
+def token(
+    sub: Annotated[str, typer.Option(help="subject of the token")],
+    scope: Annotated[str, typer.Option(help="space-separated SMART scopes")],
+    patient: Annotated[str, typer.Option(help="patient in context")] = "",
+    fhir_user: Annotated[str, typer.Option("--fhir-user", help="e.g. Practitioner/123")] = "",
+    purpose: Annotated[str, typer.Option(help="purpose of use, e.g. TREAT or ETREAT")] = "",
+    clearance: Annotated[str, typer.Option(help="comma-separated labels, e.g. HIV,R")] = "",
+    ttl: Annotated[int, typer.Option(min=1, help="lifetime in seconds")] = 300,
+) -> None:
+    """Print an access token signed by the built-in development issuer."""
+    from api.access.devissuer import mint_token
+
+    settings = Settings()
+    if not settings.dev_issuer_enabled:
+        typer.echo("the development issuer is off: trusted issuers are configured", err=True)
+        raise typer.Exit(2)
+    labels = [c.strip() for c in clearance.split(",") if c.strip()]
+    typer.echo(mint_token(settings, sub, scope, ttl, patient, fhir_user, purpose, labels))
+
+
+@cli.command()
+def verify(
+    since: Annotated[str, typer.Option(help="ISO 8601 start")] = "",
+    until: Annotated[str, typer.Option(help="ISO 8601 end")] = "",
+    keys: Annotated[str, typer.Option(help="JWKS file of the checkpoint keys")] = "",
+) -> None:
+    """Check the integrity of the evidence; exit 0 when intact, 1 with a report otherwise."""
+    import json
+    from pathlib import Path
+
+    from api.audit.views import parse_instant_us
+    from api.boot.checkpointing import public_jwks, verify_evidence
+    from evidence.store import StoreUnavailable, open_evidence_store
+    from evidence.store.clickhouse import store_dsn
+
+    settings = Settings()
+    jwks = json.loads(Path(keys).read_text()) if keys else public_jwks(settings)
+    try:
+        store = open_evidence_store(store_dsn(settings.clickhouse_url, settings.data_dir))
+        window = parse_instant_us(since, 0), parse_instant_us(until, 2**62)
+        report = verify_evidence(settings, store, jwks, *window)
+    except StoreUnavailable:
+        typer.echo(
+            "the evidence store cannot be opened (with the embedded store, stop the "
+            "server first or use GET /audit/verify)",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(report.as_dict(), indent=2))
+    raise typer.Exit(0 if report.intact else 1)
+
+
+@cli.command()
+def erase(
+    patient: Annotated[str, typer.Option(help="the patient id whose evidence rows go")],
+    reason: Annotated[str, typer.Option(help="the legal basis, kept with the erasure")],
+    include_shared: Annotated[
+        bool, typer.Option(help="also erase events that name other patients as well")
+    ] = False,
+) -> None:
+    """Erase one patient's evidence rows, recorded so that verification still holds."""
+    from api.boot.erasure import erase_patient
+    from evidence.store import StoreUnavailable
+
+    try:
+        outcome = erase_patient(Settings(), patient, reason, include_shared)
+    except StoreUnavailable:
+        typer.echo("the evidence store cannot be opened (stop the server first)", err=True)
+        raise typer.Exit(2) from None
+    except RuntimeError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"erasure {outcome.erasure_id}: {outcome.erased} events erased"
+        + (f", recorded by event {outcome.recorded_by}" if outcome.recorded_by else "")
+        + (f"; {outcome.kept_shared} events naming other patients too were kept "
+           "(--include-shared erases them)" if outcome.kept_shared else "")
+    )  # fmt: skip
+
+
+def main() -> None:
+    cli(prog_name="fhir-evidence")
+
+
+if __name__ == "__main__":
+    main()

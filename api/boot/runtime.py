@@ -1,0 +1,184 @@
+"""The embedded runtime: every component built from Settings (composition root)."""
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import structlog
+
+from api.access.devissuer import load_or_create_key, public_jwks
+from api.access.guard import Guard
+from api.access.issuers import IssuerKeys, issuer_keys_for, keys_from_jwks
+from api.boot.alerting import Alerting, build_alerting
+from api.boot.checkpointing import build_checkpoint_runner, checkpoint_jwks, checkpoint_signer
+from api.boot.keys import HASH_KEY_VERSION, derived_key, hash_key
+from api.data.sqlite.repository import ResourceRepository
+from api.data.synthetic.dataset import generate_dataset
+from api.http.deps import Services
+from api.security.tokens import TokenPolicy
+from api.settings import Settings
+from evidence.core import AccessEvent, Decision, Pseudonymizer
+from evidence.core.record import evidence_payload
+from evidence.store import EvidenceStore, open_evidence_store
+from evidence.store.clickhouse import store_dsn
+from evidence.store.seal.checkpointer import CheckpointRunner
+from stream.inline import InlineProcessor
+from stream.outbox import OutboxReader, OutboxWriter
+
+if TYPE_CHECKING:  # faust and aiokafka are imported only when Kafka is configured
+    from stream.kafka.app import WorkerHost
+    from stream.kafka.relay import OutboxRelay
+
+log = structlog.get_logger("fhir_evidence.runtime")
+DEMO_PATIENTS = 200
+DEMO_SEED = 42
+
+
+@dataclass
+class Runtime:
+    services: Services
+    outbox: OutboxWriter
+    processor: InlineProcessor | None
+    owns_store: bool = True  # a store handed in by the caller is the caller's to close
+    alerting: Alerting | None = None
+    relay: "OutboxRelay | None" = None  # distributed: outbox → Kafka
+    workers: "WorkerHost | None" = None  # distributed: faust agents in this process
+    checkpoints: CheckpointRunner | None = None  # embedded: signed Merkle checkpoints
+
+    def start(self) -> None:
+        if self.alerting is not None:
+            self.alerting.start()
+        if self.processor is not None:
+            self.processor.start()
+        if self.checkpoints is not None:
+            self.checkpoints.start()
+        if self.workers is not None:
+            self.workers.start()
+        if self.relay is not None:
+            self.relay.start()
+
+    async def announce(self, clock_us: Callable[[], int]) -> None:
+        """Evidence of what changed in the product itself: when the detection rules in force
+        differ from the last run, one event says so (chained like every other)."""
+        if self.alerting is None or not self.alerting.detector.rules_changed:
+            return
+        fingerprint = self.alerting.detector.fingerprint
+        event = AccessEvent(
+            event_id=uuid.uuid4().hex, request_id=uuid.uuid4().hex, trace_id="",
+            ts_us=clock_us(), method="INTERNAL", route="internal", action="detection.rules",
+            resource_type="", decision=Decision.ALLOW, status=200,
+            reasons=("rules.changed",), sub="system:fhir-evidence",
+            policy_version=f"detection:{fingerprint}",
+        )  # fmt: skip
+        await self.outbox.append(event)
+        self.alerting.detector.rules_recorded()
+
+    def stop(self, drain_timeout: float = 20.0) -> None:
+        """Drain the outbox into the evidence store, then close everything."""
+        if self.processor is not None:
+            drained = self.processor.drain(drain_timeout)
+            self.processor.stop()
+            log.info("processor stopped", drained=drained, position=self.processor.position)
+        if self.checkpoints is not None:
+            self.checkpoints.stop()  # one last pass seals what was just drained
+        if self.relay is not None:
+            drained = self.relay.drain(drain_timeout)
+            self.relay.stop()
+            log.info("relay stopped", drained=drained, position=self.relay.position)
+        if self.workers is not None:
+            self.workers.stop(drain_timeout)
+        if self.alerting is not None:
+            self.alerting.stop()
+        self.outbox.close()
+        self.services.repository.close()
+        if self.owns_store:
+            self.services.store.close()
+
+
+def open_repository(settings: Settings) -> ResourceRepository:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return ResourceRepository(settings.data_dir / "fhir.sqlite")
+
+
+def load_demo_data(repository: ResourceRepository, patients: int, seed: int) -> int:
+    resources = generate_dataset(patients=patients, seed=seed)
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return repository.save_many(resources, now)
+
+
+def _dev_issuer(settings: Settings, guard_keys: IssuerKeys) -> dict[str, object] | None:
+    if not settings.dev_issuer_enabled:
+        return None
+    jwks = public_jwks(load_or_create_key(settings.data_dir))
+    guard_keys.add_static(settings.dev_issuer_url, settings.fhir_base, keys_from_jwks(jwks))
+    log.warning(
+        "development issuer enabled: tokens minted by `fhir-evidence token` are "
+        "trusted; configure FHIR_EVIDENCE_TRUSTED_ISSUERS for production"
+    )
+    return jwks
+
+
+def build_runtime(
+    settings: Settings,
+    demo_data: bool = True,
+    store: EvidenceStore | None = None,
+    inline: bool = True,
+    role: str = "all",
+) -> Runtime:
+    """`role`: "all" runs every part this process can (the API and, with Kafka, the relay
+    and the stream workers); "api" leaves the stream workers to `fhir-evidence worker`."""
+    repository = open_repository(settings)
+    if demo_data and repository.is_empty():
+        count = load_demo_data(repository, DEMO_PATIENTS, DEMO_SEED)
+        log.info("demo data loaded", resources=count)
+    master = hash_key(settings)
+    pseudonymizer = Pseudonymizer(master, HASH_KEY_VERSION)
+    keys = issuer_keys_for(settings)
+    dev_jwks = _dev_issuer(settings, keys)
+    policy = TokenPolicy(settings.max_token_lifetime_s, settings.token_leeway_s)
+    rate = (settings.rate_limit_per_s, settings.rate_limit_burst)
+    guard = Guard(keys, policy, repository, rate=rate)
+    outbox_path = settings.data_dir / "outbox.sqlite"
+    outbox = OutboxWriter(
+        outbox_path, lambda e: evidence_payload(e, pseudonymizer), HASH_KEY_VERSION
+    )
+    owns_store = store is None
+    store = store or open_evidence_store(
+        store_dsn(settings.clickhouse_url, settings.data_dir),
+        retention_days=settings.retention_days,
+    )
+    signer = checkpoint_signer(settings)
+    processor = alerting = relay = workers = checkpoints = None
+    if settings.kafka_bootstrap:
+        from api.boot.kafka import build_relay, build_workers
+
+        relay = build_relay(settings, outbox_path, outbox.wait_for_commit)
+        if role == "api" and not settings.clickhouse_url:
+            log.warning("--role api with the embedded evidence store: the workers elsewhere "
+                        "cannot write it; set FHIR_EVIDENCE_CLICKHOUSE_URL")  # fmt: skip
+        if role == "all":
+            workers, alerting = build_workers(settings, store, pseudonymizer)
+    elif inline:
+        alerting = build_alerting(settings, store, pseudonymizer)
+        reader = OutboxReader(outbox_path, "inline-processor")
+        processor = InlineProcessor(
+            reader, store, outbox.wait_for_commit, observer=alerting.detector.observe
+        )
+        checkpoints = build_checkpoint_runner(settings, store, signer)
+    services = Services(
+        settings,
+        repository,
+        guard,
+        store,
+        pseudonymizer,
+        derived_key(master, "cursor/v1"),
+        dev_jwks,
+        {rtype: tuple(fields) for rtype, fields in settings.redactions.items()},
+        checkpoint_jwks=checkpoint_jwks(settings, signer),
+        outbox=outbox,
+    )
+    if alerting is not None:  # the detector runs here: suppressions take effect at once
+        services.alert_actions_changed = alerting.detector.actions_changed
+    return Runtime(services, outbox, processor, owns_store, alerting, relay, workers, checkpoints)

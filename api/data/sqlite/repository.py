@@ -1,0 +1,256 @@
+"""The FHIR resource repository: SQLite in WAL mode, JSON bodies plus search-index rows.
+
+Access reach and hidden labels are applied inside the SQL (never by post-filtering a page),
+so totals and paging agree with what the caller may see.
+"""
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from api.data.indexing import care_team_links, index_entries, owner_patient, security_labels
+from api.data.sqlite.search_sql import (
+    Alternatives,
+    Criterion,
+    SortKey,
+    constraint_sql,
+    count_query,
+    page_query,
+)
+
+__all__ = [
+    "Criterion",
+    "RepositoryUnavailable",
+    "ResourceRepository",
+    "SearchPage",
+    "StoredResource",
+]
+from api.security.access import PatientReach, Reach
+from evidence.core import FhirEvidenceError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS resources (
+    type TEXT NOT NULL, id TEXT NOT NULL, version_id INTEGER NOT NULL,
+    last_updated TEXT NOT NULL, patient_id TEXT NOT NULL, labels TEXT NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0, body BLOB NOT NULL,
+    PRIMARY KEY (type, id)
+);
+CREATE INDEX IF NOT EXISTS resources_visible
+    ON resources (type, deleted, patient_id, labels, id);
+CREATE TABLE IF NOT EXISTS search_index (
+    type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
+    value TEXT NOT NULL, lo TEXT NOT NULL, hi TEXT NOT NULL,
+    patient_id TEXT NOT NULL, labels TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_value
+    ON search_index (type, param, value, patient_id, labels, id);
+CREATE INDEX IF NOT EXISTS search_range
+    ON search_index (type, param, lo, hi, patient_id, labels, id);
+CREATE INDEX IF NOT EXISTS search_owner ON search_index (type, id);
+CREATE TABLE IF NOT EXISTS care_team_members (
+    care_team_id TEXT NOT NULL, practitioner TEXT NOT NULL, patient_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS care_team_by_member ON care_team_members (practitioner, patient_id);
+CREATE INDEX IF NOT EXISTS care_team_by_id ON care_team_members (care_team_id);
+"""
+
+
+class RepositoryUnavailable(FhirEvidenceError):
+    code = "repository.unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResource:
+    resource_type: str
+    id: str
+    version_id: int
+    patient_id: str
+    labels: frozenset[str]
+    body: bytes  # the JSON as stored, served as is
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(orjson.loads(self.body))
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    rows: list[StoredResource]
+    total: int  # visible to the caller
+    in_reach: int  # within the caller's patient reach, labels ignored
+    matching: int  # matching the query, policy ignored (never disclosed to the caller)
+
+
+def _labels_text(labels: frozenset[str]) -> str:
+    return "".join(f"|{code}|" for code in sorted(labels))
+
+
+class ResourceRepository:
+    def __init__(self, path: Path) -> None:
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+        self._lock = threading.RLock()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Serialise use of the connection; SQLite errors stop here as RepositoryUnavailable."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.Error as exc:
+                raise RepositoryUnavailable("the FHIR store failed") from exc
+
+    def close(self) -> None:
+        with self._locked():
+            self._conn.close()
+
+    def is_empty(self) -> bool:
+        with self._locked():
+            return self._conn.execute("SELECT 1 FROM resources LIMIT 1").fetchone() is None
+
+    def read(self, resource_type: str, resource_id: str) -> StoredResource | None:
+        with self._locked():
+            row = self._conn.execute(
+                "SELECT type, id, version_id, patient_id, labels, body FROM resources "
+                "WHERE type = ? AND id = ? AND deleted = 0",
+                (resource_type, resource_id),
+            ).fetchone()
+        return _stored(row) if row else None
+
+    def save(self, resource: dict[str, Any], now_iso: str) -> tuple[StoredResource, bool]:
+        """Create or update (version bumped, meta maintained); returns (stored, created)."""
+        with self._locked():
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                stored, created = self._save(resource, now_iso)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return stored, created
+
+    def save_many(self, resources: Iterable[dict[str, Any]], now_iso: str) -> int:
+        count = 0
+        with self._locked():
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for resource in resources:
+                    self._save(resource, now_iso)
+                    count += 1
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return count
+
+    def _save(self, resource: dict[str, Any], now_iso: str) -> tuple[StoredResource, bool]:
+        rtype, rid = resource["resourceType"], resource["id"]
+        row = self._conn.execute(
+            "SELECT version_id FROM resources WHERE type = ? AND id = ?", (rtype, rid)
+        ).fetchone()
+        version = (row[0] + 1) if row else 1
+        meta = dict(resource.get("meta", {}))
+        meta.update(versionId=str(version), lastUpdated=now_iso)
+        body_dict = {**resource, "meta": meta}
+        body = orjson.dumps(body_dict)
+        patient, labels = owner_patient(body_dict), security_labels(body_dict)
+        self._conn.execute(
+            "INSERT OR REPLACE INTO resources VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
+            (rtype, rid, version, now_iso, patient, _labels_text(labels), body),
+        )
+        self._reindex(rtype, rid, body_dict, patient, _labels_text(labels))
+        return StoredResource(rtype, rid, version, patient, labels, body), row is None
+
+    def _reindex(
+        self,
+        rtype: str,
+        rid: str,
+        resource: dict[str, Any] | None,
+        patient: str = "",
+        labels: str = "",
+    ) -> None:
+        self._conn.execute("DELETE FROM search_index WHERE type = ? AND id = ?", (rtype, rid))
+        if rtype == "CareTeam":
+            self._conn.execute("DELETE FROM care_team_members WHERE care_team_id = ?", (rid,))
+        if resource is None:
+            return
+        self._conn.executemany(
+            "INSERT INTO search_index VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(rtype, rid, *entry, patient, labels) for entry in index_entries(resource)],
+        )
+        self._conn.executemany(
+            "INSERT INTO care_team_members VALUES (?, ?, ?)",
+            [(rid, member, patient) for member, patient in care_team_links(resource)],
+        )
+
+    def delete(self, resource_type: str, resource_id: str, now_iso: str) -> bool:
+        with self._locked():
+            self._conn.execute("BEGIN IMMEDIATE")
+            cursor = self._conn.execute(
+                "UPDATE resources SET deleted = 1, version_id = version_id + 1, "
+                "last_updated = ? WHERE type = ? AND id = ? AND deleted = 0",
+                (now_iso, resource_type, resource_id),
+            )
+            if cursor.rowcount:
+                self._reindex(resource_type, resource_id, None)
+            self._conn.execute("COMMIT")
+        return cursor.rowcount > 0
+
+    def satisfies(self, resource_type: str, resource_id: str, alternatives: Alternatives) -> bool:
+        """Whether the stored resource meets one of the granular-scope alternatives."""
+        constrained = constraint_sql(resource_type, alternatives, "r.id")
+        sql = f"SELECT 1 FROM resources r WHERE r.type = ? AND r.id = ? AND {constrained.text}"
+        with self._locked():
+            row = self._conn.execute(sql, (resource_type, resource_id, *constrained.args))
+            return row.fetchone() is not None
+
+    def care_team_member(self, practitioner: str, patient_id: str) -> bool:
+        with self._locked():
+            row = self._conn.execute(
+                "SELECT 1 FROM care_team_members WHERE practitioner = ? AND patient_id = ? LIMIT 1",
+                (practitioner, patient_id),
+            ).fetchone()
+        return row is not None
+
+    def search(
+        self,
+        resource_type: str,
+        criteria: Sequence[Criterion],
+        reach: PatientReach,
+        hidden_labels: frozenset[str],
+        limit: int,
+        offset: int,
+        count_outside_reach: bool = False,
+        alternatives: Alternatives = (),
+        sort: Sequence[SortKey] = (),
+    ) -> SearchPage:
+        """One page of what the caller may see, with the counts the evidence needs.
+
+        Counting matches outside the caller's reach reads everything the query matches, so
+        it is done only on request (when the query names patients, where it is cheap).
+        """
+        page = page_query(
+            resource_type, criteria, reach, hidden_labels, limit, offset, alternatives, sort
+        )
+        counts = count_query(resource_type, criteria, reach, hidden_labels, alternatives)
+        with self._locked():
+            rows = self._conn.execute(page.text, page.args).fetchall() if limit > 0 else []
+            in_reach, total = self._conn.execute(counts.text, counts.args).fetchone()
+            matching = in_reach
+            if count_outside_reach and reach.kind is not Reach.ALL:
+                everything = count_query(resource_type, criteria, None, frozenset())
+                matching = self._conn.execute(everything.text, everything.args).fetchone()[0]
+        return SearchPage([_stored(row) for row in rows], int(total), int(in_reach), int(matching))
+
+
+def _stored(row: Sequence[Any]) -> StoredResource:
+    rtype, rid, version, patient, labels, body = row
+    codes = frozenset(code for code in labels.split("|") if code)
+    return StoredResource(rtype, rid, version, patient, codes, body)

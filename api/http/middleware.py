@@ -1,0 +1,158 @@
+"""EvidenceMiddleware (pure ASGI): one AccessEvent per request, durable before the response.
+
+The event is appended to the outbox when the handler starts its response; the response
+is released only after the append returned. If the outbox cannot be written the client
+gets a 503 OperationOutcome instead (fail closed). Unhandled errors become a 500 that
+discloses nothing. Bodies over the limit are refused with 413 before they are read.
+"""
+
+import re
+import uuid
+from collections.abc import Callable
+
+import orjson
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.fhir.responses import FHIR_JSON, operation_outcome
+from api.http.metrics import count_request
+from api.http.request_audit import RequestAudit
+from evidence.core import Decision, ReasonCode
+from stream.outbox import OutboxUnavailable, OutboxWriter
+
+log = structlog.get_logger("fhir_evidence.http")
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+Clock = Callable[[], int]  # microseconds since the epoch
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # the only ones whose handlers read bodies
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+def _outcome_messages(status: int, code: str, text: str, request_id: str) -> list[Message]:
+    body = orjson.dumps(operation_outcome("error", code, text))
+    headers = [
+        (b"content-type", FHIR_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id.encode()),
+    ]
+    return [
+        {"type": "http.response.start", "status": status, "headers": headers},
+        {"type": "http.response.body", "body": body},
+    ]
+
+
+class EvidenceMiddleware:
+    def __init__(
+        self, app: ASGIApp, outbox: OutboxWriter, clock: Clock, max_body_bytes: int
+    ) -> None:
+        self.app = app
+        self.outbox = outbox
+        self.clock = clock
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex
+        match = _TRACEPARENT.match(_header(scope, b"traceparent"))
+        audit = RequestAudit(request_id, match.group(1) if match else request_id, scope["method"])
+        scope.setdefault("state", {})["audit"] = audit
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        exchange = _Exchange(self, scope, send, audit)
+        declared = _header(scope, b"content-length")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            await exchange.refuse(413, "too-costly", "The request body is too large.")
+            return
+        try:
+            if scope["method"] in _BODY_METHODS:
+                receive = exchange.limited_receive(receive)
+            await self.app(scope, receive, exchange.send)
+        except BodyTooLarge:
+            await exchange.refuse(413, "too-costly", "The request body is too large.")
+        except Exception:
+            log.exception("unhandled error", request_id=request_id)
+            await exchange.refuse(500, "exception", "An internal error occurred.")
+
+
+class _Exchange:
+    """The send side of one request: audits at response start, swallows after a refusal."""
+
+    def __init__(
+        self, mw: EvidenceMiddleware, scope: Scope, send: Send, audit: RequestAudit
+    ) -> None:
+        self.mw, self.scope, self.downstream, self.audit = mw, scope, send, audit
+        self.started = False
+        self.replaced = False
+        self.received = 0
+
+    def limited_receive(self, receive: Receive) -> Receive:
+        async def wrapped() -> Message:
+            message = await receive()
+            self.received += len(message.get("body", b""))
+            if self.received > self.mw.max_body_bytes:
+                raise BodyTooLarge
+            return message
+
+        return wrapped
+
+    async def send(self, message: Message) -> None:
+        if self.replaced:
+            return
+        if message["type"] == "http.response.start":
+            if not await self._record(message["status"]):
+                return
+            message = dict(message)
+            message["headers"] = [
+                *message.get("headers", []),
+                (b"x-request-id", self.audit.request_id.encode()),
+            ]
+            self.started = True
+        await self.downstream(message)
+
+    async def _record(self, status: int) -> bool:
+        route = getattr(self.scope.get("route"), "path", "") or "unmatched"
+        event = self.audit.to_event(uuid.uuid4().hex, self.mw.clock(), route, status)
+        try:
+            await self.mw.outbox.append(event)
+            count_request(status, str(event.decision))
+        except OutboxUnavailable:
+            count_request(503, "unrecorded")
+            log.error("audit outbox unavailable; refusing", request_id=self.audit.request_id)
+            self.replaced = True
+            for msg in _outcome_messages(
+                503, "transient", "The service is temporarily unavailable.", self.audit.request_id
+            ):
+                await self.downstream(msg)
+            return False
+        return True
+
+    async def refuse(self, status: int, code: str, text: str) -> None:
+        if self.started:
+            return  # the response is under way; its event is recorded already
+        reason = {413: ReasonCode.REQUEST_TOO_LARGE}.get(status, ReasonCode.DEPENDENCY_FAILED)
+        self.audit.decide(Decision.DENY, str(reason))
+        for message in _outcome_messages(status, code, text, self.audit.request_id):
+            await self.send(message)
+
+
+class UnrecordedAuditMiddleware:
+    """Gives handlers an audit context that is never recorded (benchmark baseline only)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            audit = RequestAudit("baseline", "baseline", scope["method"])
+            scope.setdefault("state", {})["audit"] = audit
+        await self.app(scope, receive, send)

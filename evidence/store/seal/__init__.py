@@ -1,0 +1,1 @@
+"""Checkpoints in the evidence store: schema, the sealing Checkpointer, signing keys, proofs."""

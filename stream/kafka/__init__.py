@@ -1,0 +1,1 @@
+"""The distributed driver: outbox relay → Kafka topics → faust agents running the stream step."""
