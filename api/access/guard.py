@@ -17,7 +17,7 @@ from typing import Any
 from starlette.requests import Request
 
 from api.access.issuers import IssuerKeys
-from api.data.sqlite.repository import ResourceRepository
+from api.data.port import FhirData
 from api.errors import Forbidden, ServiceUnavailable, TooManyRequests, Unauthorized
 from api.http.request_audit import RequestAudit
 from api.security.access import POLICY_VERSION, AccessPlan, plan_access
@@ -63,7 +63,7 @@ class Guard:
         self,
         keys: IssuerKeys,
         policy: TokenPolicy,
-        repository: ResourceRepository,
+        repository: FhirData,
         clock: Clock = time.time,
         rate: tuple[float, float] = (0.0, 0.0),
     ) -> None:

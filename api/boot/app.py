@@ -17,7 +17,7 @@ from api.audit.proofs import router as proofs_router
 from api.audit.routes import router as audit_router
 from api.boot.runtime import Runtime
 from api.console.routes import router as console_router
-from api.data.sqlite.repository import RepositoryUnavailable
+from api.data.port import RepositoryUnavailable
 from api.errors import ApiError
 from api.fhir.export import router as export_router
 from api.fhir.responses import outcome_response

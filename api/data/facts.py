@@ -9,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from api.data.sqlite.repository import RepositoryUnavailable, ResourceRepository
+from api.data.port import FhirData, RepositoryUnavailable
 from stream.enrich import PatientFacts
 
 FLAG_SYSTEM = "http://fhir-evidence.example/patient-flags"
@@ -29,7 +29,7 @@ def patient_facts_of(resource: dict[str, Any]) -> PatientFacts:
 
 
 class ContextLookup:
-    def __init__(self, repository: ResourceRepository, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, repository: FhirData, clock: Callable[[], float] = time.monotonic):
         self._repository = repository
         self._clock = clock
         self._cache: OrderedDict[tuple[str, str], tuple[Any, float]] = OrderedDict()

@@ -4,7 +4,7 @@ Each job lives in `<data_dir>/exports/<job-id>/`: `job.json` (what it needs to r
 after a restart and to answer polls), one `<Type>.ndjson` per exported type (stored JSON
 bodies, one a line) and `<Type>.patients` (the owner patients of those lines, for the
 evidence of downloads). The runner reads through the same policy-aware
-`ResourceRepository.search` as a FHIR search (labels withheld inside the SQL), page by page,
+`FhirData.search` as a FHIR search (labels withheld inside the SQL), page by page,
 in a worker thread so the event loop stays free.
 """
 
@@ -22,7 +22,7 @@ from typing import BinaryIO
 import orjson
 import structlog
 
-from api.data.sqlite.repository import Criterion, RepositoryUnavailable, ResourceRepository
+from api.data.port import Criterion, FhirData, RepositoryUnavailable
 from api.fhir.export_params import (
     COMPLETED,
     FAILED,
@@ -124,7 +124,7 @@ class JobControl:
 
 
 def write_export(
-    repository: ResourceRepository, store: JobStore, job: ExportJob, control: JobControl
+    repository: FhirData, store: JobStore, job: ExportJob, control: JobControl
 ) -> list[OutputFile]:
     outputs = []
     for index, resource_type in enumerate(job.types):
@@ -134,7 +134,7 @@ def write_export(
 
 
 def _write_type(
-    repository: ResourceRepository,
+    repository: FhirData,
     store: JobStore,
     job: ExportJob,
     resource_type: str,
@@ -163,7 +163,7 @@ def _write_type(
 
 @dataclass(frozen=True, slots=True)
 class _TypeQuery:
-    repository: ResourceRepository
+    repository: FhirData
     resource_type: str
     hidden_labels: frozenset[str]
     granular: list[list[Criterion]]
@@ -230,9 +230,7 @@ class _Running:
 class ExportJobs:
     """Starts, resumes and cancels jobs of this process; everything durable is in the store."""
 
-    def __init__(
-        self, store: JobStore, repository: ResourceRepository, clock: Callable[[], float]
-    ) -> None:
+    def __init__(self, store: JobStore, repository: FhirData, clock: Callable[[], float]) -> None:
         self.store = store
         self._repository = repository
         self._clock = clock

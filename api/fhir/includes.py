@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from api.data.indexing import index_entries
-from api.data.sqlite.repository import StoredResource
+from api.data.port import StoredResource
 from api.fhir.search import INCLUDES, SearchRequest, constraint_alternatives, parse_search
 from api.fhir.visibility import served_body, visible
 from api.http.deps import Services

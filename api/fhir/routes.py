@@ -7,7 +7,7 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from api.data.sqlite.repository import SearchPage
+from api.data.port import SearchPage
 from api.errors import InvalidRequest, NotFound, Unauthorized
 from api.fhir.discovery import capability_statement, smart_configuration
 from api.fhir.includes import collect_included, included_entries, record_included

@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import Request
 
 from api.data.indexing import SEARCH_PARAMS
-from api.data.sqlite.repository import StoredResource
+from api.data.port import StoredResource
 from api.errors import NotFound
 from api.fhir.search import constraint_alternatives
 from api.http.deps import Services, audit

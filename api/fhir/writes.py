@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from api.data.indexing import owner_patient
-from api.data.sqlite.repository import StoredResource
+from api.data.port import StoredResource
 from api.errors import (
     Forbidden,
     InvalidRequest,

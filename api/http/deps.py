@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 
 from api.access.guard import Guard
-from api.data.sqlite.repository import ResourceRepository
+from api.data.port import FhirData
 from api.http.request_audit import RequestAudit
 from api.settings import Settings
 from evidence.core import Pseudonymizer
@@ -19,7 +19,7 @@ from stream.outbox import OutboxWriter
 @dataclass
 class Services:
     settings: Settings
-    repository: ResourceRepository
+    repository: FhirData
     guard: Guard
     store: EvidenceStore
     pseudonymizer: Pseudonymizer

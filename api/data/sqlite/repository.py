@@ -8,7 +8,6 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,8 @@ __all__ = [
     "SearchPage",
     "StoredResource",
 ]
+from api.data.port import RepositoryUnavailable, SearchPage, StoredResource
 from api.security.access import PatientReach, Reach
-from evidence.core import FhirEvidenceError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
@@ -59,31 +58,6 @@ CREATE TABLE IF NOT EXISTS care_team_members (
 CREATE INDEX IF NOT EXISTS care_team_by_member ON care_team_members (practitioner, patient_id);
 CREATE INDEX IF NOT EXISTS care_team_by_id ON care_team_members (care_team_id);
 """
-
-
-class RepositoryUnavailable(FhirEvidenceError):
-    code = "repository.unavailable"
-
-
-@dataclass(frozen=True, slots=True)
-class StoredResource:
-    resource_type: str
-    id: str
-    version_id: int
-    patient_id: str
-    labels: frozenset[str]
-    body: bytes  # the JSON as stored, served as is
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(orjson.loads(self.body))
-
-
-@dataclass(frozen=True, slots=True)
-class SearchPage:
-    rows: list[StoredResource]
-    total: int  # visible to the caller
-    in_reach: int  # within the caller's patient reach, labels ignored
-    matching: int  # matching the query, policy ignored (never disclosed to the caller)
 
 
 def _labels_text(labels: frozenset[str]) -> str:
