@@ -1,26 +1,25 @@
 """The FHIR data port: what routes, the guard, exports and enrichment need of the FHIR data,
 whichever adapter holds it (SQLite in the data dir today; PostgreSQL and an upstream FHIR
-server behind the same protocol). The policy travels into `search` as plain data (the
-caller's patient reach and hidden labels), so every adapter applies it inside its query.
+server behind the same protocol). Searches arrive as neutral criteria (api.data.query) and
+the policy travels with them as plain data (the caller's patient reach, hidden labels and
+granular-scope alternatives), so every adapter applies it inside its own query. Every
+adapter raises RepositoryUnavailable, never its driver's errors.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
 
-from api.data.sqlite.search_sql import Alternatives, Criterion, SortKey
+from api.data.query import Alternatives, Criterion, SortKey
 from api.security.access import PatientReach
 from evidence.core import FhirEvidenceError
 
 __all__ = [
-    "Alternatives",
-    "Criterion",
     "FhirData",
     "RepositoryUnavailable",
     "SearchPage",
-    "SortKey",
     "StoredResource",
 ]
 
@@ -53,23 +52,38 @@ class SearchPage:
 
 
 class FhirData(Protocol):
+    """A resource is owned by the patient whose compartment holds it ("" for none) and
+    carries the codes of its `meta.security` labels; reads and searches never return a
+    deleted resource."""
+
     def close(self) -> None: ...
 
-    def is_empty(self) -> bool: ...
+    def is_empty(self) -> bool:
+        """No resource was ever stored (demo data is loaded into an empty store)."""
+        ...
 
     def read(self, resource_type: str, resource_id: str) -> StoredResource | None: ...
 
-    def save(self, resource: dict[str, Any], now_iso: str) -> tuple[StoredResource, bool]: ...
+    def save(self, resource: dict[str, Any], now_iso: str) -> tuple[StoredResource, bool]:
+        """Create (version 1) or update (the next version); `meta.versionId` and
+        `meta.lastUpdated` are set. Returns (stored, created)."""
+        ...
 
-    def save_many(self, resources: Iterable[dict[str, Any]], now_iso: str) -> int: ...
+    def save_many(self, resources: Iterable[dict[str, Any]], now_iso: str) -> int:
+        """Save all of them at once (all or none); returns how many."""
+        ...
 
-    def delete(self, resource_type: str, resource_id: str, now_iso: str) -> bool: ...
+    def delete(self, resource_type: str, resource_id: str, now_iso: str) -> bool:
+        """Whether there was a resource to delete."""
+        ...
 
-    def satisfies(
-        self, resource_type: str, resource_id: str, alternatives: Alternatives
-    ) -> bool: ...
+    def satisfies(self, resource_type: str, resource_id: str, alternatives: Alternatives) -> bool:
+        """Whether the stored resource meets one of the granular-scope alternatives."""
+        ...
 
-    def care_team_member(self, practitioner: str, patient_id: str) -> bool: ...
+    def care_team_member(self, practitioner: str, patient_id: str) -> bool:
+        """Whether an active CareTeam of the patient lists `practitioner` ("Practitioner/id")."""
+        ...
 
     def search(
         self,
@@ -82,4 +96,22 @@ class FhirData(Protocol):
         count_outside_reach: bool = False,
         alternatives: Alternatives = (),
         sort: Sequence[SortKey] = (),
-    ) -> SearchPage: ...
+    ) -> SearchPage:
+        """One page (`limit` 0: the counts alone) of the resources meeting every criterion
+        that lie within `reach`, meet one of the `alternatives` and carry none of the
+        `hidden_labels`, ordered by `sort` then id. `matching` counts matches outside the
+        reach (and alternatives) only when asked, else it equals `in_reach`."""
+        ...
+
+    def scan(
+        self,
+        resource_type: str,
+        criteria: Sequence[Criterion],
+        reach: PatientReach,
+        hidden_labels: frozenset[str],
+        alternatives: Alternatives = (),
+        batch_size: int = 500,
+    ) -> Iterator[list[StoredResource]]:
+        """Every resource `search` would show, in id order, in batches of at most
+        `batch_size` (for exports: a batch is read when the previous one was consumed)."""
+        ...

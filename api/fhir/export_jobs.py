@@ -3,9 +3,9 @@
 Each job lives in `<data_dir>/exports/<job-id>/`: `job.json` (what it needs to run again
 after a restart and to answer polls), one `<Type>.ndjson` per exported type (stored JSON
 bodies, one a line) and `<Type>.patients` (the owner patients of those lines, for the
-evidence of downloads). The runner reads through the same policy-aware
-`FhirData.search` as a FHIR search (labels withheld inside the SQL), page by page,
-in a worker thread so the event loop stays free.
+evidence of downloads). The runner reads through the same policy applied inside the
+query as a FHIR search (`FhirData.search` counts what labels withhold, `FhirData.scan`
+reads the rest batch by batch), in a worker thread so the event loop stays free.
 """
 
 import asyncio
@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -22,7 +22,8 @@ from typing import BinaryIO
 import orjson
 import structlog
 
-from api.data.port import Criterion, FhirData, RepositoryUnavailable
+from api.data.port import FhirData, RepositoryUnavailable
+from api.data.query import Criterion, OwnerIn
 from api.fhir.export_params import (
     COMPLETED,
     FAILED,
@@ -37,7 +38,7 @@ from api.security.redaction import redact
 
 log = structlog.get_logger("fhir_evidence.export")
 PAGE_SIZE = 500
-PATIENT_CHUNK = 500  # group members per query (SQLite variables)
+PATIENT_CHUNK = 500  # group members per query (bounded query size)
 RETENTION_S = 24 * 3600
 MAX_ATTEMPTS = 3
 JOB_ID_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -99,12 +100,6 @@ class JobStore:
         return sorted(p.name for p in self.root.iterdir() if JOB_ID_RE.match(p.name))
 
 
-def owners_criterion(patient_ids: Sequence[str]) -> Criterion:
-    """Resources in the compartments of these patients (the index rows carry the owner)."""
-    marks = ", ".join("?" for _ in patient_ids)
-    return Criterion("_id", f"i.patient_id IN ({marks})", tuple(patient_ids))
-
-
 def criteria_sets(job: ExportJob, resource_type: str) -> list[list[Criterion]]:
     """One criteria list per query to run for a type (group members come in chunks)."""
     since = []
@@ -114,7 +109,7 @@ def criteria_sets(job: ExportJob, resource_type: str) -> list[list[Criterion]]:
         return [since]
     ids = job.patient_ids
     chunks = [ids[i : i + PATIENT_CHUNK] for i in range(0, len(ids), PATIENT_CHUNK)]
-    return [[owners_criterion(chunk), *since] for chunk in chunks]
+    return [[OwnerIn(tuple(chunk)), *since] for chunk in chunks]
 
 
 @dataclass
@@ -166,40 +161,51 @@ class _TypeQuery:
     repository: FhirData
     resource_type: str
     hidden_labels: frozenset[str]
-    granular: list[list[Criterion]]
+    granular: tuple[tuple[Criterion, ...], ...]
     redacted: tuple[str, ...] = ()
 
     def write(
         self, out: BinaryIO, criteria: list[Criterion], cancel: threading.Event, patients: set[str]
     ) -> tuple[int, int]:
-        """Every visible match, page by page: (lines written, matches withheld by labels)."""
-        offset = withheld = 0
-        while True:
-            if cancel.is_set():
-                raise Cancelled
-            page = self.repository.search(
-                self.resource_type,
-                criteria,
-                _EVERY_PATIENT,
-                self.hidden_labels,
-                PAGE_SIZE,
-                offset,
-                alternatives=self.granular,
-            )
-            withheld = page.in_reach - page.total if offset == 0 else withheld
-            for row in page.rows:
+        """Every visible match, batch by batch: (lines written, matches withheld by labels)."""
+        _stop_if_cancelled(cancel)
+        counts = self.repository.search(
+            self.resource_type,
+            criteria,
+            _EVERY_PATIENT,
+            self.hidden_labels,
+            0,
+            0,
+            alternatives=self.granular,
+        )
+        written = 0
+        batches = self.repository.scan(
+            self.resource_type,
+            criteria,
+            _EVERY_PATIENT,
+            self.hidden_labels,
+            self.granular,
+            PAGE_SIZE,
+        )
+        for batch in batches:
+            for row in batch:
                 out.write(_line(self._served(row.body)))
                 if row.patient_id:
                     patients.add(row.patient_id)
-            offset += len(page.rows)
-            if len(page.rows) < PAGE_SIZE:
-                return offset, withheld
+            written += len(batch)
+            _stop_if_cancelled(cancel)
+        return written, counts.in_reach - counts.total
 
     def _served(self, body: bytes) -> bytes:
         if not self.redacted:
             return body
         redacted = redact(orjson.loads(body), self.redacted)
         return body if redacted is None else orjson.dumps(redacted)
+
+
+def _stop_if_cancelled(cancel: threading.Event) -> None:
+    if cancel.is_set():
+        raise Cancelled
 
 
 def _publish(target: Path, partial: Path, written: int, patients: set[str]) -> None:

@@ -1,4 +1,5 @@
-"""Search guardrails: the allow-list of parameters and their typed parsing into SQL criteria.
+"""Search guardrails: the allow-list of parameters and their typed parsing into neutral
+criteria (api.data.query), which every FHIR data adapter answers.
 
 Unknown parameters, modifiers, chains, `_has`, `_filter` and malformed values are refused
 with InvalidRequest (400 query.invalid).
@@ -13,9 +14,20 @@ from api.data.indexing import (
     SearchParam,
     index_entries,
     parse_fhir_date,
-    sortable_number,
 )
-from api.data.sqlite.search_sql import Criterion, SortKey
+from api.data.query import (
+    Criterion,
+    DateIn,
+    DateRange,
+    IdIn,
+    Prefix,
+    QuantityIn,
+    QuantityRange,
+    ReferenceIn,
+    SortKey,
+    StringStartsWith,
+    TokenIn,
+)
 from api.errors import InvalidRequest
 
 COUNT_DEFAULT = 20
@@ -170,57 +182,34 @@ def _criterion(param: SearchParam, value: str) -> Criterion:
     alternatives = [v for v in value.split(",") if v]
     if not alternatives:
         raise InvalidRequest(f"Parameter '{param.name}' needs a value.")
+    if param.name == "_id":
+        return IdIn(tuple(alternatives))
     if param.kind == "token":
-        return _in_values(param.name, alternatives)
+        return TokenIn(param.name, tuple(alternatives))
     if param.kind == "reference":
-        return _in_values(param.name, [_reference(param, v) for v in alternatives])
+        return ReferenceIn(param.name, tuple(_reference(param, v) for v in alternatives))
     if param.kind == "string":
-        sql = " OR ".join("i.value LIKE ? ESCAPE '\\'" for _ in alternatives)
-        return Criterion(param.name, sql, tuple(_prefix_pattern(v) for v in alternatives))
+        return StringStartsWith(param.name, tuple(v.lower() for v in alternatives))
     if param.kind == "quantity":
-        return _quantity_criterion(param.name, alternatives)
-    return _date_criterion(param.name, alternatives)
+        return QuantityIn(param.name, tuple(_quantity(param.name, v) for v in alternatives))
+    return DateIn(param.name, tuple(_date(param.name, v) for v in alternatives))
 
 
-def _quantity_criterion(name: str, alternatives: list[str]) -> Criterion:
+def _prefixed(value: str) -> tuple[str, str]:
+    return (value[:2], value[2:]) if value[:2].isalpha() else ("eq", value)
+
+
+def _quantity(name: str, value: str) -> QuantityRange:
     """`[prefix]number[|system|code]`; eq means within the precision of the number given."""
-    parts: list[str] = []
-    args: list[str] = []
-    for value in alternatives:
-        number_text, _, unit = value.partition("|")
-        prefix, text = (
-            (number_text[:2], number_text[2:]) if number_text[:2].isalpha() else ("eq", number_text)
-        )
-        if prefix not in _DATE_PREFIXES or not _NUMBER_RE.match(text):
-            raise InvalidRequest(f"Parameter '{name}' needs [prefix]number[|system|code].")
-        sql, sql_args = _number_bounds(prefix, text)
-        system, _, code = unit.partition("|")
-        if code:
-            sql += " AND i.value = ?"
-            sql_args.append(f"{system}|{code}" if system else code)
-        parts.append(f"({sql})")
-        args.extend(sql_args)
-    return Criterion(name, " OR ".join(parts), tuple(args))
-
-
-def _number_bounds(prefix: str, text: str) -> tuple[str, list[str]]:
+    number_text, _, unit = value.partition("|")
+    prefix, text = _prefixed(number_text)
+    if prefix not in _DATE_PREFIXES or not _NUMBER_RE.match(text):
+        raise InvalidRequest(f"Parameter '{name}' needs [prefix]number[|system|code].")
     number = float(text)
-    decimals = len(text.partition(".")[2])
-    half = 0.5 * 10.0**-decimals
-    low, high = sortable_number(number - half), sortable_number(number + half)
-    exact = sortable_number(number)
-    return {
-        "eq": ("(i.lo >= ? AND i.lo < ?)", [low, high]),
-        "gt": ("i.lo > ?", [exact]),
-        "ge": ("i.lo >= ?", [exact]),
-        "lt": ("i.lo < ?", [exact]),
-        "le": ("i.lo <= ?", [exact]),
-    }[prefix]
-
-
-def _in_values(name: str, values: list[str]) -> Criterion:
-    marks = ", ".join("?" for _ in values)
-    return Criterion(name, f"i.value IN ({marks})", tuple(values))
+    half = 0.5 * 10.0 ** -len(text.partition(".")[2])
+    system, _, code = unit.partition("|")
+    unit = (f"{system}|{code}" if system else code) if code else ""
+    return QuantityRange(Prefix(prefix), number, number - half, number + half, unit)
 
 
 def _reference(param: SearchParam, value: str) -> str:
@@ -233,32 +222,15 @@ def _reference(param: SearchParam, value: str) -> str:
     return f"{rtype}/{rid}"
 
 
-def _prefix_pattern(value: str) -> str:
-    escaped = value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped + "%"
-
-
-def _date_criterion(name: str, alternatives: list[str]) -> Criterion:
-    parts: list[str] = []
-    args: list[str] = []
-    for value in alternatives:
-        prefix, text = (value[:2], value[2:]) if value[:2].isalpha() else ("eq", value)
-        if prefix not in _DATE_PREFIXES:
-            raise InvalidRequest(f"Date prefix not supported for '{name}'.")
-        try:
-            lo, hi = parse_fhir_date(text)
-        except (ValueError, IndexError) as exc:
-            raise InvalidRequest(f"Parameter '{name}' needs a FHIR date.") from exc
-        sql, sql_args = {
-            "eq": ("(i.lo >= ? AND i.hi <= ?)", [lo, hi]),
-            "gt": ("i.hi > ?", [hi]),
-            "ge": ("i.hi >= ?", [lo]),
-            "lt": ("i.lo < ?", [lo]),
-            "le": ("i.lo <= ?", [hi]),
-        }[prefix]
-        parts.append(sql)
-        args.extend(sql_args)
-    return Criterion(name, " OR ".join(parts), tuple(args))
+def _date(name: str, value: str) -> DateRange:
+    prefix, text = _prefixed(value)
+    if prefix not in _DATE_PREFIXES:
+        raise InvalidRequest(f"Date prefix not supported for '{name}'.")
+    try:
+        start, end = parse_fhir_date(text)
+    except (ValueError, IndexError) as exc:
+        raise InvalidRequest(f"Parameter '{name}' needs a FHIR date.") from exc
+    return DateRange(Prefix(prefix), start, end)
 
 
 def valid_id(resource_id: str) -> bool:
@@ -267,15 +239,18 @@ def valid_id(resource_id: str) -> bool:
 
 def constraint_alternatives(
     resource_type: str, constraints: tuple[tuple[tuple[str, str], ...], ...]
-) -> list[list[Criterion]]:
+) -> tuple[tuple[Criterion, ...], ...]:
     """Granular-scope constraints as criteria; one that does not parse matches nothing."""
-    alternatives: list[list[Criterion]] = []
-    for constraint in constraints:
-        try:
-            alternatives.append(parse_search(resource_type, list(constraint)).criteria)
-        except InvalidRequest:
-            alternatives.append([])
-    return alternatives
+    return tuple(_constraint_criteria(resource_type, constraint) for constraint in constraints)
+
+
+def _constraint_criteria(
+    resource_type: str, constraint: tuple[tuple[str, str], ...]
+) -> tuple[Criterion, ...]:
+    try:
+        return tuple(parse_search(resource_type, list(constraint)).criteria)
+    except InvalidRequest:
+        return ()
 
 
 def resource_satisfies(

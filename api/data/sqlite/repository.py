@@ -14,24 +14,13 @@ from typing import Any
 import orjson
 
 from api.data.indexing import care_team_links, index_entries, owner_patient, security_labels
-from api.data.sqlite.search_sql import (
-    Alternatives,
-    Criterion,
-    SortKey,
-    constraint_sql,
-    count_query,
-    page_query,
-)
-
-__all__ = [
-    "Criterion",
-    "RepositoryUnavailable",
-    "ResourceRepository",
-    "SearchPage",
-    "StoredResource",
-]
 from api.data.port import RepositoryUnavailable, SearchPage, StoredResource
+from api.data.query import Alternatives, Criterion, SortKey
+from api.data.sqlite.compile import compile_alternatives, compile_criteria
+from api.data.sqlite.search_sql import constraint_sql, count_query, page_query
 from api.security.access import PatientReach, Reach
+
+__all__ = ["ResourceRepository"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
@@ -81,6 +70,17 @@ class ResourceRepository:
             except sqlite3.Error as exc:
                 raise RepositoryUnavailable("the FHIR store failed") from exc
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._locked():
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
     def close(self) -> None:
         with self._locked():
             self._conn.close()
@@ -100,28 +100,15 @@ class ResourceRepository:
 
     def save(self, resource: dict[str, Any], now_iso: str) -> tuple[StoredResource, bool]:
         """Create or update (version bumped, meta maintained); returns (stored, created)."""
-        with self._locked():
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                stored, created = self._save(resource, now_iso)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-        return stored, created
+        with self._transaction():
+            return self._save(resource, now_iso)
 
     def save_many(self, resources: Iterable[dict[str, Any]], now_iso: str) -> int:
         count = 0
-        with self._locked():
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                for resource in resources:
-                    self._save(resource, now_iso)
-                    count += 1
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._transaction():
+            for resource in resources:
+                self._save(resource, now_iso)
+                count += 1
         return count
 
     def _save(self, resource: dict[str, Any], now_iso: str) -> tuple[StoredResource, bool]:
@@ -165,8 +152,7 @@ class ResourceRepository:
         )
 
     def delete(self, resource_type: str, resource_id: str, now_iso: str) -> bool:
-        with self._locked():
-            self._conn.execute("BEGIN IMMEDIATE")
+        with self._transaction():
             cursor = self._conn.execute(
                 "UPDATE resources SET deleted = 1, version_id = version_id + 1, "
                 "last_updated = ? WHERE type = ? AND id = ? AND deleted = 0",
@@ -174,12 +160,11 @@ class ResourceRepository:
             )
             if cursor.rowcount:
                 self._reindex(resource_type, resource_id, None)
-            self._conn.execute("COMMIT")
         return cursor.rowcount > 0
 
     def satisfies(self, resource_type: str, resource_id: str, alternatives: Alternatives) -> bool:
         """Whether the stored resource meets one of the granular-scope alternatives."""
-        constrained = constraint_sql(resource_type, alternatives, "r.id")
+        constrained = constraint_sql(resource_type, compile_alternatives(alternatives), "r.id")
         sql = f"SELECT 1 FROM resources r WHERE r.type = ? AND r.id = ? AND {constrained.text}"
         with self._locked():
             row = self._conn.execute(sql, (resource_type, resource_id, *constrained.args))
@@ -210,18 +195,50 @@ class ResourceRepository:
         Counting matches outside the caller's reach reads everything the query matches, so
         it is done only on request (when the query names patients, where it is cheap).
         """
+        conditions, constraints = compile_criteria(criteria), compile_alternatives(alternatives)
         page = page_query(
-            resource_type, criteria, reach, hidden_labels, limit, offset, alternatives, sort
+            resource_type, conditions, reach, hidden_labels, limit, offset, constraints, sort
         )
-        counts = count_query(resource_type, criteria, reach, hidden_labels, alternatives)
+        counts = count_query(resource_type, conditions, reach, hidden_labels, constraints)
         with self._locked():
             rows = self._conn.execute(page.text, page.args).fetchall() if limit > 0 else []
             in_reach, total = self._conn.execute(counts.text, counts.args).fetchone()
             matching = in_reach
             if count_outside_reach and reach.kind is not Reach.ALL:
-                everything = count_query(resource_type, criteria, None, frozenset())
+                everything = count_query(resource_type, conditions, None, frozenset())
                 matching = self._conn.execute(everything.text, everything.args).fetchone()[0]
         return SearchPage([_stored(row) for row in rows], int(total), int(in_reach), int(matching))
+
+    def scan(
+        self,
+        resource_type: str,
+        criteria: Sequence[Criterion],
+        reach: PatientReach,
+        hidden_labels: frozenset[str],
+        alternatives: Alternatives = (),
+        batch_size: int = 500,
+    ) -> Iterator[list[StoredResource]]:
+        """Keyset paging by id: each batch is one query, the lock is free between batches."""
+        conditions, constraints = compile_criteria(criteria), compile_alternatives(alternatives)
+        after = ""
+        while True:
+            batch = page_query(
+                resource_type,
+                conditions,
+                reach,
+                hidden_labels,
+                batch_size,
+                0,
+                constraints,
+                after_id=after,
+            )
+            with self._locked():
+                rows = self._conn.execute(batch.text, batch.args).fetchall()
+            if rows:
+                yield [_stored(row) for row in rows]
+            if len(rows) < batch_size:
+                return
+            after = rows[-1][1]
 
 
 def _stored(row: Sequence[Any]) -> StoredResource:

@@ -9,23 +9,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from api.data.query import SortKey
 from api.security.access import PatientReach, Reach
 
 
 @dataclass(frozen=True, slots=True)
-class Criterion:
-    """One condition on a search-index row; `sql` refers to the row as `i.`."""
+class IndexCondition:
+    """A compiled criterion: a condition on the search-index rows of `param`, which `sql`
+    refers to as `i.`."""
 
     param: str
     sql: str
     args: tuple[Any, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class SortKey:
-    param: str  # _id, _lastUpdated or a date/string search parameter
-    kind: str
-    descending: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +50,7 @@ def label_sql(hidden_labels: frozenset[str], alias: str) -> Sql:
     return Sql(f"({col} = '' OR ({checks}))", tuple(f"|{c}|" for c in sorted(hidden_labels)))
 
 
-Alternatives = Sequence[Sequence[Criterion]]  # OR of ANDs (granular scope constraints)
+Alternatives = Sequence[Sequence[IndexCondition]]  # OR of ANDs (granular scope constraints)
 
 
 def constraint_sql(resource_type: str, alternatives: Alternatives, id_column: str) -> Sql:
@@ -82,7 +77,7 @@ def constraint_sql(resource_type: str, alternatives: Alternatives, id_column: st
 
 def _matching_index_rows(
     resource_type: str,
-    criteria: Sequence[Criterion],
+    criteria: Sequence[IndexCondition],
     reach: PatientReach | None,
     alternatives: Alternatives = (),
 ) -> Sql:
@@ -105,7 +100,7 @@ def _matching_index_rows(
 
 def count_query(
     resource_type: str,
-    criteria: Sequence[Criterion],
+    criteria: Sequence[IndexCondition],
     reach: PatientReach | None,
     hidden_labels: frozenset[str],
     alternatives: Alternatives = (),
@@ -131,19 +126,24 @@ def count_query(
 
 def page_query(
     resource_type: str,
-    criteria: Sequence[Criterion],
+    criteria: Sequence[IndexCondition],
     reach: PatientReach,
     hidden_labels: frozenset[str],
     limit: int,
     offset: int,
     alternatives: Alternatives = (),
     sort: Sequence[SortKey] = (),
+    after_id: str | None = None,
 ) -> Sql:
+    """`after_id`: only resources whose id sorts after it (keyset paging in id order)."""
     columns = "r.type, r.id, r.version_id, r.patient_id, r.labels, r.body"
     reach_part, labels = reach_sql(reach, "r"), label_sql(hidden_labels, "r")
     constrained = constraint_sql(resource_type, alternatives, "r.id")
     parts = ["r.type = ?", "r.deleted = 0", reach_part.text, labels.text, constrained.text]
     args: list[Any] = [resource_type, *reach_part.args, *labels.args, *constrained.args]
+    if after_id is not None:
+        parts.append("r.id > ?")
+        args.append(after_id)
     if criteria:
         where = _matching_index_rows(resource_type, criteria, reach)
         parts.append(f"r.id IN (SELECT i.id FROM search_index i WHERE {where.text})")
