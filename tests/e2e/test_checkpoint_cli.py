@@ -1,6 +1,7 @@
 """The real commands on a real data dir: `serve` seals signed checkpoints, SIGTERM seals the
 last events, `erase` removes one patient's rows, `verify` (also with a JWKS fetched from the
-server) stays intact, and a restarted server's proofs verify with the README snippet."""
+server) stays intact, and a restarted server's proofs verify with the snippet printed in
+docs/evidence.md."""
 
 import json
 import subprocess

@@ -1,6 +1,6 @@
-"""Checkpoints and proofs through the real app: the README's standalone verifier accepts a
-live inclusion proof with nothing but the published key; consistency proofs verify; the
-auditor endpoints need an auditor; the key set is public."""
+"""Checkpoints and proofs through the real app: the standalone verifier printed in
+docs/evidence.md accepts a live inclusion proof with nothing but the published key;
+consistency proofs verify; the auditor endpoints need an auditor; the key set is public."""
 
 import base64
 import re
@@ -12,17 +12,17 @@ from evidence.core.merkle import verify_consistency
 from evidence.core.seal.checkpoint import thumbprint
 from tests.api.audit.conftest import AuditApp
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+EVIDENCE_DOC = Path(__file__).resolve().parents[3] / "docs" / "evidence.md"
 KEYS = "/.well-known/fhir-evidence/checkpoint-keys"
 
 
 def readme_verifier() -> Any:
-    """The README's snippet, run exactly as printed."""
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    """The verifier snippet of docs/evidence.md, run exactly as printed."""
+    blocks = re.findall(r"```python\n(.*?)```", EVIDENCE_DOC.read_text(), re.S)
     [snippet] = [b for b in blocks if "def verify_inclusion_proof" in b]
     assert len(snippet.strip().splitlines()) <= 20
     namespace: dict[str, Any] = {}
-    exec(compile(snippet, "README.md", "exec"), namespace)
+    exec(compile(snippet, "docs/evidence.md", "exec"), namespace)
     return namespace["verify_inclusion_proof"]
 
 
