@@ -3,7 +3,7 @@
 Seals N realistic events (chained exactly as the outbox does, inserted in batches), then
 times: the first checkpoint over all of them (`--first` events, default 100,000), a steady
 checkpoint over 10,000 new events, and a full `verify_store` (chain content hashes, links,
-every checkpoint root, the by-patient index) over all N events. Issue 7's goal: verification
+every checkpoint root, the by-patient index) over all N events. The goal: verification
 at >= 200,000 events/s. `.venv/bin/python -m bench.checkpoints [--events 1000000]`.
 Run it alone: two shared cores make the numbers meaningless.
 """

@@ -3,7 +3,7 @@
 Sends requests at a fixed rate (default 500/s) from this process to a server in another,
 then reads every event back through the auditor API and compares each event's time (taken
 when the response was released) with the time the evidence store recorded it.
-Goal (issue 2): p99 < 1 s. `.venv/bin/python -m bench.evidence_lag`.
+Goal: p99 < 1 s. `.venv/bin/python -m bench.evidence_lag`.
 """
 
 import argparse

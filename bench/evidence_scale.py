@@ -1,4 +1,4 @@
-"""Issue 7's scale benchmark: the evidence store (chDB through clickhouse-connect) at 10 million
+"""The scale benchmark: the evidence store (chDB through clickhouse-connect) at 10 million
 events. `.venv/bin/python -m bench.evidence_scale [--rows 10000000] [--dir PATH]`.
 
 1. Ingestion: the newest ten weeks of one API instance (`--sample`, 1,000,000 events) built
@@ -20,7 +20,7 @@ events. `.venv/bin/python -m bench.evidence_scale [--rows 10000000] [--dir PATH]
 4. Verification: signed checkpoints over everything, then `verify_store` over all time
    (content hashes, links, checkpoint roots, the by-patient index) over every event.
 
-Goals (issue 7): at 10M p50 < 20 ms and p99 < 100 ms (100M: p50 < 50 ms), verification
+Goals: at 10M p50 < 20 ms and p99 < 100 ms (100M: p50 < 50 ms), verification
 >= 200,000 events/s, ingestion >= 300,000 rows/s. Run it alone: two shared cores make the
 numbers meaningless. `--rows 100000000` asks for 60 GB of free disk and takes about two hours.
 """

@@ -2,7 +2,7 @@
 
 Starts both servers as separate processes (one uvicorn worker each), drives them alternately
 with wrk from another process on loopback, and prints requests/s, p50/p99 and the ratio.
-Goal (issue 2): >= 2,000 guarded reads/s on a 2-core machine, ratio >= 0.6.
+Goal: >= 2,000 guarded reads/s on a 2-core machine, ratio >= 0.6.
 Run alone (other load on the two cores skews it): `.venv/bin/python -m bench.guarded_reads`.
 """
 

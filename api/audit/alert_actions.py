@@ -1,4 +1,4 @@
-"""Auditors act on alerts: acknowledge one, or suppress it, with a reason (contract §9).
+"""Auditors act on alerts: acknowledge one, or suppress it, with a reason.
 
     POST /audit/alerts/{id}/acknowledge   {"reason": "..."}
     POST /audit/alerts/{id}/suppress      {"reason": "...", "until": "<ISO 8601 instant>"}

@@ -1,7 +1,7 @@
-"""Auditor routes for anomaly alerts (contract §8-§9): list with filters (kind, principal,
-status) and paging, and one alert expanded into the evidence rows behind it and the
-actions taken on it (acknowledge / suppress: `alert_actions`). Audited like every
-auditor read."""
+"""Auditor routes for anomaly alerts (the contract's auditor API and alerts): list with
+filters (kind, principal, status) and paging, and one alert expanded into the evidence rows
+behind it and the actions taken on it (acknowledge / suppress: `alert_actions`). Audited
+like every auditor read."""
 
 from typing import Any
 

@@ -1,6 +1,6 @@
-"""The FHIR AuditEvent view of the evidence (contract §8): search (GET and POST _search) and
-read, read-only, for holders of an explicit AuditEvent scope. Each of these requests is
-recorded like any other (action search/read, resource type AuditEvent)."""
+"""The FHIR AuditEvent view of the evidence (the contract's auditor API): search (GET and
+POST _search) and read, read-only, for holders of an explicit AuditEvent scope. Each of
+these requests is recorded like any other (action search/read, resource type AuditEvent)."""
 
 from urllib.parse import urlencode
 

@@ -1,4 +1,5 @@
-"""Auditor routes (contract section 8). Each read is itself audited like any other request.
+"""Auditor routes (the contract's auditor API). Each read is itself audited like any other
+request.
 
 The access lists take the filters of `api.audit.filters` and page newest first with signed
 cursors; with `_format=ndjson|csv` (or the matching Accept) they stream every matching row.

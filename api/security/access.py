@@ -1,4 +1,4 @@
-"""Who may see what (contract section 4), as pure decisions over plain data.
+"""Who may see what (as the contract words it), as pure decisions over plain data.
 
 `plan_access` answers, for a principal, a resource type and an interaction, whether any
 scope grants it and which patients and labels it reaches; the repository turns the plan

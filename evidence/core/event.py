@@ -20,7 +20,7 @@ class Decision(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class AccessEvent:
-    """Everything contract section 7 asks for, for one request. No clinical content."""
+    """Everything the contract's audit evidence asks for, for one request. No clinical content."""
 
     event_id: str
     request_id: str

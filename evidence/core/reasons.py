@@ -1,4 +1,4 @@
-"""Reason codes of the contract (section 7): stable strings, never renamed."""
+"""Reason codes of the contract's audit evidence: stable strings, never renamed."""
 
 from enum import StrEnum
 

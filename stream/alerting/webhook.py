@@ -1,4 +1,4 @@
-"""Signed delivery of alerts to the security team's webhook (contract §9).
+"""Signed delivery of alerts to the security team's webhook (the contract's alert section).
 
 Each alert body (JSON) is POSTed to `FHIR_EVIDENCE_ALERT_WEBHOOK_URL` with these headers:
 

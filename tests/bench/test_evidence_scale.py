@@ -1,4 +1,4 @@
-"""Issue 7's store benchmark still runs end to end (tiny sizes: seconds, not the 30 minutes
+"""The store-scale benchmark still runs end to end (tiny sizes: seconds, not the 30 minutes
 of a 10M run); its numbers are not judged here."""
 
 import subprocess

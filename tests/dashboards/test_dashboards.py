@@ -168,7 +168,7 @@ def test_every_prometheus_panel_reads_metrics_the_code_exports() -> None:
 
 
 def test_pipeline_health_shows_the_workers_consumer_lag_and_sink_rate() -> None:
-    """The Prometheus panels of issue 8's pipeline health: consumer lag, sink rate, sink
+    """The Prometheus panels of the pipeline health dashboard: consumer lag, sink rate, sink
     latency, stalled commits, dead letters, and both scrape jobs."""
     board = _dashboards()["fhir-evidence-pipeline.json"]
     exprs = [t["expr"] for p in _panels(board) for t in p.get("targets", ()) if "expr" in t]

@@ -1,5 +1,6 @@
-"""Alerts end to end (contract §9): the real server detects bulk access, denial bursts,
-break-glass and exports; alerts reach /audit/alerts and a signed webhook within 15 s."""
+"""Alerts end to end (the contract's alert section): the real server detects bulk access,
+denial bursts, break-glass and exports; alerts reach /audit/alerts and a signed webhook
+within 15 s."""
 
 import hashlib
 import hmac

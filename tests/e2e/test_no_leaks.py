@@ -1,6 +1,7 @@
 """Property: for random principals and queries over the demo data, no response (entries,
 includes, reads) ever holds a resource the contract's policy forbids. The oracle below is
-written from CONTRACT.md §3-§4 alone, independently of api/security."""
+written from the contract's access-token and who-may-see-what rules alone, independently
+of api/security."""
 
 import functools
 import uuid

@@ -1,4 +1,4 @@
-"""Who may see what (contract section 4): plan_access + decide_resource against an oracle."""
+"""Who may see what, as the contract words it: plan_access + decide_resource vs an oracle."""
 
 import itertools
 from dataclasses import dataclass
