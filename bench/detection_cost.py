@@ -29,7 +29,7 @@ from evidence.core import (
 from evidence.core.record import evidence_payload
 from evidence.store import open_evidence_store
 from stream.detection import DetectionConfig, DetectionEngine, advance, detection_event_from_row
-from stream.pipeline import evidence_row_from_payload
+from stream.sealed import sealed_row
 
 BATCH = 1000
 
@@ -82,7 +82,7 @@ class Timed:
 
     def pipeline(self, start: int, sealed: Sealed) -> list[dict[str, Any]]:
         began = time.perf_counter()
-        batch = [evidence_row_from_payload(p, "bench", s, pv, h) for p, s, pv, h in sealed]
+        batch = [sealed_row(p, "bench", s, pv, h) for p, s, pv, h in sealed]
         self.store.insert_rows(batch, dedup_token=f"b{start}")
         self.pipeline_s += time.perf_counter() - began
         return batch

@@ -2,8 +2,9 @@
 
 1. relay:    N sealed outbox events → `fhir.access.raw` (idempotent producer, acks=all)
 2. ceiling:  a bare aiokafka consume loop over that raw topic (no work): the local ceiling
-3. worker:   faust agents raw → pseudonymise → `fhir.access.evidence` → chDB store, timed
-             from start until all N are queryable; ratio = worker / ceiling
+3. worker:   the faust agent running the stream step (seal check → store → detection off)
+             on the raw topic into a chDB store, timed from start until all N are
+             queryable; ratio = worker / ceiling
 4. lag:      a steady 1,000 events/s through relay + worker for 20 s; lag = time the store
              recorded the row minus the event's time, p50/p99
 
@@ -34,7 +35,7 @@ from stream.kafka.agents import AlertOutbox
 from stream.kafka.app import WorkerConfig, WorkerHost, build_faust_app
 from stream.kafka.relay import kafka_relay
 from stream.outbox import OutboxReader, OutboxWriter
-from stream.workers import EvidenceSink, RawConverter
+from stream.step import EvidenceStep
 
 
 def _append(writer: OutboxWriter, start: int, count: int, now_us: int | None = None) -> None:
@@ -115,9 +116,8 @@ def main() -> None:
     relay_rate = n / (time.perf_counter() - started)
     ceiling = _bare_consume(bootstrap, config.names.raw, n)
     parsing = _bare_consume(bootstrap, config.names.raw, n, decode=True)
-    sink = EvidenceSink(store)
-    converter = RawConverter({1: PSEUDONYMIZER}, None)
-    host = WorkerHost(config, lambda: build_faust_app(config, converter, sink, AlertOutbox()), sink)
+    step = EvidenceStep(store, {1}, "kafka")
+    host = WorkerHost(config, lambda: build_faust_app(config, step, AlertOutbox()), step)
     started = time.perf_counter()
     host.start()
     while _count(store) < n:
@@ -126,7 +126,7 @@ def main() -> None:
     print(f"relay    outbox → Kafka            {relay_rate:>9.0f} events/s")
     print(f"ceiling  bare aiokafka consume     {ceiling:>9.0f} events/s")
     print(f"ceiling  consume + parse JSON      {parsing:>9.0f} events/s")
-    print(f"worker   raw → evidence → chDB     {worker_rate:>9.0f} events/s "
+    print(f"worker   raw → step → chDB         {worker_rate:>9.0f} events/s "
           f"(incl. ~2 s group join)   ratio {worker_rate / ceiling:.3f} "
           f"(to parse-only {worker_rate / parsing:.2f})")  # fmt: skip
     rate, total = 1000, args.lag_seconds * 1000

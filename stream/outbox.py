@@ -54,12 +54,17 @@ class OutboxUnavailable(EvidenceError):
 
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
+    """One event as the event log carries it (the outbox, and the raw topic that relays it):
+    the pseudonymous payload exactly as it was sealed, its place in the producer's chain,
+    and the raw event (raw ids, for enrichment only; it never reaches the evidence store)."""
+
     sequence: int
-    event: dict[str, Any]  # raw: for the raw topic of the distributed runtime
+    event: dict[str, Any]
     payload: bytes  # pseudonymous, canonical: exactly the bytes that were sealed
     prev_hash: str
     event_hash: str
     key_version: int
+    producer_id: str
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -232,7 +237,8 @@ class OutboxReader:
             "WHERE sequence > ? ORDER BY sequence LIMIT ?",
             (sequence, limit),
         )
-        return [OutboxRow(s, _decode(e), p, ph, h, k) for s, e, p, ph, h, k in cursor]
+        producer = self.producer_id
+        return [OutboxRow(s, _decode(e), p, ph, h, k, producer) for s, e, p, ph, h, k in cursor]
 
     def commit_position(self, sequence: int) -> None:
         self._conn.execute(

@@ -1,28 +1,32 @@
-"""Composition of detection and alert delivery for the embedded runtime: the detector that
-runs after each stored evidence batch, its enrichment from the FHIR store, the webhook."""
+"""Composition of the stream step for either driver: the keys its seal check accepts, the
+enrichment from the FHIR data, the detector that runs after each stored batch and the sinks
+its alerts go to (the webhook queue; with Kafka, the alerts topic too)."""
 
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from api.boot.stores import open_fhir_data
 from api.data.facts import ContextLookup
-from api.data.sqlite.repository import ResourceRepository
+from api.data.port import FhirData
 from api.settings import Settings
 from evidence.core import Pseudonymizer
 from evidence.store import EvidenceStore
-from stream.alerting.detector import Detector
+from stream.alerting.detector import AlertSink, Detector
 from stream.alerting.webhook import WebhookDeliverer, WebhookQueue
 from stream.detection import DetectionConfig
 from stream.enrich import enrich
+from stream.step import EvidenceStep
 
 
 @dataclass
 class Alerting:
+    """What the step's detection needs to start and stop beside it."""
+
     detector: Detector
     deliverer: WebhookDeliverer
     queue: WebhookQueue
-    lookup_repository: ResourceRepository
-    enrichment: Callable[[dict[str, Any]], dict[str, Any]]  # raw event -> detection facts
+    facts: FhirData  # the step's own connection to the FHIR data (its own thread)
 
     def start(self) -> None:
         self.deliverer.start()
@@ -31,32 +35,27 @@ class Alerting:
         self.detector.persist()
         self.deliverer.stop()
         self.queue.close()
-        self.lookup_repository.close()
+        self.facts.close()
 
 
-def _already_enriched(enrichment: dict[str, Any]) -> dict[str, Any]:
-    return enrichment
-
-
-def build_alerting(
+def build_step(
     settings: Settings,
     store: EvidenceStore,
     pseudonymizer: Pseudonymizer,
-    enrich_in_detector: bool = True,
-) -> Alerting:
-    """`enrich_in_detector=False`: the detector is handed enrichments, not raw events (the
-    Kafka workers enrich before pseudonymising, in the pseudonymise agent)."""
-    # The processor thread reads patient facts through its own connection.
-    repository = ResourceRepository(settings.data_dir / "fhir.sqlite")
-    lookup = ContextLookup(repository)
+    runtime: str,
+    alert_sinks: Sequence[AlertSink] = (),
+) -> tuple[EvidenceStep, Alerting]:
+    """The stream step of `runtime` ("inline" or "kafka"), and its alerting to run beside
+    it; `alert_sinks` are delivered to besides the webhook."""
+    facts = open_fhir_data(settings)
+    lookup = ContextLookup(facts)
 
-    def enrichment(raw: dict[str, Any]) -> dict[str, Any]:
+    def enrichment(raw: Mapping[str, Any]) -> dict[str, Any]:
         return enrich(raw, lookup.patient_facts, lookup.principal_family, pseudonymizer)
 
     queue = WebhookQueue(settings.data_dir / "webhook.sqlite")
     deliverer = WebhookDeliverer(queue, settings.alert_webhook_url, settings.alert_webhook_secret)
     config = DetectionConfig.from_mapping(settings.detection)
-    detector = Detector(
-        store, config, deliverer, enrichment if enrich_in_detector else _already_enriched
-    )
-    return Alerting(detector, deliverer, queue, repository, enrichment)
+    detector = Detector(store, config, sinks=(deliverer, *alert_sinks))
+    step = EvidenceStep(store, {pseudonymizer.key_version}, runtime, enrichment, detector)
+    return step, Alerting(detector, deliverer, queue, facts)

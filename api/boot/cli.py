@@ -48,7 +48,7 @@ def serve(
 
 @cli.command()
 def worker() -> None:
-    """Run the stream workers alone (Kafka → pseudonymise → evidence store → detection)."""
+    """Run the stream workers alone (Kafka → seal check → evidence store → detection)."""
     from api.boot.logs import configure_logging
     from api.boot.worker import run_worker
 
@@ -66,9 +66,10 @@ def seed(
     seed: Annotated[int, typer.Option(help="random seed (same seed, same data)")] = 42,
 ) -> None:
     """Load deterministic synthetic data into the FHIR store of the data dir."""
-    from api.boot.runtime import load_demo_data, open_repository
+    from api.boot.runtime import load_demo_data
+    from api.boot.stores import open_fhir_data
 
-    repository = open_repository(Settings())
+    repository = open_fhir_data(Settings())
     count = load_demo_data(repository, patients, seed)
     repository.close()
     typer.echo(f"loaded {count} resources for {patients} patients (seed {seed})")

@@ -11,18 +11,18 @@ import structlog
 from api.access.devissuer import load_or_create_key, public_jwks
 from api.access.guard import Guard
 from api.access.issuers import IssuerKeys, issuer_keys_for, keys_from_jwks
-from api.boot.alerting import Alerting, build_alerting
+from api.boot.alerting import Alerting, build_step
 from api.boot.checkpointing import build_checkpoint_runner, checkpoint_jwks, checkpoint_signer
 from api.boot.keys import HASH_KEY_VERSION, derived_key, hash_key
-from api.data.sqlite.repository import ResourceRepository
+from api.boot.stores import open_evidence, open_fhir_data
+from api.data.port import FhirData
 from api.data.synthetic.dataset import generate_dataset
 from api.http.deps import Services
 from api.security.tokens import TokenPolicy
 from api.settings import Settings
 from evidence.core import AccessEvent, Decision, Pseudonymizer
 from evidence.core.record import evidence_payload
-from evidence.store import EvidenceStore, open_evidence_store
-from evidence.store.clickhouse import store_dsn
+from evidence.store import EvidenceStore
 from evidence.store.seal.checkpointer import CheckpointRunner
 from stream.inline import InlineProcessor
 from stream.outbox import OutboxReader, OutboxWriter
@@ -97,12 +97,7 @@ class Runtime:
             self.services.store.close()
 
 
-def open_repository(settings: Settings) -> ResourceRepository:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return ResourceRepository(settings.data_dir / "fhir.sqlite")
-
-
-def load_demo_data(repository: ResourceRepository, patients: int, seed: int) -> int:
+def load_demo_data(repository: FhirData, patients: int, seed: int) -> int:
     resources = generate_dataset(patients=patients, seed=seed)
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return repository.save_many(resources, now)
@@ -129,7 +124,7 @@ def build_runtime(
 ) -> Runtime:
     """`role`: "all" runs every part this process can (the API and, with Kafka, the relay
     and the stream workers); "api" leaves the stream workers to `fhir-evidence worker`."""
-    repository = open_repository(settings)
+    repository = open_fhir_data(settings)
     if demo_data and repository.is_empty():
         count = load_demo_data(repository, DEMO_PATIENTS, DEMO_SEED)
         log.info("demo data loaded", resources=count)
@@ -145,10 +140,7 @@ def build_runtime(
         outbox_path, lambda e: evidence_payload(e, pseudonymizer), HASH_KEY_VERSION
     )
     owns_store = store is None
-    store = store or open_evidence_store(
-        store_dsn(settings.clickhouse_url, settings.data_dir),
-        retention_days=settings.retention_days,
-    )
+    store = store or open_evidence(settings)
     signer = checkpoint_signer(settings)
     processor = alerting = relay = workers = checkpoints = None
     if settings.kafka_bootstrap:
@@ -161,11 +153,9 @@ def build_runtime(
         if role == "all":
             workers, alerting = build_workers(settings, store, pseudonymizer)
     elif inline:
-        alerting = build_alerting(settings, store, pseudonymizer)
+        step, alerting = build_step(settings, store, pseudonymizer, "inline")
         reader = OutboxReader(outbox_path, "inline-processor")
-        processor = InlineProcessor(
-            reader, store, outbox.wait_for_commit, observer=alerting.detector.observe
-        )
+        processor = InlineProcessor(reader, step, outbox.wait_for_commit)
         checkpoints = build_checkpoint_runner(settings, store, signer)
     services = Services(
         settings,

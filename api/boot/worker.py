@@ -9,10 +9,9 @@ from prometheus_client import start_http_server
 
 from api.boot.kafka import build_workers
 from api.boot.keys import HASH_KEY_VERSION, hash_key
+from api.boot.stores import open_evidence
 from api.settings import Settings
 from evidence.core import Pseudonymizer
-from evidence.store import open_evidence_store
-from evidence.store.clickhouse import store_dsn
 
 log = structlog.get_logger("fhir_evidence.worker")
 
@@ -40,10 +39,7 @@ def serve_metrics(host: str, port: int) -> Callable[[], None]:
 
 def run_worker(settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = open_evidence_store(
-        store_dsn(settings.clickhouse_url, settings.data_dir),
-        retention_days=settings.retention_days,
-    )
+    store = open_evidence(settings)
     pseudonymizer = Pseudonymizer(hash_key(settings), HASH_KEY_VERSION)
     host, alerting = build_workers(settings, store, pseudonymizer)
     for signum in (signal.SIGTERM, signal.SIGINT):

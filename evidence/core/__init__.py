@@ -8,7 +8,7 @@ from evidence.core.chain import (
     seal_event,
 )
 from evidence.core.encoding import canonical_bytes
-from evidence.core.errors import EvidenceError, FhirEvidenceError
+from evidence.core.errors import EvidenceError, FhirEvidenceError, StoreUnavailable
 from evidence.core.event import (
     EVENT_SCHEMA_VERSION,
     AccessEvent,
@@ -31,6 +31,7 @@ __all__ = [
     "Pseudonymizer",
     "ReasonCode",
     "SealedEvent",
+    "StoreUnavailable",
     "canonical_bytes",
     "chain_hash",
     "chain_hash_bytes",

@@ -16,3 +16,9 @@ class EvidenceError(FhirEvidenceError):
     """Errors of the evidence domain (outbox, store, chain)."""
 
     code = "evidence.error"
+
+
+class StoreUnavailable(EvidenceError):
+    """The evidence store failed (its adapter translates every foreign error into this)."""
+
+    code = "store.unavailable"

@@ -15,7 +15,7 @@ import orjson
 import structlog
 from clickhouse_connect.driver.client import Client
 
-from evidence.core.errors import EvidenceError
+from evidence.core.errors import EvidenceError, StoreUnavailable
 from evidence.store.columns import READ_COLUMNS
 from evidence.store.ingest import INGEST_FORMAT, INGEST_TABLE, ingest_settings
 from evidence.store.patient_index import (
@@ -36,10 +36,6 @@ ALERT_COLUMNS: tuple[str, ...] = (
     "window_start_us", "window_s", "counts", "rule_version", "request_ids", "summary",
 )  # fmt: skip
 Page = tuple[int, str] | None  # (ts_us, event_id) of the last row already seen
-
-
-class StoreUnavailable(EvidenceError):
-    code = "store.unavailable"
 
 
 class EvidenceStore:

@@ -1,5 +1,6 @@
 """The detection shell: pure rules (stream.detection) over each stored evidence batch, alerts
-upserted into the evidence store and handed to the webhook, detector state kept in the store.
+upserted into the evidence store and handed to their sinks (the webhook queue; with Kafka,
+the alerts topic too), detector state kept in the store.
 
 The shell owns its engine and no one else sees it, so batches go through `advance` (the
 engine updated in place); persisting re-serialises only the principals that changed.
@@ -12,16 +13,16 @@ logged, not retried against the evidence path.
 
 import hashlib
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import orjson
 import structlog
 
-from evidence.store import EvidenceStore, StoreUnavailable
+from evidence.core import StoreUnavailable
+from evidence.store import EvidenceStore
 from evidence.store.alert_actions import active_suppressions
 from stream.alerting.detector_state import StateSerializer
-from stream.alerting.webhook import WebhookDeliverer
 from stream.detection import (
     DEFAULT_RULES,
     Alert,
@@ -42,8 +43,17 @@ CONFIG_KEY = "detection-config"
 PERSIST_EVERY_S = 30.0
 REDELIVER_UPDATES_AFTER_S = 60.0  # an alert still growing is re-posted at most once a minute
 SUPPRESSIONS_EVERY_S = 5.0
-Enrich = Callable[[dict[str, Any]], dict[str, Any]]
 SuppressionSource = Callable[[int], Suppressions]  # now (µs) -> the suppressions in force
+
+
+class AlertSink(Protocol):
+    """Somewhere alerts are delivered: `key` names the alert and its latest event
+    ("<alert id>:<last seen µs>"), `body` is the alert as JSON."""
+
+    @property
+    def enabled(self) -> bool: ...
+
+    def enqueue(self, key: str, body: bytes, /) -> object: ...
 
 
 def rules_fingerprint(config: DetectionConfig) -> str:
@@ -66,13 +76,12 @@ class Detector:
         self,
         store: EvidenceStore,
         config: DetectionConfig,
-        deliverer: WebhookDeliverer | None,
-        enrich: Enrich | None = None,
+        sinks: Sequence[AlertSink] = (),
         clock: Callable[[], float] = time.time,
         suppressions: SuppressionSource | None = None,
     ) -> None:
-        self._store, self._config, self._deliverer = store, config, deliverer
-        self._enrich = enrich
+        self._store, self._config = store, config
+        self._sinks = tuple(sink for sink in sinks if sink.enabled)
         self._clock = clock
         self._read_suppressions = suppressions or (lambda now: active_suppressions(store, now))
         self._suppressed: Suppressions = {}
@@ -84,10 +93,6 @@ class Detector:
         self.alerts_raised = 0
         self.fingerprint = rules_fingerprint(config)
         self.rules_changed = store.load_state(CONFIG_KEY) != self.fingerprint
-
-    def use_deliverer(self, deliverer: WebhookDeliverer) -> None:
-        """Replace where alerts are delivered (the Kafka runtime adds the alerts topic)."""
-        self._deliverer = deliverer
 
     def rules_recorded(self) -> None:
         """The change of rules is in the evidence now: remember this fingerprint."""
@@ -104,9 +109,11 @@ class Detector:
             log.warning("detector state unreadable; starting fresh")
             return DetectionEngine()
 
-    def observe(self, rows: Sequence[dict[str, Any]], raw_events: Sequence[dict[str, Any]]) -> None:
-        """Run the rules over one stored batch (rows and their raw events, in order)."""
-        enrichments = [self._enrichment(raw) for raw in raw_events]
+    def observe(
+        self, rows: Sequence[dict[str, Any]], enrichments: Sequence[Mapping[str, Any]]
+    ) -> list[Alert]:
+        """Run the rules over one stored batch (rows and their enrichments, in order);
+        returns the alerts raised or updated."""
         events = [detection_event_from_row(r, e) for r, e in zip(rows, enrichments, strict=True)]
         alerts = advance(self._state, events, self._config, suppressed=self._suppressions())
         self._serializer.touched({event.principal for event in events})
@@ -117,6 +124,7 @@ class Detector:
             ALERTS_RAISED.inc(len(alerts))
         if self._clock() - self._saved_at >= PERSIST_EVERY_S:
             self.persist()
+        return alerts
 
     def actions_changed(self) -> None:
         """An auditor just acknowledged or suppressed an alert (recorded in the store):
@@ -133,17 +141,8 @@ class Detector:
                 log.warning("suppressions unreadable; keeping the last ones")
         return self._suppressed
 
-    def _enrichment(self, raw: dict[str, Any]) -> dict[str, Any]:
-        if self._enrich is None:
-            return {}
-        try:
-            return self._enrich(raw)
-        except Exception:  # enrichment is best effort
-            log.exception("enrichment failed")
-            return {}
-
     def _deliver(self, alerts: list[Alert]) -> None:
-        if self._deliverer is None or not self._deliverer.enabled:
+        if not self._sinks:
             return
         now = self._clock()
         for alert in alerts:
@@ -152,7 +151,8 @@ class Detector:
                 continue
             self._posted[alert.alert_id] = now
             body = orjson.dumps(alert_to_dict(alert))
-            self._deliverer.enqueue(f"{alert.alert_id}:{alert.last_seen_us}", body)
+            for sink in self._sinks:
+                sink.enqueue(f"{alert.alert_id}:{alert.last_seen_us}", body)
         if len(self._posted) > 10_000:
             self._posted = dict(list(self._posted.items())[-5_000:])
 

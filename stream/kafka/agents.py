@@ -1,12 +1,13 @@
-"""The faust agents (thin: the work is in stream.workers). `concurrency=1` everywhere: more
-loses messages in faust-streaming (open upstream bug), and one agent per partition set keeps
-each principal's events in order.
+"""The faust agent that drives the stream step (thin: the work is `stream.step`).
 
-pseudonymise: fhir.access.raw → enrich + pseudonymise + check seal → fhir.access.evidence
-sink:         fhir.access.evidence → evidence store (batched, idempotent) → detection →
-              alerts to fhir.alerts (and the store and the webhook)
-Anything that can never be processed goes to the dead-letter topic with its reason; it
-never blocks the partition.
+evidence: fhir.access.raw → the stream step (seal check → enrich → store → detect →
+          alert fan-out) → alerts to fhir.alerts (and the store and the webhook)
+
+`concurrency=1`: more loses messages in faust-streaming (open upstream bug), and one agent
+per partition set keeps each principal's events in order. Offsets are acknowledged when
+the agent takes the next batch, so only after the step stored this one. Anything that can
+never be processed goes to the dead-letter topic with its reason; it never blocks the
+partition.
 """
 
 import asyncio
@@ -18,33 +19,31 @@ from typing import Any
 import orjson
 import structlog
 
-from stream.kafka.messages import (
-    EvidenceMessage,
-    decode_evidence,
-    encode_dead_letter,
-    encode_evidence,
-    evidence_key,
-    raw_envelope,
-)
+from stream.kafka.messages import decode_raw_event, encode_dead_letter, raw_envelope, raw_item
 from stream.metrics import DEAD_LETTERS
-from stream.pipeline import PoisonEvent
-from stream.workers import EvidenceSink, RawConverter, SinkStopped
+from stream.outbox import OutboxRow
+from stream.sealed import PoisonEvent
+from stream.step import EvidenceStep, Parked, StepStopped
 
 log = structlog.get_logger("fhir_evidence.agents")
-RAW_BATCH, RAW_WITHIN_S = 100, 0.05  # messages, each a run of up to 100 events
-SINK_BATCH, SINK_WITHIN_S = 200, 0.2
+BATCH, WITHIN_S = 200, 0.2  # messages (each a run of up to 100 events), seconds
+STAGE = "kafka"  # the dead-letter metric's stage label
+Origins = dict[int, Any]  # id(row) -> the faust event whose message carried it
 
 
 class AlertOutbox:
-    """Alerts raised on the sink's thread, waiting to be published from the agent's loop."""
+    """The alerts topic as an alert sink: alerts raised on the step's thread wait here to
+    be published from the agent's loop, keyed by alert id."""
+
+    enabled = True
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._items: list[tuple[bytes, bytes]] = []
 
-    def put(self, key: bytes, body: bytes) -> None:
+    def enqueue(self, key: str, body: bytes) -> None:
         with self._lock:
-            self._items.append((key, body))
+            self._items.append((key.split(":", 1)[0].encode(), body))
 
     def take(self) -> list[tuple[bytes, bytes]]:
         with self._lock:
@@ -52,11 +51,9 @@ class AlertOutbox:
         return items
 
 
-async def _dead_letter(
-    topic: Any, stage: str, event: Any, exc: PoisonEvent, part: bytes | None = None
-) -> None:
+async def _dead_letter(topic: Any, event: Any, exc: PoisonEvent, part: bytes | None = None) -> None:
     """Park a whole message, or only `part` of it (one event of a run)."""
-    DEAD_LETTERS.labels(stage=stage, code=exc.code).inc()
+    DEAD_LETTERS.labels(stage=STAGE, code=exc.code).inc()
     message = event.message
     origin = (message.topic, message.partition, message.offset)
     value = message.value if part is None else part
@@ -66,64 +63,59 @@ async def _dead_letter(
               partition=message.partition, offset=message.offset, reason=str(exc))  # fmt: skip
 
 
-def register_agents(
-    app: Any,
-    topics: dict[str, Any],
-    converter: RawConverter,
-    sink: EvidenceSink,
-    alerts: AlertOutbox,
-) -> dict[str, Callable[..., Any]]:
-    raw, evidence = topics["raw"], topics["evidence"]
-    dead, alert_topic = topics["dead"], topics["alerts"]
+async def _decoded(events: list[Any], dead: Any) -> tuple[list[OutboxRow], Origins]:
+    """The outbox rows the messages carry, in order; what cannot be decoded is parked."""
+    batch: list[OutboxRow] = []
+    origins: Origins = {}
+    for event in events:
+        try:
+            producer_id, items = raw_envelope(event.message.value)
+        except PoisonEvent as exc:
+            await _dead_letter(dead, event, exc)
+            continue
+        for item in items:
+            try:
+                row = decode_raw_event(producer_id, item)
+            except PoisonEvent as exc:
+                await _dead_letter(dead, event, exc, orjson.dumps(item))
+                continue
+            batch.append(row)
+            origins[id(row)] = event
+    return batch, origins
 
-    async def pseudonymise(stream: Any) -> None:
-        async for events in stream.take_events(RAW_BATCH, within=RAW_WITHIN_S):
-            for event in events:
-                try:
-                    producer_id, items = raw_envelope(event.message.value)
-                except PoisonEvent as exc:
-                    await _dead_letter(dead, "pseudonymise", event, exc)
-                    continue
-                converted = []
-                for item in items:
-                    try:
-                        converted.append(converter.convert(producer_id, item))
-                    except PoisonEvent as exc:
-                        await _dead_letter(dead, "pseudonymise", event, exc, orjson.dumps(item))
-                if converted:  # handed to the producer now; flushed before offsets commit
-                    key = evidence_key(converted[0].row)
-                    await evidence.send(key=key, value=encode_evidence(converted))
 
-    async def store(stream: Any) -> None:
-        async for events in stream.take_events(SINK_BATCH, within=SINK_WITHIN_S):
-            good: list[EvidenceMessage] = []
-            for event in events:
-                try:
-                    good.extend(decode_evidence(event.message.value))
-                except PoisonEvent as exc:
-                    await _dead_letter(dead, "sink", event, exc)
-            await _stored(sink, good)
+def register_agent(
+    app: Any, topics: dict[str, Any], step: EvidenceStep, alerts: AlertOutbox
+) -> Callable[..., Any]:
+    raw, dead, alert_topic = topics["raw"], topics["dead"], topics["alerts"]
+
+    async def evidence(stream: Any) -> None:
+        async for events in stream.take_events(BATCH, within=WITHIN_S):
+            batch, origins = await _decoded(events, dead)
+            for poison in await _stored(step, batch):
+                await _dead_letter(dead, origins[id(poison.row)], poison.error,
+                                   orjson.dumps(raw_item(poison.row)))  # fmt: skip
             for key, body in alerts.take():
                 await alert_topic.send(key=key, value=body)
 
-    return {
-        "pseudonymise": app.agent(raw, name="pseudonymise", concurrency=1)(pseudonymise),
-        "sink": app.agent(evidence, name="sink", concurrency=1)(store),
-    }
+    agent: Callable[..., Any] = app.agent(raw, name="evidence", concurrency=1)(evidence)
+    return agent
 
 
-async def _stored(sink: EvidenceSink, batch: list[EvidenceMessage]) -> None:
-    """Store the batch before the agent moves on (which acknowledges its offsets). If the
-    worker is stopped meanwhile, the store call is still awaited to its end: offsets of a
-    batch that is not in the store must never be committed."""
-    work = asyncio.ensure_future(asyncio.to_thread(sink.store_batch, batch))
+async def _stored(step: EvidenceStep, batch: list[OutboxRow]) -> list[Parked]:
+    """Run the step before the agent moves on (which acknowledges its offsets). If the
+    worker is stopped meanwhile, the step is still awaited to its end: offsets of a batch
+    that is not in the store must never be committed."""
+    if not batch:
+        return []
+    work = asyncio.ensure_future(asyncio.to_thread(step.run, batch))
     try:
         try:
-            await asyncio.shield(work)
+            return await asyncio.shield(work)
         except asyncio.CancelledError:
             await work
             raise
-    except SinkStopped:
+    except StepStopped:
         # Stopped while the store was down: exit without committing anything, so the
         # batch is delivered again at the next start (crash-only, nothing acknowledged).
         log.critical("stopped with a batch not yet stored; exiting without commit")

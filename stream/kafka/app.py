@@ -1,5 +1,6 @@
-"""The faust-streaming worker: the app, its topics and agents, hosted on a thread of its own
-(`serve` runs it beside the API) or in the foreground (`fhir-evidence worker`)."""
+"""The faust-streaming worker: the app, its topics and the agent that drives the stream step,
+hosted on a thread of its own (`serve` runs it beside the API) or in the foreground
+(`fhir-evidence worker`)."""
 
 import asyncio
 import threading
@@ -11,10 +12,10 @@ import faust
 import structlog
 
 from stream.kafka.admin import ensure_topics
-from stream.kafka.agents import AlertOutbox, register_agents
+from stream.kafka.agents import AlertOutbox, register_agent
 from stream.kafka.lag import LagMonitor
 from stream.kafka.topology import TopicNames, topology
-from stream.workers import EvidenceSink, RawConverter
+from stream.step import EvidenceStep
 
 log = structlog.get_logger("fhir_evidence.worker")
 APP_ID = "fhir-evidence"
@@ -40,8 +41,7 @@ def broker_urls(bootstrap: str) -> str:
 
 def build_faust_app(
     config: WorkerConfig,
-    converter: RawConverter,
-    sink: EvidenceSink,
+    step: EvidenceStep,
     alerts: AlertOutbox,
     timers: tuple[Timer, ...] = (),
 ) -> faust.App:
@@ -64,11 +64,10 @@ def build_faust_app(
     names = config.names
     topics = {
         "raw": app.topic(names.raw, partitions=config.partitions),
-        "evidence": app.topic(names.evidence, partitions=config.partitions),
         "alerts": app.topic(names.alerts, partitions=config.partitions),
         "dead": app.topic(names.dead_letter, partitions=1),
     }
-    register_agents(app, topics, converter, sink, alerts)
+    register_agent(app, topics, step, alerts)
     for interval, work in timers:
         _register_timer(app, interval, work)
     _register_lag_monitor(app, config)
@@ -78,7 +77,7 @@ def build_faust_app(
 def _register_lag_monitor(app: faust.App, config: WorkerConfig) -> None:
     """Consumer lag of the partitions this worker consumes, on every worker (not only the
     leader); its series go when the worker stops."""
-    monitor = LagMonitor((config.names.raw, config.names.evidence))
+    monitor = LagMonitor((config.names.raw,))
 
     async def consumer_lag() -> None:
         await monitor.tick(app.consumer)
@@ -106,8 +105,8 @@ class WorkerHost:
     foreground until a stop is requested (`run`)."""
 
     def __init__(self, config: WorkerConfig, make_app: Callable[[], faust.App],
-                 sink: EvidenceSink) -> None:  # fmt: skip
-        self._config, self._make_app, self._sink = config, make_app, sink
+                 step: EvidenceStep) -> None:  # fmt: skip
+        self._config, self._make_app, self._step = config, make_app, step
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -127,7 +126,7 @@ class WorkerHost:
             await self._stopping.wait()
         finally:
             await self.app.stop()
-            log.info("stream workers stopped", stored=self._sink.stored)
+            log.info("stream workers stopped", stored=self._step.stored)
 
     def run(self) -> None:
         asyncio.run(self._main())
@@ -144,4 +143,4 @@ class WorkerHost:
         self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
-        self._sink.stop()
+        self._step.stop()

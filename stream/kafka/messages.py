@@ -4,45 +4,25 @@ One message carries a run of one principal's events (at most MAX_EVENTS, in orde
 message costs in Kafka and faust are paid once per run, not once per event.
 
 raw       {"v": 1, "producer_id", "events": [{"sequence", "prev_hash", "event_hash",
-          "key_version", "event", "payload"}, ...]} keyed by the raw principal: the raw event
-          (raw ids, for enrichment; short-retention topic) and the pseudonymous payload
-          exactly as it was sealed at the source (canonical JSON text).
-evidence  {"v": 1, "items": [{"row": <evidence row>, "enrichment": {...}}, ...]} keyed by
-          the pseudonymous principal; nothing raw left.
+          "key_version", "event", "payload"}, ...]} keyed by the raw principal: outbox rows
+          as they are, the raw event (raw ids, for enrichment; short-retention topic) and
+          the pseudonymous payload exactly as it was sealed at the source (canonical JSON).
 dead      {"v": 1, "topic", "partition", "offset", "code", "reason", "key", "value"} with the
           original key and value base64-encoded, so nothing is lost when a message is parked.
 """
 
 import base64
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from stream.outbox import OutboxRow
-from stream.pipeline import PoisonEvent
+from stream.sealed import PoisonEvent
 
 VERSION = 1
 MAX_EVENTS = 100  # per message: ~100 KB before compression, far below Kafka's 1 MB default
 _RAW_FIELDS = ("sequence", "prev_hash", "event_hash", "key_version", "event", "payload")
-
-
-@dataclass(frozen=True, slots=True)
-class RawMessage:
-    producer_id: str
-    sequence: int
-    prev_hash: str
-    event_hash: str
-    key_version: int
-    event: dict[str, Any]
-    payload: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class EvidenceMessage:
-    row: dict[str, Any]
-    enrichment: dict[str, Any]
 
 
 def raw_key(event: Mapping[str, Any]) -> bytes:
@@ -61,13 +41,17 @@ def principal_runs(rows: Sequence[OutboxRow]) -> list[tuple[bytes, list[OutboxRo
     return [(key, chunk) for key, chunks in runs.items() for chunk in chunks]
 
 
+def raw_item(row: OutboxRow) -> dict[str, Any]:
+    """One event of a raw message (its producer is the message's)."""
+    return {"sequence": row.sequence, "prev_hash": row.prev_hash, "event_hash": row.event_hash,
+            "key_version": row.key_version, "event": row.event,
+            "payload": row.payload.decode("utf-8")}  # fmt: skip
+
+
 def encode_raw(rows: Sequence[OutboxRow], producer_id: str) -> bytes:
-    return orjson.dumps({"v": VERSION, "producer_id": producer_id, "events": [
-        {"sequence": row.sequence, "prev_hash": row.prev_hash, "event_hash": row.event_hash,
-         "key_version": row.key_version, "event": row.event,
-         "payload": row.payload.decode("utf-8")}
-        for row in rows
-    ]})  # fmt: skip
+    return orjson.dumps(
+        {"v": VERSION, "producer_id": producer_id, "events": [raw_item(row) for row in rows]}
+    )
 
 
 def _object(value: bytes | None) -> dict[str, Any]:
@@ -91,47 +75,21 @@ def raw_envelope(value: bytes | None) -> tuple[str, list[Any]]:
     return data["producer_id"], events
 
 
-def decode_raw_event(producer_id: str, item: Any) -> RawMessage:
+def decode_raw_event(producer_id: str, item: Any) -> OutboxRow:
+    """The outbox row one event of a raw message carries."""
     if not isinstance(item, dict) or any(name not in item for name in _RAW_FIELDS):
         raise PoisonEvent("raw event lacks chain fields")
     try:
-        message = RawMessage(
-            producer_id, int(item["sequence"]), str(item["prev_hash"]),
-            str(item["event_hash"]), int(item["key_version"]), item["event"],
-            str(item["payload"]).encode("utf-8"),
+        row = OutboxRow(
+            int(item["sequence"]), item["event"], str(item["payload"]).encode("utf-8"),
+            str(item["prev_hash"]), str(item["event_hash"]), int(item["key_version"]),
+            producer_id,
         )  # fmt: skip
     except (TypeError, ValueError) as exc:
         raise PoisonEvent("raw event has malformed chain fields") from exc
-    if not isinstance(message.event, dict):
+    if not isinstance(row.event, dict):
         raise PoisonEvent("raw event is not an object")
-    return message
-
-
-def evidence_key(row: Mapping[str, Any]) -> bytes:
-    """Partition key of an evidence row: its principal, as on the raw topic."""
-    return raw_key(row)
-
-
-def encode_evidence(messages: Sequence[EvidenceMessage]) -> bytes:
-    return orjson.dumps({"v": VERSION, "items": [
-        {"row": m.row, "enrichment": m.enrichment} for m in messages
-    ]})  # fmt: skip
-
-
-def decode_evidence(value: bytes | None) -> list[EvidenceMessage]:
-    items = _object(value).get("items")
-    if not isinstance(items, list) or not items:
-        raise PoisonEvent("evidence message lacks its rows")
-    decoded = []
-    for item in items:
-        row = item.get("row") if isinstance(item, dict) else None
-        enrichment = item.get("enrichment", {}) if isinstance(item, dict) else None
-        if not isinstance(row, dict) or not isinstance(enrichment, dict):
-            raise PoisonEvent("evidence message lacks its row")
-        if not row.get("event_id") or not row.get("event_hash"):
-            raise PoisonEvent("evidence row lacks its identity")
-        decoded.append(EvidenceMessage(row, enrichment))
-    return decoded
+    return row
 
 
 def encode_dead_letter(

@@ -1,8 +1,8 @@
 """The Kafka topology of the distributed runtime, as plain data (no faust import here).
 
-Every topic is keyed by principal (raw `sub` on the raw topic, its pseudonym after that), and
-all of them have the same partition count, so one principal's events stay in one partition —
-in order — from the relay through every agent. That is what the detection rules need.
+The raw topic is keyed by principal, so one principal's events stay in one partition, in
+order, from the relay to the agent that runs the stream step: that is what the detection
+rules need. The alerts topic is keyed by alert id.
 """
 
 from dataclasses import dataclass, field
@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 DAY_MS = 24 * 3600 * 1000
 
 RAW_TOPIC = "fhir.access.raw"
-EVIDENCE_TOPIC = "fhir.access.evidence"
 ALERTS_TOPIC = "fhir.alerts"
 DEAD_LETTER_TOPIC = "fhir.access.deadletter"
 
@@ -24,10 +23,6 @@ class TopicNames:
     @property
     def raw(self) -> str:
         return self.prefix + RAW_TOPIC
-
-    @property
-    def evidence(self) -> str:
-        return self.prefix + EVIDENCE_TOPIC
 
     @property
     def alerts(self) -> str:
@@ -49,14 +44,14 @@ def topology(
     partitions: int = 6, raw_retention_ms: int = 3 * DAY_MS, names: TopicNames = TopicNames()
 ) -> tuple[TopicSpec, ...]:
     """The topics and their configs. Raw events hold raw identifiers, so the raw topic keeps
-    them only briefly (default three days: enough to ride out a worker outage); everything
-    downstream is pseudonymous and kept for a week for replays."""
+    them only briefly (default three days: enough to ride out a worker outage). Alerts are
+    pseudonymous; dead letters are parked raw messages (raw ids too) that an operator must
+    look at: both are kept for thirty days."""
     if partitions < 1:
         raise ValueError("a topic needs at least one partition")
     durable = {"min.insync.replicas": "1", "cleanup.policy": "delete"}
     return (
         TopicSpec(names.raw, partitions, {**durable, "retention.ms": str(raw_retention_ms)}),
-        TopicSpec(names.evidence, partitions, {**durable, "retention.ms": str(7 * DAY_MS)}),
         TopicSpec(names.alerts, partitions, {**durable, "retention.ms": str(30 * DAY_MS)}),
         TopicSpec(names.dead_letter, 1, {**durable, "retention.ms": str(30 * DAY_MS)}),
     )

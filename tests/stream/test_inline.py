@@ -1,4 +1,5 @@
-"""InlineProcessor: outbox → evidence store, in order, idempotent, poison parked, nothing lost."""
+"""InlineProcessor (the stream step's embedded driver): outbox → evidence store, in order,
+idempotent, poison parked, nothing lost."""
 
 import asyncio
 import sqlite3
@@ -17,6 +18,7 @@ from evidence.core.verify import verify_chain
 from evidence.store import EvidenceStore, StoreUnavailable
 from stream.inline import InlineProcessor
 from stream.outbox import OutboxReader, OutboxWriter
+from stream.step import EvidenceStep
 from tests.evidence.builders import PSEUDONYMIZER, make_event
 from tests.support import wait_for
 
@@ -68,7 +70,8 @@ def reader_at(path: Path) -> OutboxReader:
 def processor(
     path: Path, store: EvidenceStore, writer: OutboxWriter, batch_size: int = 10
 ) -> InlineProcessor:
-    return InlineProcessor(reader_at(path), store, writer.wait_for_commit, batch_size)
+    step = EvidenceStep(store, {1}, "inline", max_backoff_s=0.05)
+    return InlineProcessor(reader_at(path), step, writer.wait_for_commit, batch_size)
 
 
 def run_to_end(proc: InlineProcessor) -> list[int]:
@@ -257,4 +260,21 @@ def test_background_thread_retries_until_the_store_is_back(
         assert proc.drain(10.0) is True
     finally:
         proc.stop()
+    assert stored_sequences(evidence_store) == [1, 2, 3, 4, 5]
+
+
+def test_stopped_while_the_store_is_down_the_batch_stays_in_the_outbox(
+    path: Path, writer: OutboxWriter, evidence_store: EvidenceStore
+) -> None:
+    flaky = FlakyStore(evidence_store)
+    proc = processor(path, flaky, writer)
+    proc.start()
+    append(writer, range(1, 6))
+    wait_for(lambda: flaky.attempts >= 2, timeout=10)
+    proc.stop(timeout=5.0)
+    assert proc._thread is not None and not proc._thread.is_alive()
+    assert proc.position == 0 and reader_at(path).position() == 0
+    flaky.down = False
+    replay = processor(path, flaky, writer)
+    run_to_end(replay)
     assert stored_sequences(evidence_store) == [1, 2, 3, 4, 5]

@@ -13,7 +13,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.boot.app import create_app
-from api.boot.runtime import Runtime, build_runtime, load_demo_data, open_repository
+from api.boot.runtime import Runtime, build_runtime, load_demo_data
+from api.boot.stores import open_fhir_data
 from api.settings import Settings
 from evidence.store import EvidenceStore
 from tests.support import TestIssuer, wait_for
@@ -64,7 +65,7 @@ def audit_app(tmp_path_factory: pytest.TempPathFactory, chdb_client: object) -> 
         trusted_issuers=json.dumps([{"issuer": issuer.issuer, "jwks_file": str(jwks)}]),
         rate_limit_per_s=0,
     )
-    repository = open_repository(settings)
+    repository = open_fhir_data(settings)
     load_demo_data(repository, 30, 42)
     repository.close()
     database = f"t_{uuid.uuid4().hex[:12]}"

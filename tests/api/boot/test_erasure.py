@@ -15,7 +15,8 @@ from starlette.testclient import TestClient
 from api.boot.app import create_app
 from api.boot.checkpointing import verify_evidence
 from api.boot.erasure import erase_patient
-from api.boot.runtime import build_runtime, load_demo_data, open_repository
+from api.boot.runtime import build_runtime, load_demo_data
+from api.boot.stores import open_fhir_data
 from api.settings import Settings
 from evidence.core.problems import VerificationReport
 from evidence.store import EvidenceStore
@@ -35,7 +36,7 @@ class Setup:
             trusted_issuers=json.dumps([{"issuer": self.issuer.issuer, "jwks_file": str(jwks)}]),
         )  # fmt: skip
         self.store = store
-        repository = open_repository(self.settings)
+        repository = open_fhir_data(self.settings)
         load_demo_data(repository, 6, 42)
         repository.close()
 

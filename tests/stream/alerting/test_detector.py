@@ -51,8 +51,19 @@ class Suppressions:
         return dict(self.muted)
 
 
-def detector(store: FakeStore, source: Suppressions | None = None) -> Detector:
-    return Detector(store, DetectionConfig(), None, clock=lambda: NOW_S,  # type: ignore[arg-type]
+class Sink:
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.items: list[tuple[str, bytes]] = []
+
+    def enqueue(self, key: str, body: bytes) -> None:
+        self.items.append((key, body))
+
+
+def detector(
+    store: FakeStore, source: Suppressions | None = None, sinks: tuple[Sink, ...] = ()
+) -> Detector:
+    return Detector(store, DetectionConfig(), sinks, clock=lambda: NOW_S,  # type: ignore[arg-type]
                     suppressions=source or Suppressions())  # fmt: skip
 
 
@@ -86,3 +97,15 @@ def test_a_suppression_mutes_its_kind_and_principal_until_its_end() -> None:
     shell.observe(denials("scanner", 1, first=22), [{}])  # at T0 + 22 s: no longer muted
     [alert] = [a for a in store.alerts if a["principal"] == "scanner"]
     assert orjson.loads(alert["counts"])["denials_1m"] == 23  # nothing was lost meanwhile
+
+
+def test_alerts_go_to_every_enabled_sink_once_a_minute_while_they_grow() -> None:
+    webhook, topic, off = Sink(), Sink(), Sink(enabled=False)
+    shell = detector(FakeStore(), sinks=(webhook, topic, off))
+    raised = shell.observe(denials("scanner", 25), [{}] * 25)
+    assert [a.kind for a in raised] == ["denied_burst"]
+    grown = shell.observe(denials("scanner", 5, first=25), [{}] * 5)
+    assert [a.alert_id for a in grown] == [raised[0].alert_id]  # updated, not re-posted yet
+    assert webhook.items == topic.items and len(webhook.items) == 1 and off.items == []
+    key, body = webhook.items[0]
+    assert key.startswith(f"{raised[0].alert_id}:") and orjson.loads(body)["kind"] == "denied_burst"

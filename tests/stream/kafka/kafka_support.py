@@ -22,7 +22,7 @@ from stream.kafka.agents import AlertOutbox
 from stream.kafka.app import WorkerConfig, WorkerHost, build_faust_app
 from stream.kafka.relay import OutboxRelay, kafka_relay
 from stream.outbox import OutboxReader, OutboxWriter
-from stream.workers import EvidenceSink, RawConverter
+from stream.step import EvidenceStep
 from tests.evidence.builders import KEY, PSEUDONYMIZER, make_event
 
 HOUR_US = 3_600_000_000
@@ -61,14 +61,14 @@ class Pipeline:
     writer: OutboxWriter
     relay: OutboxRelay | None = None
     host: WorkerHost | None = None
-    sink: EvidenceSink | None = None
+    step: EvidenceStep | None = None
     alerts: AlertOutbox = field(default_factory=AlertOutbox)
 
-    def start_workers(self, observe: Callable[..., None] | None = None) -> WorkerHost:
-        converter = RawConverter({1: PSEUDONYMIZER}, None)
-        self.sink = sink = EvidenceSink(self.store, observe, max_backoff_s=0.5)
+    def start_workers(self, step: EvidenceStep | None = None) -> WorkerHost:
+        """The agent driving `step` (default: the step without detection)."""
+        self.step = run = step or EvidenceStep(self.store, {1}, "kafka", max_backoff_s=0.5)
         self.host = WorkerHost(
-            self.config, lambda: build_faust_app(self.config, converter, sink, self.alerts), sink
+            self.config, lambda: build_faust_app(self.config, run, self.alerts), run
         )
         self.host.start()
         if not self.host.started.wait(60):

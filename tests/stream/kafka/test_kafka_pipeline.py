@@ -13,10 +13,13 @@ from pathlib import Path
 import orjson
 import pytest
 
+from evidence.core import GENESIS_HASH
 from evidence.core.verify import verify_chain
 from evidence.store import EvidenceStore, StoreUnavailable
 from stream.inline import InlineProcessor
-from stream.outbox import OutboxReader
+from stream.kafka.messages import encode_raw
+from stream.outbox import OutboxReader, OutboxRow
+from stream.step import EvidenceStep
 from tests.kafka_broker import KafkaBroker
 from tests.stream.kafka.kafka_support import (
     Pipeline,
@@ -64,7 +67,8 @@ def test_kafka_and_inline_give_byte_identical_evidence(
     pipeline: Pipeline, second_store: EvidenceStore
 ) -> None:
     append(pipeline.writer, range(600))
-    inline = InlineProcessor(OutboxReader(pipeline.outbox, "inline"), second_store,
+    step = EvidenceStep(second_store, {1}, "inline")
+    inline = InlineProcessor(OutboxReader(pipeline.outbox, "inline"), step,
                              pipeline.writer.wait_for_commit)  # fmt: skip
     while inline.process_available():
         pass
@@ -127,19 +131,19 @@ class FlakyStore:
         self.store.insert_rows(rows, dedup_token)
 
 
-def test_store_outage_pauses_the_sink_then_it_catches_up(pipeline: Pipeline) -> None:
+def test_store_outage_pauses_the_step_then_it_catches_up(pipeline: Pipeline) -> None:
     flaky = FlakyStore(pipeline.store)
     real, pipeline.store = pipeline.store, flaky  # type: ignore[assignment]
     pipeline.start_workers()
     pipeline.start_relay()
     append(pipeline.writer, range(300))
-    assert pipeline.sink is not None
+    assert pipeline.step is not None
     wait_for(lambda: flaky.refused >= 3, timeout=30)
-    assert pipeline.sink.paused
+    assert pipeline.step.paused
     assert stored_counts(real)[1] == 0
     flaky.available = True
     _wait_stored(real, 300, timeout=60)
-    assert not pipeline.sink.paused
+    assert not pipeline.step.paused
     pipeline.store = real
 
 
@@ -147,16 +151,25 @@ def test_poison_messages_go_to_the_dead_letter_topic(pipeline: Pipeline) -> None
     pipeline.start_workers()
     names = pipeline.config.names
     bad_event = b'{"v": 1, "producer_id": "p", "events": [{"sequence": "x"}]}'
-    produce(pipeline.config.bootstrap, names.raw,
-            [(b"k1", b"not json"), (b"k2", b'{"v": 1}'), (b"k4", bad_event)])  # fmt: skip
-    produce(pipeline.config.bootstrap, names.evidence, [(b"k3", b'{"v": 1, "row": 3}')])
+    produce(pipeline.config.bootstrap, names.raw, [
+        (b"k1", b"not json"), (b"k2", b'{"v": 1}'), (b"k3", _forged_run()), (b"k4", bad_event),
+    ])  # fmt: skip
     append(pipeline.writer, range(5))  # good events still flow past the poison
     pipeline.start_relay()
     _wait_stored(pipeline.store, 5, timeout=60)
     dead = consume_all(pipeline.config.bootstrap, names.dead_letter, expect=4)
     bodies = [orjson.loads(m.value) for m in dead]
-    assert sorted(b["topic"] for b in bodies) == sorted([names.raw] * 3 + [names.evidence])
+    assert [b["topic"] for b in bodies] == [names.raw] * 4
     assert all(b["code"] == "event.poison" and b["reason"] for b in bodies)
     assert {b["key"] for b in bodies} == {"azE=", "azI=", "azM=", "azQ="}  # base64 of k1..k4
     (one,) = [b for b in bodies if b["key"] == "azQ="]  # only the bad event of the run
     assert orjson.loads(base64.b64decode(one["value"])) == {"sequence": "x"}
+    (forged,) = [b for b in bodies if b["key"] == "azM="]  # an event failing its seal check
+    assert orjson.loads(base64.b64decode(forged["value"]))["sequence"] == 1
+    assert "seal" in forged["reason"]
+
+
+def _forged_run() -> bytes:
+    """A raw message whose one event's payload was altered after it was sealed."""
+    row = OutboxRow(1, {"event_id": "e"}, b'{"forged": true}', GENESIS_HASH, "0" * 64, 1, "p")
+    return encode_raw([row], "p")

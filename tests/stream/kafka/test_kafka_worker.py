@@ -64,7 +64,7 @@ def test_worker_killed_mid_batch_loses_and_duplicates_nothing(
         try:
             wait_for(lambda: log.read_text(errors="replace").count("stream workers running") >= 2,
                      timeout=90)  # fmt: skip
-            topics = [config.names.raw, config.names.evidence]
+            topics = [config.names.raw]
             wait_for(lambda: group_caught_up(kafka_bootstrap, config.app_id, topics),
                      timeout=180, interval=1.0)  # fmt: skip
         finally:

@@ -53,13 +53,13 @@ def _value(series: Series, name: str, **labels: str) -> float:
 
 def _check_labels(series: Series, config: WorkerConfig) -> None:
     """Every label a bounded vocabulary: topics, partition numbers, runtimes, stages, codes."""
-    topics = {config.names.raw, config.names.evidence}
+    topics = {config.names.raw}
     partitions = {str(p) for p in range(config.partitions)}
     allowed = {
         "topic": lambda v: v in topics,
         "partition": lambda v: v in partitions,
         "runtime": lambda v: v in {"kafka", "inline"},
-        "stage": lambda v: v in {"pseudonymise", "sink", "inline"},
+        "stage": lambda v: v in {"kafka", "inline"},
         "code": lambda v: re.fullmatch(r"[a-z_]+(\.[a-z_]+)*", v) is not None,
         "outcome": lambda v: v in {"delivered", "failed", "dead"},
         "le": lambda v: re.fullmatch(r"[0-9.e+-]+|\+Inf", v) is not None,
@@ -96,8 +96,8 @@ def test_worker_metrics_show_consumer_lag_and_sink_rate(
     relay = None
     try:
         wait_for(lambda: log_says(log, "stream workers running"), timeout=90)
-        # One worker holds every partition of both topics; nothing arrived yet.
-        wait_for(lambda: len(_lags(_scrape(url))) == 2 * config.partitions, timeout=60)
+        # One worker holds every partition of the raw topic; nothing arrived yet.
+        wait_for(lambda: len(_lags(_scrape(url))) == config.partitions, timeout=60)
         before = _scrape(url)
         assert set(_lags(before).values()) == {0}
         assert _value(before, "fhir_evidence_sink_rows_total", runtime="kafka") == 0
@@ -125,7 +125,7 @@ def test_worker_metrics_show_consumer_lag_and_sink_rate(
         writer.close()
 
     assert highest.get(config.names.raw, 0) > 0, highest  # the lag gauge moved ...
-    assert len(_lags(after)) == 2 * config.partitions  # ... and is back to 0 everywhere
+    assert len(_lags(after)) == config.partitions  # ... and is back to 0 everywhere
     assert _value(after, "fhir_evidence_sink_rows_total", runtime="kafka") >= EVENTS
     batches = _value(after, "fhir_evidence_sink_batch_seconds_count", runtime="kafka")
     assert 0 < batches <= EVENTS

@@ -9,13 +9,12 @@ from stream.kafka.admin import TopologyMismatch, ensure_topics
 from stream.kafka.topology import DAY_MS, TopicNames, missing_topics, partition_mismatches, topology
 
 
-def test_every_keyed_topic_has_the_same_partitions_so_principal_order_holds() -> None:
+def test_keyed_topics_have_the_configured_partitions() -> None:
     specs = topology(8)
     keyed = [s for s in specs if not s.name.endswith("deadletter")]
     assert {s.partitions for s in keyed} == {8}
     assert [s.name for s in specs] == [
         "fhir.access.raw",
-        "fhir.access.evidence",
         "fhir.alerts",
         "fhir.access.deadletter",
     ]
@@ -31,7 +30,6 @@ def test_prefix_names_every_topic() -> None:
     names = TopicNames("tenant-a.")
     assert {s.name for s in topology(names=names)} == {
         names.raw,
-        names.evidence,
         names.alerts,
         names.dead_letter,
     }
@@ -54,7 +52,7 @@ def test_topic_creation_is_idempotent_and_refuses_other_partition_counts(
 ) -> None:
     names = TopicNames(f"topo{uuid.uuid4().hex[:6]}.")
     created = asyncio.run(ensure_topics(kafka_bootstrap, topology(3, names=names)))
-    assert sorted(created) == sorted([names.raw, names.evidence, names.alerts, names.dead_letter])
+    assert sorted(created) == sorted([names.raw, names.alerts, names.dead_letter])
     assert asyncio.run(ensure_topics(kafka_bootstrap, topology(3, names=names))) == []
     with pytest.raises(TopologyMismatch, match="expected 5"):
         asyncio.run(ensure_topics(kafka_bootstrap, topology(5, names=names)))

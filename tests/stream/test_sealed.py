@@ -4,7 +4,7 @@ import pytest
 
 from evidence.core import GENESIS_HASH, canonical_bytes, chain_hash_bytes
 from evidence.core.record import evidence_payload
-from stream.pipeline import PoisonEvent, sealed_row
+from stream.sealed import PoisonEvent, sealed_row
 from tests.evidence.builders import PSEUDONYMIZER, make_event
 
 EVENT = make_event(1)
