@@ -12,6 +12,7 @@ from api.data.port import FhirData
 from api.settings import Settings
 from evidence.core import Pseudonymizer
 from evidence.store import EvidenceStore
+from evidence.store.alert_actions import active_suppressions
 from stream.alerting.detector import AlertSink, Detector
 from stream.alerting.webhook import WebhookDeliverer, WebhookQueue
 from stream.detection import DetectionConfig
@@ -56,6 +57,9 @@ def build_step(
     queue = WebhookQueue(settings.data_dir / "webhook.sqlite")
     deliverer = WebhookDeliverer(queue, settings.alert_webhook_url, settings.alert_webhook_secret)
     config = DetectionConfig.from_mapping(settings.detection)
-    detector = Detector(store, config, sinks=(deliverer, *alert_sinks))
+    detector = Detector(
+        store, config, lambda now_us: active_suppressions(store, now_us),
+        sinks=(deliverer, *alert_sinks),
+    )  # fmt: skip
     step = EvidenceStep(store, {pseudonymizer.key_version}, runtime, enrichment, detector)
     return step, Alerting(detector, deliverer, queue, facts)

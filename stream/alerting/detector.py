@@ -20,8 +20,6 @@ import orjson
 import structlog
 
 from evidence.core import StoreUnavailable
-from evidence.store import EvidenceStore
-from evidence.store.alert_actions import active_suppressions
 from stream.alerting.detector_state import StateSerializer
 from stream.detection import (
     DEFAULT_RULES,
@@ -44,6 +42,16 @@ PERSIST_EVERY_S = 30.0
 REDELIVER_UPDATES_AFTER_S = 60.0  # an alert still growing is re-posted at most once a minute
 SUPPRESSIONS_EVERY_S = 5.0
 SuppressionSource = Callable[[int], Suppressions]  # now (µs) -> the suppressions in force
+
+
+class DetectorStore(Protocol):
+    """What the detector keeps in the evidence store: its alerts and its state."""
+
+    def upsert_alerts(self, alerts: Sequence[dict[str, Any]]) -> None: ...
+
+    def save_state(self, key: str, state: str, now_us: int) -> None: ...
+
+    def load_state(self, key: str) -> str | None: ...
 
 
 class AlertSink(Protocol):
@@ -74,16 +82,16 @@ def alert_row(alert: Alert) -> dict[str, Any]:
 class Detector:
     def __init__(
         self,
-        store: EvidenceStore,
+        store: DetectorStore,
         config: DetectionConfig,
+        suppressions: SuppressionSource,
         sinks: Sequence[AlertSink] = (),
         clock: Callable[[], float] = time.time,
-        suppressions: SuppressionSource | None = None,
     ) -> None:
         self._store, self._config = store, config
         self._sinks = tuple(sink for sink in sinks if sink.enabled)
         self._clock = clock
-        self._read_suppressions = suppressions or (lambda now: active_suppressions(store, now))
+        self._read_suppressions = suppressions
         self._suppressed: Suppressions = {}
         self._suppressions_at = float("-inf")
         self._serializer = StateSerializer()

@@ -63,8 +63,8 @@ class Sink:
 def detector(
     store: FakeStore, source: Suppressions | None = None, sinks: tuple[Sink, ...] = ()
 ) -> Detector:
-    return Detector(store, DetectionConfig(), sinks, clock=lambda: NOW_S,  # type: ignore[arg-type]
-                    suppressions=source or Suppressions())  # fmt: skip
+    return Detector(store, DetectionConfig(), source or Suppressions(), sinks,  # type: ignore[arg-type]
+                    clock=lambda: NOW_S)  # fmt: skip
 
 
 def test_alerts_and_the_state_match_the_pure_engine() -> None:
