@@ -102,7 +102,8 @@ class IssuerKeys:
 def _read_jwks(config: TrustedIssuer) -> dict[str, Any]:
     if config.jwks_file is not None:
         return dict(json.loads(Path(config.jwks_file).read_text()))
-    assert config.jwks_uri is not None
+    if config.jwks_uri is None:  # TrustedIssuer validates that exactly one source is set
+        raise ValueError(f"no JWKS source for the issuer {config.issuer}")
     response = httpx.get(config.jwks_uri, timeout=FETCH_TIMEOUT_S, follow_redirects=False)
     response.raise_for_status()
     return dict(response.json())

@@ -135,7 +135,8 @@ class ChainReader:
         caller checks this one (with an index-check filler slotted in between)."""
         pending = self._submit(fetch[0]) if fetch else None
         for i in range(len(fetch)):
-            assert pending is not None
+            if pending is None:  # submitted above and below for every window fetched
+                raise RuntimeError("chain window read was not submitted")
             data = pending.result()
             if i + 1 < len(fetch):
                 pending = self._submit(fetch[i + 1])

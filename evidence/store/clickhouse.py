@@ -5,6 +5,7 @@ process and its handle is not safe to share between threads without a lock, so e
 is serialised; a ClickHouse server client is used the same way for simplicity.
 """
 
+import re
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -35,11 +36,14 @@ ALERT_COLUMNS: tuple[str, ...] = (
     "alert_id", "kind", "severity", "principal", "first_seen_us", "last_seen_us",
     "window_start_us", "window_s", "counts", "rule_version", "request_ids", "summary",
 )  # fmt: skip
-Page = tuple[int, str] | None  # (ts_us, event_id) of the last row already seen
+Page = tuple[int, str] | None
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")  # (ts_us, event_id) of the last row already seen
 
 
 class EvidenceStore:
     def __init__(self, client: Client, database: str = "evidence") -> None:
+        if not _IDENTIFIER.fullmatch(database):  # SQL is composed with it: identifiers only
+            raise ValueError("the evidence database name must be a plain identifier")
         self._client = client
         self._db = database
         self._lock = threading.Lock()

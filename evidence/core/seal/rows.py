@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from evidence.core.errors import EvidenceError
 from evidence.core.frontier import TreeEdge
 from evidence.core.seal.checkpoint import Checkpoint, SignedCheckpoint, body_hash, decode_body
 
@@ -37,6 +38,13 @@ class StoredCheckpoint:
     @property
     def label(self) -> str:
         return f"checkpoint (tree size {self.tree_size}, time {self.time_us} us)"
+
+    @property
+    def parsed(self) -> Checkpoint:
+        """The signed checkpoint, for code that has already set unparsable ones aside."""
+        if self.checkpoint is None:
+            raise EvidenceError(f"the body of this {self.label} does not parse")
+        return self.checkpoint
 
 
 def checkpoint_row(signed: SignedCheckpoint, frontier: Sequence[bytes]) -> dict[str, Any]:

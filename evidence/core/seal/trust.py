@@ -58,8 +58,7 @@ def trusted_checkpoints(
         if not _trust(producer, stored, keys, result):
             prev_hash = stored.body_hash
             continue
-        cp = stored.checkpoint
-        assert cp is not None
+        cp = stored.parsed
         if cp.previous != prev_hash:
             _cp_problem(
                 result,
@@ -114,8 +113,7 @@ def _trust(
 def _check_order(
     producer: str, before: StoredCheckpoint, after: StoredCheckpoint, result: ProducerResult
 ) -> None:
-    a, b = before.checkpoint, after.checkpoint
-    assert a is not None and b is not None
+    a, b = before.parsed, after.parsed
     if b.tree_size < a.tree_size or b.time_us <= a.time_us:
         detail = "it is smaller or older than the checkpoint before it"
     elif b.tree_size == a.tree_size and (b.root != a.root or b.head != a.head):

@@ -238,15 +238,13 @@ class ProducerVerifier:
     def _checkpoint_size(self, index: int) -> int:
         if index >= len(self._checkpoints):
             return 2**64
-        cp = self._checkpoints[index].checkpoint
-        assert cp is not None
+        cp = self._checkpoints[index].parsed
         return cp.tree_size
 
     def _seal_points(self) -> None:
         while self._next_cp < len(self._checkpoints):
             stored = self._checkpoints[self._next_cp]
-            cp = stored.checkpoint
-            assert cp is not None
+            cp = stored.parsed
             if cp.tree_size > self._position:
                 return
             self._next_cp += 1
@@ -261,8 +259,7 @@ class ProducerVerifier:
             self._resync(stored, matched)
 
     def _resync(self, stored: StoredCheckpoint, matched: bool) -> None:
-        cp = stored.checkpoint
-        assert cp is not None
+        cp = stored.parsed
         if stored.edge is not None:
             self._edge = stored.edge.copy()
         elif not matched:
@@ -276,6 +273,5 @@ class ProducerVerifier:
 
 
 def _chain_order(stored: StoredCheckpoint) -> tuple[int, int]:
-    cp = stored.checkpoint
-    assert cp is not None
+    cp = stored.parsed
     return cp.tree_size, cp.time_us

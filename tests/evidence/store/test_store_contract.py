@@ -299,3 +299,11 @@ def test_verify_store_checks_the_patient_index(store: EvidenceStore) -> None:
     )
     kinds = {(p.kind, p.event_id) for p in verify_store(store, *ALL).problems}
     assert ("forged", other.event_id) in kinds
+
+
+@pytest.mark.parametrize(
+    "name", ["", "evidence; DROP TABLE x", "a.b", "1abc", "évidence", "a" * 65]
+)
+def test_the_database_name_must_be_a_plain_identifier(name: str) -> None:
+    with pytest.raises(ValueError, match="plain identifier"):
+        EvidenceStore(object(), name)  # type: ignore[arg-type]
