@@ -47,7 +47,7 @@ class StoredResource:
 class SearchPage:
     rows: list[StoredResource]
     total: int  # visible to the caller
-    in_reach: int  # within the caller's patient reach, labels ignored
+    in_reach: int  # within the reach and the granular constraints, labels ignored
     matching: int  # matching the query, policy ignored (never disclosed to the caller)
 
 
@@ -99,8 +99,9 @@ class FhirData(Protocol):
     ) -> SearchPage:
         """One page (`limit` 0: the counts alone) of the resources meeting every criterion
         that lie within `reach`, meet one of the `alternatives` and carry none of the
-        `hidden_labels`, ordered by `sort` then id. `matching` counts matches outside the
-        reach (and alternatives) only when asked, else it equals `in_reach`."""
+        `hidden_labels`, ordered by `sort` then id (byte order). `matching` counts every
+        match of the criteria, whatever the policy, when asked and the reach is not every
+        patient; otherwise it equals `in_reach`."""
         ...
 
     def scan(
@@ -113,5 +114,5 @@ class FhirData(Protocol):
         batch_size: int = 500,
     ) -> Iterator[list[StoredResource]]:
         """Every resource `search` would show, in id order, in batches of at most
-        `batch_size` (for exports: a batch is read when the previous one was consumed)."""
+        `batch_size`, each read as the previous one is consumed (exports of any size)."""
         ...

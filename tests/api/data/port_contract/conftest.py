@@ -1,0 +1,34 @@
+"""Fixtures of the FHIR data port's contract suite: a fresh store of every adapter."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from api.data.port import FhirData
+from tests.api.data.port_contract.adapters import ADAPTERS, AdapterFactory
+from tests.api.data.port_contract.catalog import CATALOG
+from tests.api.data.port_contract.resources import NOW
+
+
+@pytest.fixture(params=sorted(ADAPTERS))
+def open_store(request: pytest.FixtureRequest) -> AdapterFactory:
+    """The adapter's factory, for tests that open stores themselves (one per example)."""
+    return ADAPTERS[request.param]
+
+
+@pytest.fixture
+def store(
+    open_store: AdapterFactory, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FhirData]:
+    with open_store(tmp_path_factory.mktemp("store")) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="module", params=sorted(ADAPTERS))
+def catalog(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FhirData]:
+    """A store of every adapter holding the catalog (tests must not write to it)."""
+    with ADAPTERS[request.param](tmp_path_factory.mktemp("catalog")) as opened:
+        opened.save_many(CATALOG, NOW)
+        yield opened
