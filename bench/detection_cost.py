@@ -3,7 +3,7 @@
 Seals N realistic events, then times (a) the pipeline step (seal check, row, batched insert
 into a fresh chDB store) and (b) the detection rules over the same rows (row -> detection
 event, then the engine in place, as the detector runs them).
-Goal (issue 6): detection <= 20 % of pipeline time. `.venv/bin/python -m bench.detection_cost`.
+Goal: detection <= 20 % of pipeline time. `.venv/bin/python -m bench.detection_cost`.
 
 By default all the pipeline runs first, then all the detection (every row kept meanwhile).
 `--interleaved` runs detection right after each stored batch, as the inline processor does:

@@ -1,4 +1,4 @@
-"""Distributed pipeline throughput and lag (issue 5), on a real broker.
+"""Distributed pipeline throughput and lag, on a real broker.
 
 1. relay:    N sealed outbox events → `fhir.access.raw` (idempotent producer, acks=all)
 2. ceiling:  a bare aiokafka consume loop over that raw topic (no work): the local ceiling
