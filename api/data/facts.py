@@ -7,7 +7,7 @@ keeps the per-event cost at a dictionary lookup.
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from api.data.port import FhirData, RepositoryUnavailable
 from stream.enrich import PatientFacts
@@ -15,6 +15,7 @@ from stream.enrich import PatientFacts
 FLAG_SYSTEM = "http://fhir-evidence.example/patient-flags"
 CACHE_SIZE = 50_000
 TTL_S = 60.0
+T = TypeVar("T")
 
 
 def _family(resource: dict[str, Any]) -> str:
@@ -34,11 +35,11 @@ class ContextLookup:
         self._clock = clock
         self._cache: OrderedDict[tuple[str, str], tuple[Any, float]] = OrderedDict()
 
-    def _cached(self, key: tuple[str, str], load: Callable[[], Any]) -> Any:
+    def _cached(self, key: tuple[str, str], load: Callable[[], T]) -> T | None:
         now = self._clock()
         hit = self._cache.get(key)
         if hit is not None and hit[1] > now:
-            return hit[0]
+            return cast(T, hit[0])
         try:
             value = load()
         except RepositoryUnavailable:

@@ -177,4 +177,4 @@ def row_matches_hash(row: dict[str, Any]) -> bool:
         recomputed = chain_hash(row["producer_id"], int(row["sequence"]), row["prev_hash"], payload)
     except (KeyError, TypeError, ValueError):
         return False
-    return recomputed == row["event_hash"]
+    return bool(recomputed == row["event_hash"])

@@ -10,7 +10,8 @@ rows.
 from dataclasses import dataclass
 from typing import Any
 
-from evidence.store.clickhouse import ALERT_COLUMNS, READ_COLUMNS, EvidenceStore
+from evidence.store.clickhouse import ALERT_COLUMNS, EvidenceStore
+from evidence.store.columns import READ_COLUMNS
 from evidence.store.patient_index import PACKED_SELECT, READ_SETTINGS
 
 FOREVER_US = 2**62

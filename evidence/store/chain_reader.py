@@ -32,7 +32,8 @@ from evidence.store.chain_records import (
     window_items,
 )
 from evidence.store.chain_text import parse_text_row
-from evidence.store.clickhouse import READ_COLUMNS, EvidenceStore
+from evidence.store.clickhouse import EvidenceStore
+from evidence.store.columns import READ_COLUMNS
 from evidence.store.engine_queue import EngineQueue
 
 PAGE_ROWS = 1_000_000  # sequences per read (122 bytes each in memory)

@@ -38,7 +38,7 @@ def kafka_producer_factory(bootstrap: str) -> ProducerFactory:
     def build() -> Producer:
         from aiokafka import AIOKafkaProducer
 
-        return AIOKafkaProducer(
+        producer: Producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
             enable_idempotence=True,
             acks="all",
@@ -48,6 +48,7 @@ def kafka_producer_factory(bootstrap: str) -> ProducerFactory:
             request_timeout_ms=15_000,
             client_id="fhir-evidence-relay",
         )
+        return producer
 
     return build
 

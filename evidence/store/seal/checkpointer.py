@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import structlog
 
 from evidence.core.chain import GENESIS_HASH
-from evidence.core.errors import EvidenceError
+from evidence.core.errors import EvidenceError, StoreUnavailable
 from evidence.core.frontier import Node, TreeEdge
 from evidence.core.seal.checkpoint import (
     NO_PREVIOUS,
@@ -29,7 +29,7 @@ from evidence.core.seal.checkpoint import (
     sign_checkpoint,
 )
 from evidence.core.seal.rows import checkpoint_row, sealable_run, stored_checkpoint
-from evidence.store.clickhouse import EvidenceStore, StoreUnavailable
+from evidence.store.clickhouse import EvidenceStore
 from evidence.store.seal.store import SealStore
 
 log = structlog.get_logger("fhir_evidence.checkpoints")
