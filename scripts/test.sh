@@ -41,6 +41,7 @@ if ! bash scripts/kafka.sh fetch >/dev/null; then
 fi
 .venv/bin/ruff check .
 .venv/bin/mypy
+.venv/bin/lint-imports
 set +e
 .venv/bin/python -m pytest "$@"
 status=$?
