@@ -7,47 +7,29 @@ events), a principal filter is a range of the main sort key; the other filters n
 rows.
 """
 
-from dataclasses import dataclass
 from typing import Any
 
+from evidence.core.queries import FOREVER_US, AccessFilter, Position, outcome_code
 from evidence.store.clickhouse import ALERT_COLUMNS, EvidenceStore
 from evidence.store.columns import READ_COLUMNS
 from evidence.store.patient_index import PACKED_SELECT, READ_SETTINGS
 
-FOREVER_US = 2**62
-Position = tuple[int, str]  # (ts_us, event_id) of a row already seen
+__all__ = [  # the filter model lives in evidence.core.queries; named here for callers
+    "FOREVER_US",
+    "AccessFilter",
+    "Position",
+    "access_event",
+    "alerts_for_request",
+    "count_accesses",
+    "find_accesses",
+    "outcome_code",
+    "store_now_ms",
+    "where_sql",
+]
 
-
-@dataclass(frozen=True, slots=True)
-class AccessFilter:
-    """Which access events; empty fields do not filter."""
-
-    since_us: int = 0
-    until_us: int = FOREVER_US
-    patient_hash: str = ""
-    sub: str = ""
-    decisions: tuple[str, ...] = ()
-    actions: tuple[str, ...] = ()
-    action_prefix: str = ""  # matched in addition to `actions` (OR), e.g. "audit."
-    resource_type: str = ""  # one type; an export's comma list matches each of its types
-    exclude_resource_type: str = ""
-    client_id: str = ""
-    entity: str = ""  # a resource pseudonym "Type/<hash>"; for Patient also the patient
-    outcomes: tuple[int, ...] = ()  # FHIR AuditEvent outcome codes, see OUTCOME_SQL
-    min_returned: int = 0
-    status_below: int = 0  # 0: any status
-    stored_until_ms: int = 0  # 0: no cut; else rows stored at or before (an export snapshot)
-
-
-# The FHIR AuditEvent outcome of a row: 0 success, 4 minor failure (refused or invalid:
-# 4xx), 8 serious failure (5xx). The renderer uses the same rule (`outcome_code`).
+# The FHIR AuditEvent outcome of a row (`evidence.core.queries.outcome_code`, same rule):
+# 0 success, 4 minor failure (refused or invalid: 4xx), 8 serious failure (5xx).
 OUTCOME_SQL = "multiIf(decision != 'deny' AND status < 400, 0, status >= 500, 8, 4)"
-
-
-def outcome_code(decision: str, status: int) -> int:
-    if decision != "deny" and status < 400:
-        return 0
-    return 8 if status >= 500 else 4
 
 
 def _filters(f: AccessFilter) -> tuple[list[str], dict[str, Any]]:

@@ -8,15 +8,13 @@ a proof that would not verify is refused (ProofUnavailable), never served.
 
 from typing import Any
 
-from evidence.core.errors import EvidenceError
 from evidence.core.merkle import leaf_hash, verify_consistency, verify_inclusion
+from evidence.core.queries import ProofUnavailable
 from evidence.core.seal.rows import StoredCheckpoint, stored_checkpoint
 from evidence.core.tree_proofs import assemble, consistency_ranges, inclusion_ranges, nodes_for
 from evidence.store.seal.store import SealStore
 
-
-class ProofUnavailable(EvidenceError):
-    code = "proof.unavailable"
+__all__ = ["ProofUnavailable", "consistency", "inclusion"]
 
 
 def _signed(row: dict[str, Any] | None) -> StoredCheckpoint | None:
