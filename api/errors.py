@@ -1,5 +1,10 @@
-"""The API's errors: each maps to one HTTP status, one OperationOutcome code, one reason code."""
+"""The API's errors: each maps to one HTTP status, one OperationOutcome code, and carries the
+verdict its request's evidence records (by default a deny for its one reason code) and what
+the request disclosed before it was refused (by default nothing)."""
 
+from api.security.disclosure import NOTHING, Disclosure
+from api.security.principal import TokenFacts
+from api.security.verdict import Verdict, deny
 from evidence.core import FhirEvidenceError, ReasonCode
 
 
@@ -9,12 +14,21 @@ class ApiError(FhirEvidenceError):
     reason: ReasonCode = ReasonCode.QUERY_INVALID
     diagnostics = "The request is invalid."
 
-    def __init__(self, diagnostics: str | None = None, reason: ReasonCode | None = None) -> None:
+    def __init__(
+        self,
+        diagnostics: str | None = None,
+        reason: ReasonCode | None = None,
+        *,
+        verdict: Verdict | None = None,
+        disclosed: Disclosure = NOTHING,
+    ) -> None:
         if reason is not None:
             self.reason = reason
         if diagnostics is not None:
             self.diagnostics = diagnostics
         super().__init__(self.diagnostics, code=str(self.reason))
+        self.verdict = verdict if verdict is not None else deny(self.reason)
+        self.disclosed = disclosed
 
     def headers(self) -> dict[str, str]:
         return {}
@@ -38,6 +52,10 @@ class Unauthorized(ApiError):
     reason = ReasonCode.TOKEN_MALFORMED
     diagnostics = "The access token is missing or invalid."
 
+    def __init__(self, reason: ReasonCode | None = None, token: TokenFacts | None = None) -> None:
+        super().__init__(reason=reason)
+        self.token = token  # what the evidence keeps of a refused token (alg, kid, jti)
+
     def headers(self) -> dict[str, str]:
         # The contract asks for error="invalid_token" on every 401, a missing token included.
         return {"WWW-Authenticate": 'Bearer realm="fhir", error="invalid_token"'}
@@ -54,8 +72,9 @@ class Forbidden(ApiError):
         diagnostics: str | None = None,
         reason: ReasonCode | None = None,
         required_scope: str = "",
+        verdict: Verdict | None = None,
     ) -> None:
-        super().__init__(diagnostics, reason)
+        super().__init__(diagnostics, reason, verdict=verdict)
         self.required_scope = required_scope
 
     def headers(self) -> dict[str, str]:

@@ -5,9 +5,9 @@ Run from the repository root: `python -m bench.baseline_server --port 8099`.
 """
 
 import argparse
+import dataclasses
 
 import uvicorn
-from starlette.requests import Request
 
 from api.access.guard import Guard
 from api.boot.app import create_app
@@ -18,19 +18,23 @@ from api.security.scopes import parse_scope
 from api.settings import Settings
 
 OPEN_SCOPE = parse_scope("system/*.cruds")
+if OPEN_SCOPE is None:
+    raise RuntimeError("system/*.cruds does not parse")
+BASELINE = Principal(sub="baseline", issuer="baseline", scopes=(OPEN_SCOPE,))
+EVERYTHING = AccessPlan(True, PatientReach(Reach.ALL), frozenset(), (), ())
 
 
 class OpenGuard(Guard):
     """Checks nothing: every caller is a system principal that may see everything."""
 
-    def authenticate(self, request: Request) -> Principal:
-        assert OPEN_SCOPE is not None
-        return Principal(sub="baseline", issuer="baseline", scopes=(OPEN_SCOPE,))
+    def authenticate(self, authorization: str, token_in_url: bool = False) -> Principal:
+        return BASELINE
 
-    def authorize(
-        self, request: Request, principal: Principal, resource_type: str, interaction: str
-    ) -> AccessPlan:
-        return AccessPlan(True, PatientReach(Reach.ALL), frozenset(), (), ())
+    def throttle(self, principal: Principal) -> None:
+        return None
+
+    def authorize(self, principal: Principal, resource_type: str, interaction: str) -> AccessPlan:
+        return EVERYTHING
 
 
 def main() -> None:
@@ -39,8 +43,14 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     runtime = build_runtime(settings, demo_data=True, inline=False)
-    guard = runtime.services.guard
-    runtime.services.guard = OpenGuard(guard._keys, guard._policy, runtime.services.repository)
+    services, guard = runtime.services, runtime.services.guard
+    open_guard = OpenGuard(guard._keys, guard._policy, services.fhir.data)
+    runtime.services = dataclasses.replace(
+        services,
+        guard=open_guard,
+        fhir=dataclasses.replace(services.fhir, guard=open_guard),
+        auditing=dataclasses.replace(services.auditing, guard=open_guard),
+    )
     app = create_app(runtime, record_evidence=False)
     uvicorn.run(app, host="127.0.0.1", port=args.port, access_log=False, log_level="warning")
 

@@ -7,6 +7,7 @@ import json
 import os
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,3 +80,15 @@ def mint_token(
         claims["sensitivity_clearance"] = clearance
     headers = {"kid": KID, "typ": "at+jwt"}
     return jwt.encode(claims, key, algorithm="RS256", headers=headers)
+
+
+@dataclass(frozen=True, slots=True)
+class DevIssuer:
+    """The development issuer while it is on (no trusted issuer configured): its public
+    keys and token minting with its key."""
+
+    settings: Settings
+    jwks: dict[str, Any]
+
+    def mint(self, sub: str, scope: str, ttl_s: int, client_id: str) -> str:
+        return mint_token(self.settings, sub, scope, ttl_s, client_id=client_id)

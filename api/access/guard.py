@@ -1,8 +1,9 @@
 """The guard in front of every FHIR and auditor route: token → principal → access plan.
 
 Adapter around the pure `api.security` functions: it keeps the verified-token cache, the
-issuer keys (refresh on unknown kid) and a short-lived care-team membership cache, and
-records every decision in the request's audit context.
+issuer keys (refresh on unknown kid), the per-principal rate buckets and a short-lived
+care-team membership cache. It records nothing: it returns the principal and the plan (whose
+`verdict` is the grant), and its refusals are errors that carry their verdict.
 """
 
 import base64
@@ -14,19 +15,16 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from starlette.requests import Request
-
 from api.access.issuers import IssuerKeys
 from api.data.port import FhirData
 from api.errors import Forbidden, ServiceUnavailable, TooManyRequests, Unauthorized
-from api.http.request_audit import RequestAudit
-from api.security.access import POLICY_VERSION, AccessPlan, plan_access
+from api.security.access import AccessPlan, plan_access
 from api.security.claims import MAX_TOKEN_BYTES
-from api.security.principal import Principal
+from api.security.principal import Principal, TokenFacts
 from api.security.ratelimit import Bucket, retry_after_s, take
 from api.security.scopes import needed_scope
 from api.security.tokens import TokenPolicy, TokenRejected, UnknownKey, verify_access_token
-from evidence.core import Decision, ReasonCode
+from evidence.core import ReasonCode
 
 TOKEN_CACHE_SIZE = 10_000
 CARE_TEAM_TTL_S = 30.0
@@ -41,15 +39,19 @@ def _lenient_segment(segment: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _token_facts(header: str) -> tuple[str, str, str]:
+def _token_facts(header: str) -> TokenFacts:
     """alg, kid and jti of a refused token, read leniently for the evidence only (a token
     refused for its shape still leaves a trace); never trusted for anything else."""
     segments = header.partition(" ")[2].strip().split(".")
     if len(segments) != 3 or len(segments[0]) + len(segments[1]) > MAX_TOKEN_BYTES:
-        return "", "", ""
+        return TokenFacts()
     head, claims = _lenient_segment(segments[0]), _lenient_segment(segments[1])
-    values = (head.get("alg"), head.get("kid"), claims.get("jti"))
-    return tuple(v[:64] if isinstance(v, str) else "" for v in values)  # type: ignore[return-value]
+    alg, kid, jti = (_short(head.get("alg")), _short(head.get("kid")), _short(claims.get("jti")))
+    return TokenFacts(alg, kid, jti)
+
+
+def _short(value: Any) -> str:
+    return value[:64] if isinstance(value, str) else ""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -76,23 +78,18 @@ class Guard:
         self._rate = rate  # (tokens per second, burst) per principal
         self._buckets: OrderedDict[str, Bucket] = OrderedDict()
 
-    def authenticate(self, request: Request) -> Principal:
-        audit: RequestAudit = request.state.audit
-        audit.policy_version = POLICY_VERSION
-        header = request.headers.get("authorization", "")
+    def authenticate(self, authorization: str, token_in_url: bool = False) -> Principal:
+        """The principal of the `Authorization` header; Unauthorized (with what the evidence
+        keeps of the refused token) otherwise. A token in the URL is always refused."""
         try:
-            if "access_token" in request.query_params:
+            if token_in_url:
                 raise TokenRejected(ReasonCode.TOKEN_MALFORMED, "token in the URL")
-            principal = self._principal(header)
+            return self._principal(authorization)
         except TokenRejected as exc:
-            audit.decide(Decision.DENY, str(exc.reason))
-            audit.refused_token = _token_facts(header)
-            raise Unauthorized(reason=exc.reason) from None
-        audit.principal = principal
-        self._throttle(principal)
-        return principal
+            raise Unauthorized(exc.reason, _token_facts(authorization)) from None
 
-    def _throttle(self, principal: Principal) -> None:
+    def throttle(self, principal: Principal) -> None:
+        """TooManyRequests when the principal is over its rate."""
         key = principal.binding
         allowed, bucket = take(self._buckets.get(key), self._clock(), *self._rate)
         self._buckets[key] = bucket
@@ -133,21 +130,16 @@ class Guard:
         if len(self._tokens) > TOKEN_CACHE_SIZE:
             self._tokens.popitem(last=False)
 
-    def authorize(
-        self, request: Request, principal: Principal, resource_type: str, interaction: str
-    ) -> AccessPlan:
-        audit: RequestAudit = request.state.audit
+    def authorize(self, principal: Principal, resource_type: str, interaction: str) -> AccessPlan:
+        """The granted plan (its `verdict` is the grant); Forbidden carrying the refusal."""
         plan = _cached_plan(principal, resource_type, interaction)
-        audit.scopes_used = list(plan.scopes_used)
         if not plan.granted:
-            audit.decide(Decision.DENY, *plan.reasons)
-            raise Forbidden(required_scope=needed_scope(resource_type, interaction))
-        audit.decide(Decision.ALLOW, *plan.reasons)
+            required = needed_scope(resource_type, interaction)
+            raise Forbidden(required_scope=required, verdict=plan.verdict)
         return plan
 
     def plan(self, principal: Principal, resource_type: str, interaction: str) -> AccessPlan:
-        """The access plan for a secondary read (e.g. an included resource): not recorded
-        as the request's decision."""
+        """The access plan for a secondary read (e.g. an included resource), granted or not."""
         return _cached_plan(principal, resource_type, interaction)
 
     def care_team_member(self, practitioner: str, patient_id: str) -> bool:

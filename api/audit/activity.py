@@ -1,9 +1,9 @@
 """A principal's activity per clock hour against its own baseline (pure).
 
-The store hands back one aggregate row per active hour (`evidence.store.activity_query`);
-this module picks the period, fills the silent hours with zeros and computes the baseline:
-the median of the principal's distinct patients per active hour over the 7 days before the
-period. Counts only: no patient identifier ever appears in the result.
+The store hands back one aggregate row per active hour (the evidence-query port's
+`hourly_activity`); this module picks the period, fills the silent hours with zeros and
+computes the baseline: the median of the principal's distinct patients per active hour over
+the 7 days before the period. Counts only: no patient identifier ever appears in the result.
 """
 
 import statistics

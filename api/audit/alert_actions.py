@@ -11,29 +11,28 @@ store and as its own chained event in this request's lifecycle; a suppression st
 detector raising or updating alerts of the alert's kind and principal until it ends.
 """
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from api.audit.access import StaffActing
 from api.audit.alerts import actions_view, alert_view
-from api.audit.paging import json_response, staff_auditor
-from api.errors import NotFound, ServiceUnavailable, UnprocessableResource
-from api.http.deps import Services, audit
+from api.audit.paging import answered, json_response
+from api.errors import NotFound, UnprocessableResource
+from api.http.deps import AuditServices, audit, target
+from api.http.services import Auditing
 from api.security.principal import Principal
 from evidence.core.alert_actions import (
     ACKNOWLEDGE,
     SUPPRESS,
     AlertAction,
-    action_event,
     check_reason,
     episode_end_us,
 )
-from evidence.store import alert_actions
 
 router = APIRouter(prefix="/audit")
 UNTIL_MAX = timedelta(days=366)
@@ -41,21 +40,30 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FIELDS = {ACKNOWLEDGE: {"reason"}, SUPPRESS: {"reason", "until"}}
 
 
-@router.post("/alerts/{alert_id}/acknowledge")
-async def acknowledge(request: Request, alert_id: str) -> Response:
-    return await _act(request, alert_id, ACKNOWLEDGE)
+def _acting(action: str) -> list[Any]:
+    return [Depends(target(f"audit.alert.{action}", "AuditEvent"))]
 
 
-@router.post("/alerts/{alert_id}/suppress")
-async def suppress(request: Request, alert_id: str) -> Response:
-    return await _act(request, alert_id, SUPPRESS)
+@router.post("/alerts/{alert_id}/acknowledge", dependencies=_acting(ACKNOWLEDGE))
+async def acknowledge(
+    request: Request, alert_id: str, auditor: StaffActing, auditing: AuditServices
+) -> Response:
+    return await _act(request, auditing, auditor.principal, alert_id, ACKNOWLEDGE)
 
 
-async def _act(request: Request, alert_id: str, action: str) -> Response:
-    svc, principal = staff_auditor(request, f"audit.alert.{action}", interaction="update")
-    now_us = int(svc.clock() * 1_000_000)
+@router.post("/alerts/{alert_id}/suppress", dependencies=_acting(SUPPRESS))
+async def suppress(
+    request: Request, alert_id: str, auditor: StaffActing, auditing: AuditServices
+) -> Response:
+    return await _act(request, auditing, auditor.principal, alert_id, SUPPRESS)
+
+
+async def _act(
+    request: Request, auditing: Auditing, principal: Principal, alert_id: str, action: str
+) -> Response:
+    now_us = int(auditing.clock() * 1_000_000)
     reason, until_us = parse_body(await request.body(), action, now_us)
-    row = await run_in_threadpool(svc.store.alert, alert_id[:64])
+    row = await run_in_threadpool(auditing.evidence.alert, alert_id[:64])
     if row is None:
         raise NotFound("No such alert.")
     if action == SUPPRESS and until_us is None:
@@ -65,8 +73,9 @@ async def _act(request: Request, alert_id: str, action: str) -> Response:
         principal=str(row["principal"]), actor=_actor(principal), reason=reason,
         at_us=now_us, until_us=until_us or 0, request_id=audit(request).request_id,
     )  # fmt: skip
-    await _record(svc, request, principal, record)
-    audit(request).count_returned = 1
+    identity = (principal.sub, principal.client_id, principal.issuer)
+    await auditing.alert_actions.record(record, audit(request).trace_id, identity)
+    answered(request, 1)
     return json_response({**alert_view(row), **actions_view([record], now_us)})
 
 
@@ -114,17 +123,3 @@ def _episode_end(row: dict[str, Any], now_us: int) -> int:
 def _actor(principal: Principal) -> str:
     """Who acted, named as the evidence names principals."""
     return principal.sub or f"client:{principal.client_id}"
-
-
-async def _record(
-    svc: Services, request: Request, principal: Principal, action: AlertAction
-) -> None:
-    """The chained event first (write-ahead, like every request's), then the record that
-    gives the alert its status; then the detector learns of it."""
-    if svc.outbox is None:
-        raise ServiceUnavailable()
-    identity = (principal.sub, principal.client_id, principal.issuer)
-    event = action_event(action, uuid.uuid4().hex, audit(request).trace_id, identity)
-    await svc.outbox.append(event)
-    await run_in_threadpool(alert_actions.record, svc.store, action)
-    svc.alert_actions_changed()

@@ -6,16 +6,18 @@ like every auditor read."""
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api.audit.paging import after_cursor, json_response, page_body, staff_auditor, window
+from api.audit.access import StaffReading
+from api.audit.paging import after_cursor, answered, json_response, page_body, window
 from api.audit.views import access_view, iso_from_us
 from api.errors import InvalidRequest, NotFound
-from api.http.deps import Services, audit
+from api.http.deps import AuditServices, target
+from api.http.services import Auditing
 from evidence.core.alert_actions import STATUSES, AlertAction, latest, status_at
-from evidence.store import alert_actions
+from evidence.core.queries import AlertFilter
 from stream.detection.alerts import SEVERITIES
 
 router = APIRouter(prefix="/audit")
@@ -68,26 +70,24 @@ def _filter(request: Request, name: str) -> str:
     return value
 
 
-@router.get("/alerts")
-async def list_alerts(request: Request) -> Response:
-    svc, principal = staff_auditor(request, "audit.alerts")
+@router.get("/alerts", dependencies=[Depends(target("audit.alerts", "AuditEvent"))])
+async def list_alerts(request: Request, auditor: StaffReading, auditing: AuditServices) -> Response:
     since, until, limit = window(request)
     kind, who, status = _filter(request, "kind"), _filter(request, "principal"), _status(request)
-    severity = _severity(request)
-    key = f"alerts:{kind}:{who}:{status}:{severity}:{since}:{until}"
-    after = after_cursor(svc, request, principal, key)
-    now_us = int(svc.clock() * 1_000_000)
-    rows = await run_in_threadpool(
-        alert_actions.alerts_page, svc.store, (since, until), (kind, who, status, severity), now_us,
-        limit, after,
-    )  # fmt: skip
+    f = AlertFilter(since, until, kind, who, status, _severity(request))
+    key = f"alerts:{kind}:{who}:{status}:{f.severity}:{since}:{until}"
+    after = after_cursor(auditing, request, auditor.principal, key)
+    now_us = int(auditing.clock() * 1_000_000)
+    entries = await run_in_threadpool(auditing.evidence.alerts_page, f, now_us, limit, after)
+    latest_of = {str(e.alert["alert_id"]): e.latest for e in entries}
 
     def view(row: dict[str, Any]) -> dict[str, Any]:
-        last = alert_actions.latest_of(row)
+        last = latest_of[str(row["alert_id"])]
         return {**alert_view(row), **actions_view([last] if last else [], now_us)}
 
-    body = page_body(svc, request, principal, key, rows, limit, name="alerts", view=view,
-                     sort_key=("last_seen_us", "alert_id"))  # fmt: skip
+    rows = [entry.alert for entry in entries]
+    body = page_body(auditing, request, auditor.principal, key, rows, limit, name="alerts",
+                     view=view, sort_key=("last_seen_us", "alert_id"))  # fmt: skip
     return json_response(body)
 
 
@@ -105,17 +105,20 @@ def _status(request: Request) -> str:
     return status
 
 
-@router.get("/alerts/{alert_id}")
-async def one_alert(request: Request, alert_id: str) -> Response:
+@router.get("/alerts/{alert_id}", dependencies=[Depends(target("audit.alert", "AuditEvent"))])
+async def one_alert(
+    request: Request, alert_id: str, _auditor: StaffReading, auditing: AuditServices
+) -> Response:
     """The alert, the evidence behind it (its request ids, expanded) and its actions."""
-    svc, _principal = staff_auditor(request, "audit.alert")
-    row = await run_in_threadpool(svc.store.alert, alert_id[:64])
+    queries = auditing.evidence
+    row = await run_in_threadpool(queries.alert, alert_id[:64])
     if row is None:
         raise NotFound("No such alert.")
-    evidence = await run_in_threadpool(_evidence, svc, list(row["request_ids"])[:EXPANDED_MAX])
-    actions = await run_in_threadpool(alert_actions.actions, svc.store, str(row["alert_id"]))
-    audit(request).count_returned = 1 + len(evidence)
-    now_us = int(svc.clock() * 1_000_000)
+    request_ids = list(row["request_ids"])[:EXPANDED_MAX]
+    evidence = await run_in_threadpool(_evidence, auditing, request_ids)
+    actions = await run_in_threadpool(queries.alert_actions, str(row["alert_id"]))
+    answered(request, 1 + len(evidence))
+    now_us = int(auditing.clock() * 1_000_000)
     body = {
         **alert_view(row),
         **actions_view(actions, now_us),
@@ -125,5 +128,6 @@ async def one_alert(request: Request, alert_id: str) -> Response:
     return json_response(body)
 
 
-def _evidence(svc: Services, request_ids: list[str]) -> list[dict[str, Any]]:
-    return [access_view(r) for rid in request_ids for r in svc.store.request_events(rid)]
+def _evidence(auditing: Auditing, request_ids: list[str]) -> list[dict[str, Any]]:
+    queries = auditing.evidence
+    return [access_view(r) for rid in request_ids for r in queries.request_events(rid)]

@@ -19,7 +19,7 @@ from typing import Any
 
 from api.audit import balp
 from api.audit.views import iso_from_us
-from evidence.store.access_query import outcome_code
+from evidence.core.queries import outcome_code
 
 MAX_DATA_ENTITIES = 100
 _CODE_RE = re.compile(r"[^\s]+( [^\s]+)*")

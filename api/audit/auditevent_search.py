@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from api.errors import InvalidRequest
-from evidence.store.access_query import FOREVER_US
+from evidence.core.queries import FOREVER_US
 
 COUNT_DEFAULT = 20
 COUNT_MAX = 100
@@ -173,7 +173,7 @@ def _width_us(text: str) -> int:
     clock = re.split(r"[Z+-]", text.partition("T")[2])[0]
     seconds, dot, fraction = clock.partition(".")
     if dot:
-        return max(1, 10 ** max(0, 6 - len(fraction)))
+        return max(1, int(10 ** max(0, 6 - len(fraction))))
     return _US if seconds.count(":") == 2 else 60 * _US
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from api.audit.views import iso_from_us
-from evidence.store.access_query import AccessFilter
+from evidence.core.queries import AccessFilter
 
 DISCLOSING_ACTIONS = ("export.download", "read", "search", "vread")
 AUDIT_ACTION_PREFIX = "audit."

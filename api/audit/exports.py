@@ -14,16 +14,11 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
+from api.audit.paging import answered
 from api.audit.tabular import Column, csv_header, csv_rows, ndjson_rows
 from api.errors import InvalidRequest
-from api.http.deps import Services, audit
-from evidence.store.access_query import (
-    AccessFilter,
-    Position,
-    count_accesses,
-    find_accesses,
-    store_now_ms,
-)
+from api.http.services import Auditing
+from evidence.core.queries import AccessFilter, EvidenceQueries, Position
 
 EXPORT_PAGE = 1000
 MEDIA_TYPES = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
@@ -60,23 +55,24 @@ def export_format(request: Request) -> str:
 
 async def stream_export(
     request: Request,
-    svc: Services,
+    auditing: Auditing,
     f: AccessFilter,
     fmt: str,
     view: Callable[[dict[str, Any]], dict[str, Any]],
     columns: tuple[Column, ...],
     filename: str,
 ) -> Response:
-    snapshot = replace(f, stored_until_ms=await run_in_threadpool(store_now_ms, svc.store))
-    total = await run_in_threadpool(count_accesses, svc.store, snapshot)
-    audit(request).count_returned = total
+    queries = auditing.evidence
+    snapshot = replace(f, stored_until_ms=await run_in_threadpool(queries.store_time_ms))
+    total = await run_in_threadpool(queries.count_accesses, snapshot)
+    answered(request, total)
 
     async def body() -> AsyncIterator[bytes]:
         if fmt == "csv":
             yield csv_header(columns).encode()
         sent, after = 0, None
         while sent < total:
-            rows = await _page(svc, snapshot, min(EXPORT_PAGE, total - sent), after)
+            rows = await _page(queries, snapshot, min(EXPORT_PAGE, total - sent), after)
             if not rows:
                 break
             views = [view(row) for row in rows]
@@ -90,6 +86,6 @@ async def stream_export(
 
 
 async def _page(
-    svc: Services, f: AccessFilter, limit: int, after: Position | None
+    queries: EvidenceQueries, f: AccessFilter, limit: int, after: Position | None
 ) -> list[dict[str, Any]]:
-    return await run_in_threadpool(find_accesses, svc.store, f, limit, after)
+    return await run_in_threadpool(queries.find_accesses, f, limit, after)

@@ -2,9 +2,11 @@
 POST _search) and read, read-only, for holders of an explicit AuditEvent scope. Each of
 these requests is recorded like any other (action search/read, resource type AuditEvent)."""
 
+from dataclasses import dataclass
+from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -21,14 +23,52 @@ from api.audit.filters import filter_key
 from api.errors import Forbidden, InvalidRequest, MethodNotAllowed, NotFound, Unauthorized
 from api.fhir.responses import FhirResponse, searchset
 from api.fhir.search import valid_id
-from api.http.deps import Services, audit, services
+from api.http.deps import (
+    AuditServices,
+    Authorization,
+    CurrentPrincipal,
+    audit,
+    authorized,
+    target,
+)
+from api.http.services import Auditing
 from api.security.access import AccessPlan
 from api.security.cursor import CursorInvalid, decode_cursor, encode_cursor
+from api.security.disclosure import Disclosure
 from api.security.principal import Principal
-from evidence.core import Decision, ReasonCode
-from evidence.store.access_query import AccessFilter, access_event, find_accesses
+from api.security.verdict import ALLOWED, deny
+from evidence.core import ReasonCode
+from evidence.core.queries import AccessFilter
 
 router = APIRouter(prefix="/fhir")
+OUTSIDE = deny(ReasonCode.COMPARTMENT_OUTSIDE)
+RETURNED = Disclosure(returned=1)
+_authorize_read = authorized("AuditEvent", "read")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEventQuery:
+    params: list[tuple[str, str]]
+
+
+async def _asked_by_query(request: Request) -> AuditEventQuery:
+    """A dependency: what a GET search asks (recorded before the token is checked)."""
+    audit(request).target("search", "AuditEvent")
+    params = list(request.query_params.multi_items())
+    audit(request).asked(name for name, _ in params)
+    return AuditEventQuery(params)
+
+
+async def _asked_by_form(request: Request) -> AuditEventQuery:
+    """A dependency: what a POST _search asks; a token in the body is refused."""
+    audit(request).target("search", "AuditEvent")
+    form = await request.form()
+    params = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    if any(name == "access_token" for name, _ in params):  # RFC 6750 body tokens: refused
+        raise Unauthorized(ReasonCode.TOKEN_MALFORMED)
+    params += list(request.query_params.multi_items())
+    audit(request).asked(name for name, _ in params)
+    return AuditEventQuery(params)
 
 
 def _patient_only(principal: Principal, plan: AccessPlan) -> bool:
@@ -47,11 +87,12 @@ def _confine(principal: Principal, plan: AccessPlan, query: AuditEventSearch) ->
     return principal.patient
 
 
-def _resume(svc: Services, principal: Principal, key: str, cursor: str) -> Resume | None:
+def _resume(auditing: Auditing, principal: Principal, key: str, cursor: str) -> Resume | None:
     if not cursor:
         return None
     try:
-        position = decode_cursor(svc.cursor_key, cursor, principal.binding, key, int(svc.clock()))
+        now = int(auditing.clock())
+        position = decode_cursor(auditing.cursor_key, cursor, principal.binding, key, now)
         return decode_resume(str(position))
     except (CursorInvalid, ValueError):
         raise InvalidRequest(
@@ -60,82 +101,87 @@ def _resume(svc: Services, principal: Principal, key: str, cursor: str) -> Resum
 
 
 @router.get("/AuditEvent")
-async def search_get(request: Request) -> Response:
-    return await _search(request, list(request.query_params.multi_items()))
+async def search_get(
+    request: Request,
+    asked: Annotated[AuditEventQuery, Depends(_asked_by_query)],
+    principal: CurrentPrincipal,
+    auditing: AuditServices,
+) -> Response:
+    return await _search(request, auditing, principal, asked.params)
 
 
 @router.post("/AuditEvent/_search")
-async def search_post(request: Request) -> Response:
-    audit(request).target("search", "AuditEvent")
-    form = await request.form()
-    params = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
-    if any(name == "access_token" for name, _ in params):  # RFC 6750 body tokens: refused
-        audit(request).decide(Decision.DENY, str(ReasonCode.TOKEN_MALFORMED))
-        raise Unauthorized(reason=ReasonCode.TOKEN_MALFORMED)
-    return await _search(request, params + list(request.query_params.multi_items()))
+async def search_post(
+    request: Request,
+    asked: Annotated[AuditEventQuery, Depends(_asked_by_form)],
+    principal: CurrentPrincipal,
+    auditing: AuditServices,
+) -> Response:
+    return await _search(request, auditing, principal, asked.params)
 
 
-async def _search(request: Request, params: list[tuple[str, str]]) -> Response:
-    svc, record = services(request), audit(request)
-    record.target("search", "AuditEvent")
-    record.query_params = sorted({name for name, _ in params})
-    principal = svc.guard.authenticate(request)
+async def _search(
+    request: Request, auditing: Auditing, principal: Principal, params: list[tuple[str, str]]
+) -> Response:
     query = parse_auditevent_search(params)
-    plan = svc.guard.authorize(request, principal, "AuditEvent", "search")
+    plan = auditing.guard.authorize(principal, "AuditEvent", "search")
+    audit(request).granted(plan.verdict, plan.scopes_used)
     patient = _confine(principal, plan, query)
     if patient:
-        record.patient_ids.add(patient)
-    patient_hash = svc.pseudonymizer.patient(patient) if patient else ""
+        audit(request).subject(patient_id=patient)
+    pseudonyms = auditing.pseudonymizer
+    patient_hash = pseudonyms.patient(patient) if patient else ""
     f = AccessFilter(
         since_us=query.since_us,
         until_us=query.until_us,
         patient_hash=patient_hash,
         sub=query.agent,
-        entity=svc.pseudonymizer.reference(query.entity) if query.entity else "",
+        entity=pseudonyms.reference(query.entity) if query.entity else "",
         outcomes=query.outcomes,
     )
     key = filter_key("fhir-auditevent", f)
-    resume = _resume(svc, principal, key, query.cursor)
+    resume = _resume(auditing, principal, key, query.cursor)
     fetched = query.count + 1 if query.count else 0
     after = (resume[0], resume[1]) if resume else None
-    rows = await run_in_threadpool(find_accesses, svc.store, f, fetched, after, True)
+    rows = await run_in_threadpool(auditing.evidence.find_accesses, f, fetched, after, True)
     page, following = page_parts(rows, query.count, resume[2] if resume else 0, fetched,
                                  patient_hash)  # fmt: skip
-    server = Server(svc.settings.base_url)
+    server = Server(auditing.base_url)
     entries = [auditevent(row, server, part) for row, part in page]
-    record.count_returned = len(entries)
-    base = svc.settings.fhir_base
+    audit(request).conclude(ALLOWED, Disclosure(returned=len(entries)))
+    base = auditing.fhir_base
     self_url = f"{base}/AuditEvent" + (f"?{urlencode(query.kept)}" if query.kept else "")
     next_url = None
     if following is not None:
-        cursor = encode_cursor(svc.cursor_key, principal.binding, key,
-                               encode_resume(following), int(svc.clock()))  # fmt: skip
+        cursor = encode_cursor(auditing.cursor_key, principal.binding, key,
+                               encode_resume(following), int(auditing.clock()))  # fmt: skip
         next_url = f"{base}/AuditEvent?{urlencode([*query.kept, ('_cursor', cursor)])}"
     matches = [("AuditEvent", e["id"], e, "match") for e in entries]
     return FhirResponse(searchset(matches, None, self_url, next_url, base))
 
 
-@router.get("/AuditEvent/{auditevent_id}")
-async def read(request: Request, auditevent_id: str) -> Response:
-    svc, record = services(request), audit(request)
-    record.target("read", "AuditEvent")
-    principal = svc.guard.authenticate(request)
-    plan = svc.guard.authorize(request, principal, "AuditEvent", "read")
+@router.get("/AuditEvent/{auditevent_id}", dependencies=[Depends(target("read", "AuditEvent"))])
+async def read(
+    request: Request,
+    auditevent_id: str,
+    authorization: Annotated[Authorization, Depends(_authorize_read)],
+    auditing: AuditServices,
+) -> Response:
+    principal, plan = authorization.principal, authorization.plan
     if not valid_id(auditevent_id):
         raise NotFound()
-    record.resource_ids.append(f"AuditEvent/{auditevent_id}")
+    audit(request).subject(f"AuditEvent/{auditevent_id}")
     event_id, part = split_id(auditevent_id)
-    row = await run_in_threadpool(access_event, svc.store, event_id)
+    row = await run_in_threadpool(auditing.evidence.access_event, event_id)
     patients = list(row["patient_hashes"]) if row else []
     if row is None or not (part == 0 if len(patients) <= 1 else 1 <= part <= len(patients)):
         raise NotFound()
     if _patient_only(principal, plan):
-        own = svc.pseudonymizer.patient(principal.patient) if principal.patient else ""
+        own = auditing.pseudonymizer.patient(principal.patient) if principal.patient else ""
         if own not in (patients[part - 1 : part] if part else patients):
-            record.decide(Decision.DENY, str(ReasonCode.COMPARTMENT_OUTSIDE))
-            raise NotFound()
-    record.count_returned = 1
-    return FhirResponse(auditevent(row, Server(svc.settings.base_url), part))
+            raise NotFound(verdict=OUTSIDE)  # another patient's event answers like a missing one
+    audit(request).conclude(ALLOWED, RETURNED)
+    return FhirResponse(auditevent(row, Server(auditing.base_url), part))
 
 
 @router.api_route("/AuditEvent", methods=["POST", "PUT", "PATCH", "DELETE"])

@@ -12,7 +12,7 @@ from dataclasses import asdict, replace
 import orjson
 
 from api.errors import InvalidRequest
-from evidence.store.access_query import AccessFilter
+from evidence.core.queries import AccessFilter
 
 DECISIONS = frozenset({"allow", "deny", "partial"})
 FILTER_PARAMS = ("decision", "action", "resource_type", "client")

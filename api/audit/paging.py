@@ -1,4 +1,4 @@
-"""Shared by the auditor routes: who may audit, time windows, signed page cursors."""
+"""Shared by the auditor routes: time windows, signed page cursors, answers."""
 
 from collections.abc import Callable
 from typing import Any
@@ -8,44 +8,28 @@ from fastapi import Request
 from starlette.responses import Response
 
 from api.audit.views import access_view, parse_instant_us
-from api.errors import Forbidden, InvalidRequest
+from api.errors import InvalidRequest
 from api.fhir.responses import FhirResponse
-from api.http.deps import Services, audit, services
+from api.http.deps import audit
+from api.http.services import Auditing
 from api.security.cursor import CursorInvalid, decode_cursor, encode_cursor
+from api.security.disclosure import Disclosure
 from api.security.principal import Principal
+from api.security.verdict import ALLOWED
 from evidence.core import ReasonCode
-from evidence.store.access_query import FOREVER_US
+from evidence.core.queries import FOREVER_US, Position
 
 PAGE_DEFAULT = 100
 PAGE_MAX = 1000
 
 
-def auditor(
-    request: Request, action: str, interaction: str = "search"
-) -> tuple[Services, Principal, bool]:
-    """Authenticate and authorize an auditor; returns whether only patient scopes granted.
-    `interaction`: "search" to read the evidence, "update" to act on it (alerts)."""
-    audit(request).target(action, "AuditEvent")
-    svc = services(request)
-    principal = svc.guard.authenticate(request)
-    plan = svc.guard.authorize(request, principal, "AuditEvent", interaction)
-    contexts = {s.context for s in principal.scopes if s.raw in plan.scopes_used}
-    return svc, principal, contexts == {"patient"}
-
-
-def staff_auditor(
-    request: Request, action: str, interaction: str = "search"
-) -> tuple[Services, Principal]:
-    """An auditor with user/ or system/ AuditEvent scope; patient-context tokens may read
-    only their own patient's accesses, nothing else (403)."""
-    svc, principal, patient_only = auditor(request, action, interaction)
-    if patient_only:
-        raise Forbidden()
-    return svc, principal
-
-
 def json_response(body: dict[str, Any]) -> Response:
     return FhirResponse(body, media_type="application/json")
+
+
+def answered(request: Request, returned: int) -> None:
+    """An auditor read served: `returned` rows (events, alerts, checkpoints...)."""
+    audit(request).conclude(ALLOWED, Disclosure(returned=returned))
 
 
 def window(
@@ -61,13 +45,14 @@ def window(
 
 
 def after_cursor(
-    svc: Services, request: Request, principal: Principal, key: str
-) -> tuple[int, str] | None:
+    auditing: Auditing, request: Request, principal: Principal, key: str
+) -> Position | None:
     token = request.query_params.get("_cursor")
     if not token:
         return None
     try:
-        position = decode_cursor(svc.cursor_key, token, principal.binding, key, int(svc.clock()))
+        now = int(auditing.clock())
+        position = decode_cursor(auditing.cursor_key, token, principal.binding, key, now)
         ts, _, event_id = str(position).partition(":")
         return int(ts), event_id
     except (CursorInvalid, ValueError):
@@ -77,7 +62,7 @@ def after_cursor(
 
 
 def page_body(
-    svc: Services,
+    auditing: Auditing,
     request: Request,
     principal: Principal,
     key: str,
@@ -87,17 +72,17 @@ def page_body(
     view: Callable[[dict[str, Any]], dict[str, Any]] = access_view,
     sort_key: tuple[str, str] = ("ts_us", "event_id"),
 ) -> dict[str, Any]:
-    """One page of rows as `{name: [...], next: url}`; the cursor is signed and bound to the
-    auditor and the query `key`."""
-    record = audit(request)
-    record.count_returned = len(rows)
+    """One page of rows as `{name: [...], next: url}` (the request answered with them); the
+    cursor is signed and bound to the auditor and the query `key`."""
+    answered(request, len(rows))
     body: dict[str, Any] = {name: [view(row) for row in rows]}
     if rows and len(rows) == limit:
         last = rows[-1]
         position = f"{int(last[sort_key[0]])}:{last[sort_key[1]]}"
-        cursor = encode_cursor(svc.cursor_key, principal.binding, key, position, int(svc.clock()))
+        now = int(auditing.clock())
+        cursor = encode_cursor(auditing.cursor_key, principal.binding, key, position, now)
         kept = [(k, v) for k, v in request.query_params.multi_items() if k != "_cursor"]
-        body["next"] = f"{svc.settings.base_url}{request.url.path}?" + urlencode(
+        body["next"] = f"{auditing.base_url}{request.url.path}?" + urlencode(
             [*kept, ("_cursor", cursor)]
         )
     return body

@@ -12,18 +12,18 @@ import base64
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api.audit.paging import after_cursor, json_response, page_body, staff_auditor, window
+from api.audit.access import StaffReading
+from api.audit.paging import after_cursor, answered, json_response, page_body, window
 from api.audit.views import iso_from_us
 from api.errors import InvalidRequest, NotFound
-from api.http.deps import audit, services
-from evidence.core import Decision, ReasonCode
+from api.http.deps import AuditServices, audit, target
+from api.security.verdict import PUBLIC
+from evidence.core.queries import EvidenceQueries, ProofUnavailable
 from evidence.core.seal.rows import StoredCheckpoint, stored_checkpoint
-from evidence.store.seal import proofs
-from evidence.store.seal.store import SealStore
 
 router = APIRouter()
 KEYS_PATH = "/.well-known/fhir-evidence/checkpoint-keys"
@@ -51,29 +51,34 @@ def _row_view(row: dict[str, Any]) -> dict[str, Any]:
     return checkpoint_view(stored_checkpoint(row))
 
 
-def _unavailable(exc: proofs.ProofUnavailable) -> NotFound:
+def _unavailable(exc: ProofUnavailable) -> NotFound:
     return NotFound(f"No proof: {exc}.")
 
 
-@router.get("/audit/requests/{request_id}/proof")
-async def request_proof(request: Request, request_id: str) -> Response:
-    svc, _principal = staff_auditor(request, "audit.proof")
-    rows = await run_in_threadpool(svc.store.request_events, request_id[:128])
+def _audit_target(action: str) -> list[Any]:
+    return [Depends(target(action, "AuditEvent"))]
+
+
+@router.get("/audit/requests/{request_id}/proof", dependencies=_audit_target("audit.proof"))
+async def request_proof(
+    request: Request, request_id: str, _auditor: StaffReading, auditing: AuditServices
+) -> Response:
+    queries = auditing.evidence
+    rows = await run_in_threadpool(queries.request_events, request_id[:128])
     if not rows:
         raise NotFound("No evidence for this request id (yet).")
-    seals = SealStore(svc.store)
     try:
-        found = [await run_in_threadpool(_proof, seals, row) for row in rows]
-    except proofs.ProofUnavailable as exc:
+        found = [await run_in_threadpool(_proof, queries, row) for row in rows]
+    except ProofUnavailable as exc:
         raise _unavailable(exc) from None
-    audit(request).count_returned = len(found)
-    keys = f"{svc.settings.base_url}{KEYS_PATH}"
+    answered(request, len(found))
+    keys = f"{auditing.base_url}{KEYS_PATH}"
     return json_response({"request_id": request_id, **found[0], "proofs": found, "keys": keys})
 
 
-def _proof(seals: SealStore, row: dict[str, Any]) -> dict[str, Any]:
+def _proof(queries: EvidenceQueries, row: dict[str, Any]) -> dict[str, Any]:
     producer, sequence = str(row["producer_id"]), int(row["sequence"])
-    proof = proofs.inclusion(seals, producer, sequence, str(row["event_hash"]))
+    proof = queries.inclusion_proof(producer, sequence, str(row["event_hash"]))
     return {
         "event_id": row["event_id"],
         "producer_id": producer,
@@ -91,17 +96,19 @@ def _producer(request: Request, required: bool) -> str:
     return producer
 
 
-@router.get("/audit/checkpoints")
-async def list_checkpoints(request: Request) -> Response:
-    svc, principal = staff_auditor(request, "audit.checkpoints")
+@router.get("/audit/checkpoints", dependencies=_audit_target("audit.checkpoints"))
+async def list_checkpoints(
+    request: Request, auditor: StaffReading, auditing: AuditServices
+) -> Response:
     since, until, limit = window(request)
     producer = _producer(request, required=False)
     key = f"checkpoints:{producer}:{since}:{until}"
-    after = after_cursor(svc, request, principal, key)
-    seals = SealStore(svc.store)
-    rows = await run_in_threadpool(seals.checkpoint_page, producer, since, until, limit, after)
-    body = page_body(svc, request, principal, key, rows, limit, name="checkpoints",
-                     view=_row_view, sort_key=("ts_us", "producer_id"))  # fmt: skip
+    after = after_cursor(auditing, request, auditor.principal, key)
+    page = auditing.evidence.checkpoint_page
+    rows = await run_in_threadpool(page, producer, since, until, limit, after)
+    body = page_body(auditing, request, auditor.principal, key, rows, limit,
+                     name="checkpoints", view=_row_view,
+                     sort_key=("ts_us", "producer_id"))  # fmt: skip
     return json_response(body)
 
 
@@ -112,31 +119,32 @@ def _size(request: Request, name: str) -> int:
     return int(value)
 
 
-@router.get("/audit/checkpoints/consistency")
-async def consistency(request: Request) -> Response:
-    svc, _principal = staff_auditor(request, "audit.checkpoints.consistency")
+@router.get("/audit/checkpoints/consistency",
+            dependencies=_audit_target("audit.checkpoints.consistency"))  # fmt: skip
+async def consistency(
+    request: Request, _auditor: StaffReading, auditing: AuditServices
+) -> Response:
     producer = _producer(request, required=True)
     first, second = _size(request, "first"), _size(request, "second")
     if first > second:
         raise InvalidRequest("first must not exceed second.")
-    seals = SealStore(svc.store)
+    proof = auditing.evidence.consistency_proof
     try:
-        found = await run_in_threadpool(proofs.consistency, seals, producer, first, second)
-    except proofs.ProofUnavailable as exc:
+        found = await run_in_threadpool(proof, producer, first, second)
+    except ProofUnavailable as exc:
         raise _unavailable(exc) from None
     views = {name: checkpoint_view(found[name]) if found[name] else None
              for name in ("first", "second")}  # fmt: skip
-    audit(request).count_returned = 1
+    answered(request, 1)
     return json_response({
         "producer_id": producer, "first": first, "second": second, "proof": found["proof"],
         "first_checkpoint": views["first"], "second_checkpoint": views["second"],
     })  # fmt: skip
 
 
-@router.get(KEYS_PATH)
-async def checkpoint_keys(request: Request) -> Response:
-    audit(request).decide(Decision.ALLOW, str(ReasonCode.PUBLIC_ENDPOINT))
-    audit(request).target("checkpoint-keys")
-    body = orjson.dumps(services(request).checkpoint_jwks)
+@router.get(KEYS_PATH, dependencies=[Depends(target("checkpoint-keys"))])
+async def checkpoint_keys(request: Request, auditing: AuditServices) -> Response:
+    audit(request).conclude(PUBLIC)
+    body = orjson.dumps(auditing.checkpoint_jwks)
     headers = {"Cache-Control": "public, max-age=300"}
     return Response(body, media_type="application/jwk-set+json", headers=headers)

@@ -8,54 +8,49 @@ cursors; with `_format=ndjson|csv` (or the matching Accept) they stream every ma
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from api.audit.access import Auditor, AuditorReading, StaffReading
 from api.audit.activity import activity_body, activity_period
 from api.audit.alerts import alert_view
 from api.audit.disclosures import disclosure_filter, disclosure_view, period_start_us
 from api.audit.exports import export_format, stream_export
 from api.audit.filters import access_filter, filter_key, multi_params, with_axis
 from api.audit.lifecycle import lifecycle
-from api.audit.paging import (
-    after_cursor,
-    auditor,
-    json_response,
-    page_body,
-    staff_auditor,
-    window,
-)
+from api.audit.paging import after_cursor, answered, json_response, page_body, window
 from api.audit.tabular import ACCESS_COLUMNS, DISCLOSURE_COLUMNS
 from api.audit.views import access_view, iso_from_us, parse_instant_us
-from api.boot.checkpointing import verify_evidence
 from api.errors import Forbidden, InvalidRequest, NotFound
-from api.http.deps import Services, audit
+from api.http.deps import AuditServices, audit, target
+from api.http.services import Auditing
 from api.security.principal import Principal
 from evidence.core import ReasonCode
-from evidence.store.access_query import AccessFilter, alerts_for_request, find_accesses
-from evidence.store.activity_query import break_glass_uses, hourly_activity
+from evidence.core.queries import AccessFilter
 
 router = APIRouter(prefix="/audit")
 View = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def _patient_auditor(request: Request, patient_id: str, action: str) -> tuple[Services, Principal]:
+def _audit_target(action: str) -> list[Any]:
+    return [Depends(target(action, "AuditEvent"))]
+
+
+def _about_patient(request: Request, auditor: Auditor, patient_id: str) -> None:
     """An auditor, or a patient-context token asking about its own patient only."""
-    svc, principal, patient_only = auditor(request, action)
-    audit(request).patient_ids.add(patient_id)
-    if patient_only and principal.patient != patient_id:
+    audit(request).subject(patient_id=patient_id)
+    if auditor.patient_only and auditor.principal.patient != patient_id:
         raise Forbidden(
             "Patient-context tokens may read only their own disclosures.",
             reason=ReasonCode.COMPARTMENT_OUTSIDE,
         )
-    return svc, principal
 
 
 def _filters(request: Request) -> tuple[AccessFilter, int]:
     since, until, limit = window(request)
     items = request.query_params.multi_items()
-    audit(request).query_params = sorted({name for name, _ in items})
+    audit(request).asked(name for name, _ in items)
     return access_filter(multi_params(items), since, until), limit
 
 
@@ -68,82 +63,93 @@ def _principal_filter(request: Request) -> str:
 
 
 async def _page(
-    request: Request, svc: Services, principal: Principal, f: AccessFilter, limit: int,
+    request: Request, auditing: Auditing, principal: Principal, f: AccessFilter, limit: int,
     name: str, view: View,
 ) -> dict[str, Any]:  # fmt: skip
     key = filter_key(f"audit.{name}", f)
-    after = after_cursor(svc, request, principal, key)
-    rows = await run_in_threadpool(find_accesses, svc.store, f, limit, after)
-    return page_body(svc, request, principal, key, rows, limit, name=name, view=view)
+    after = after_cursor(auditing, request, principal, key)
+    rows = await run_in_threadpool(auditing.evidence.find_accesses, f, limit, after)
+    return page_body(auditing, request, principal, key, rows, limit, name=name, view=view)
 
 
-@router.get("/patients/{patient_id}/accesses")
-async def patient_accesses(request: Request, patient_id: str) -> Response:
-    svc, principal = _patient_auditor(request, patient_id, "audit.patient_accesses")
+@router.get("/patients/{patient_id}/accesses",
+            dependencies=_audit_target("audit.patient_accesses"))  # fmt: skip
+async def patient_accesses(
+    request: Request, patient_id: str, auditor: AuditorReading, auditing: AuditServices
+) -> Response:
+    _about_patient(request, auditor, patient_id)
     base, limit = _filters(request)
-    patient_hash = svc.pseudonymizer.patient(patient_id)
+    patient_hash = auditing.pseudonymizer.patient(patient_id)
     f = with_axis(base, patient_hash=patient_hash, sub=_principal_filter(request))
     fmt = export_format(request)
     if fmt != "json":
-        return await stream_export(request, svc, f, fmt, access_view, ACCESS_COLUMNS,
+        return await stream_export(request, auditing, f, fmt, access_view, ACCESS_COLUMNS,
                                    "patient-accesses")  # fmt: skip
-    body = await _page(request, svc, principal, f, limit, "accesses", access_view)
+    body = await _page(request, auditing, auditor.principal, f, limit, "accesses", access_view)
     return json_response({"patient": patient_id, "patient_pseudonym": patient_hash, **body})
 
 
-@router.get("/principals/{sub}/accesses")
-async def principal_accesses(request: Request, sub: str) -> Response:
-    svc, principal = staff_auditor(request, "audit.principal_accesses")
+@router.get("/principals/{sub}/accesses",
+            dependencies=_audit_target("audit.principal_accesses"))  # fmt: skip
+async def principal_accesses(
+    request: Request, sub: str, auditor: StaffReading, auditing: AuditServices
+) -> Response:
     base, limit = _filters(request)
     f = with_axis(base, sub=sub)
     fmt = export_format(request)
     if fmt != "json":
-        return await stream_export(request, svc, f, fmt, access_view, ACCESS_COLUMNS,
+        return await stream_export(request, auditing, f, fmt, access_view, ACCESS_COLUMNS,
                                    "principal-accesses")  # fmt: skip
-    body = await _page(request, svc, principal, f, limit, "accesses", access_view)
+    body = await _page(request, auditing, auditor.principal, f, limit, "accesses", access_view)
     return json_response({"principal": sub, **body})
 
 
-@router.get("/principals/{sub}/activity")
-async def principal_activity(request: Request, sub: str) -> Response:
+@router.get("/principals/{sub}/activity",
+            dependencies=_audit_target("audit.principal_activity"))  # fmt: skip
+async def principal_activity(
+    request: Request, sub: str, _auditor: StaffReading, auditing: AuditServices
+) -> Response:
     """Hourly counts (distinct patients, requests, denials, break-glass) against the
     principal's baseline; see `api.audit.activity`."""
-    svc, _principal = staff_auditor(request, "audit.principal_activity")
     q = request.query_params
-    audit(request).query_params = sorted(set(q.keys()))
-    now_us = int(svc.clock() * 1_000_000)
+    audit(request).asked(q.keys())
+    now_us = int(auditing.clock() * 1_000_000)
     since, until = (parse_instant_us(q[n], 0) if q.get(n) else None for n in ("since", "until"))
     period = activity_period(since, until, now_us)
+    evidence = auditing.evidence
     rows = await run_in_threadpool(
-        hourly_activity, svc.store, sub, period.baseline_start_us, period.end_us
+        evidence.hourly_activity, sub, period.baseline_start_us, period.end_us
     )
-    uses = await run_in_threadpool(break_glass_uses, svc.store, sub, period.start_us,
-                                   period.end_us)  # fmt: skip
+    uses = await run_in_threadpool(evidence.break_glass_uses, sub, period.start_us, period.end_us)
     body = activity_body(sub, period, rows, uses)
-    audit(request).count_returned = len(body["buckets"])
+    answered(request, len(body["buckets"]))
     return json_response(body)
 
 
-@router.get("/patients/{patient_id}/disclosures")
-async def patient_disclosures(request: Request, patient_id: str) -> Response:
+@router.get("/patients/{patient_id}/disclosures",
+            dependencies=_audit_target("audit.patient_disclosures"))  # fmt: skip
+async def patient_disclosures(
+    request: Request, patient_id: str, auditor: AuditorReading, auditing: AuditServices
+) -> Response:
     """Accounting of disclosures (45 CFR 164.528), by default over the last six years."""
-    svc, principal = _patient_auditor(request, patient_id, "audit.patient_disclosures")
-    now_us = int(svc.clock() * 1_000_000)
+    _about_patient(request, auditor, patient_id)
+    now_us = int(auditing.clock() * 1_000_000)
     since, until, limit = window(request, period_start_us(now_us), now_us)
     include_audit = request.query_params.get("include_audit", "false").lower()
     if include_audit not in ("true", "false"):
         raise InvalidRequest("include_audit must be true or false.")
-    audit(request).query_params = sorted(set(request.query_params.keys()))
-    patient_hash = svc.pseudonymizer.patient(patient_id)
+    audit(request).asked(request.query_params.keys())
+    patient_hash = auditing.pseudonymizer.patient(patient_id)
     window_filter = AccessFilter(
         since_us=since, until_us=until, patient_hash=patient_hash, sub=_principal_filter(request)
     )
     f = disclosure_filter(window_filter, include_audit == "true")
     fmt = export_format(request)
     if fmt != "json":
-        return await stream_export(request, svc, f, fmt, disclosure_view, DISCLOSURE_COLUMNS,
-                                   "disclosures")  # fmt: skip
-    body = await _page(request, svc, principal, f, limit, "disclosures", disclosure_view)
+        return await stream_export(request, auditing, f, fmt, disclosure_view,
+                                   DISCLOSURE_COLUMNS, "disclosures")  # fmt: skip
+    body = await _page(request, auditing, auditor.principal, f, limit, "disclosures",
+                       disclosure_view)  # fmt: skip
     header = {
         "patient": patient_id,
         "patient_pseudonym": patient_hash,
@@ -154,25 +160,23 @@ async def patient_disclosures(request: Request, patient_id: str) -> Response:
     return json_response({**header, **body})
 
 
-@router.get("/requests/{request_id}")
-async def request_lifecycle(request: Request, request_id: str) -> Response:
-    svc, _principal = staff_auditor(request, "audit.request")
+@router.get("/requests/{request_id}", dependencies=_audit_target("audit.request"))
+async def request_lifecycle(
+    request: Request, request_id: str, _auditor: StaffReading, auditing: AuditServices
+) -> Response:
     request_id = request_id[:128]
-    rows = await run_in_threadpool(svc.store.request_events, request_id)
+    rows = await run_in_threadpool(auditing.evidence.request_events, request_id)
     if not rows:
         raise NotFound("No evidence for this request id (yet).")
-    alerts = await run_in_threadpool(alerts_for_request, svc.store, request_id)
-    audit(request).count_returned = len(rows)
+    alerts = await run_in_threadpool(auditing.evidence.alerts_for_request, request_id)
+    answered(request, len(rows))
     views = [alert_view(a) for a in alerts]
-    return json_response(lifecycle(request_id, rows, views, svc.settings.base_url))
+    return json_response(lifecycle(request_id, rows, views, auditing.base_url))
 
 
-@router.get("/verify")
-async def verify(request: Request) -> Response:
-    svc, _principal = staff_auditor(request, "audit.verify")
+@router.get("/verify", dependencies=_audit_target("audit.verify"))
+async def verify(request: Request, _auditor: StaffReading, auditing: AuditServices) -> Response:
     since, until, _limit = window(request)
-    report = await run_in_threadpool(
-        verify_evidence, svc.settings, svc.store, svc.checkpoint_jwks, since, until
-    )
-    audit(request).count_returned = report.events_checked
+    report = await run_in_threadpool(auditing.evidence.verify, since, until)
+    answered(request, report.events_checked)
     return json_response(report.as_dict())

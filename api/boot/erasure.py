@@ -52,8 +52,8 @@ def erase_patient(
     try:
         processor.drain(DRAIN_TIMEOUT_S)
         runner.checkpointer.run_once(clock_us())
-        store = runtime.services.store
-        patient_hash = runtime.services.pseudonymizer.patient(patient_id)
+        store = runtime.store
+        patient_hash = runtime.services.auditing.pseudonymizer.patient(patient_id)
         plan = erasure.plan(store, patient_hash, reason, uuid.uuid4().hex, include_shared)
         if not plan.erased:
             return ErasureOutcome(plan.erasure_id, 0, plan.kept_shared, "")

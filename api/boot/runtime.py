@@ -13,11 +13,12 @@ from api.access.guard import Guard
 from api.access.issuers import IssuerKeys, issuer_keys_for, keys_from_jwks
 from api.boot.alerting import Alerting, build_step
 from api.boot.checkpointing import build_checkpoint_runner, checkpoint_jwks, checkpoint_signer
-from api.boot.keys import HASH_KEY_VERSION, derived_key, hash_key
+from api.boot.keys import HASH_KEY_VERSION, hash_key
+from api.boot.services import ServiceParts, build_services
 from api.boot.stores import open_evidence, open_fhir_data
 from api.data.port import FhirData
 from api.data.synthetic.dataset import generate_dataset
-from api.http.deps import Services
+from api.http.services import Services
 from api.security.tokens import TokenPolicy
 from api.settings import Settings
 from evidence.core import AccessEvent, Decision, Pseudonymizer
@@ -40,6 +41,7 @@ DEMO_SEED = 42
 class Runtime:
     services: Services
     outbox: OutboxWriter
+    store: EvidenceStore
     processor: InlineProcessor | None
     owns_store: bool = True  # a store handed in by the caller is the caller's to close
     alerting: Alerting | None = None
@@ -92,9 +94,9 @@ class Runtime:
         if self.alerting is not None:
             self.alerting.stop()
         self.outbox.close()
-        self.services.repository.close()
+        self.services.fhir.data.close()
         if self.owns_store:
-            self.services.store.close()
+            self.store.close()
 
 
 def load_demo_data(repository: FhirData, patients: int, seed: int) -> int:
@@ -157,18 +159,12 @@ def build_runtime(
         reader = OutboxReader(outbox_path, "inline-processor")
         processor = InlineProcessor(reader, step, outbox.wait_for_commit)
         checkpoints = build_checkpoint_runner(settings, store, signer)
-    services = Services(
-        settings,
-        repository,
-        guard,
-        store,
-        pseudonymizer,
-        derived_key(master, "cursor/v1"),
-        dev_jwks,
-        {rtype: tuple(fields) for rtype, fields in settings.redactions.items()},
-        checkpoint_jwks=checkpoint_jwks(settings, signer),
-        outbox=outbox,
+    services = build_services(ServiceParts(
+        settings, repository, guard, store, pseudonymizer, master, outbox,
+        checkpoint_jwks(settings, signer), dev_jwks,
+        # the detector runs here: suppressions take effect at once
+        alerting.detector.actions_changed if alerting is not None else None,
+    ))  # fmt: skip
+    return Runtime(
+        services, outbox, store, processor, owns_store, alerting, relay, workers, checkpoints
     )
-    if alerting is not None:  # the detector runs here: suppressions take effect at once
-        services.alert_actions_changed = alerting.detector.actions_changed
-    return Runtime(services, outbox, processor, owns_store, alerting, relay, workers, checkpoints)

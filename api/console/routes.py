@@ -19,10 +19,11 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from api.access.devissuer import mint_token
 from api.fhir.responses import outcome_response
-from api.http.deps import audit, services
-from evidence.core import Decision, ReasonCode
+from api.http.deps import DevIssuerIfOn, audit
+from api.security.disclosure import Disclosure
+from api.security.verdict import PUBLIC, deny
+from evidence.core import ReasonCode
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 CSP = (
@@ -51,6 +52,8 @@ DEMO_SUB = "console-demo"
 DEMO_SCOPE = "system/AuditEvent.rus"
 DEMO_CLIENT = "fhir-evidence-console-demo"
 DEMO_TTL_S = 900
+NOT_FOUND = deny(ReasonCode.NOT_FOUND)
+NOT_BUILT_YET = deny(ReasonCode.DEPENDENCY_FAILED)
 
 
 def static_root() -> Traversable:
@@ -78,14 +81,14 @@ def _serve(request: Request, name: str) -> Response:
     record = audit(request)
     record.target("console.page")
     if name not in ASSETS:
-        record.decide(Decision.DENY, str(ReasonCode.NOT_FOUND))
+        record.conclude(NOT_FOUND)
         return outcome_response(404, "not-found", "Resource not found.")
     path, media_type = ASSETS[name]
     body = asset(path)
     if body is None or not built():
-        record.decide(Decision.DENY, str(ReasonCode.DEPENDENCY_FAILED))
+        record.conclude(NOT_BUILT_YET)
         return outcome_response(503, "transient", NOT_BUILT, headers=SECURITY_HEADERS)
-    record.decide(Decision.ALLOW, str(ReasonCode.PUBLIC_ENDPOINT))
+    record.conclude(PUBLIC)
     return Response(body, media_type=media_type, headers=SECURITY_HEADERS)
 
 
@@ -101,18 +104,16 @@ async def static_asset(request: Request, name: str) -> Response:
 
 
 @router.post("/demo-token")
-async def demo_token(request: Request) -> Response:
+async def demo_token(request: Request, issuer: DevIssuerIfOn) -> Response:
     """Demo only: a short-lived auditor token (read + act on alerts) from the development
     issuer. 404 as soon as a trusted issuer is configured (the development issuer is off)."""
     record = audit(request)
     record.target("console.demo_token")
-    settings = services(request).settings
-    if not settings.dev_issuer_enabled:
-        record.decide(Decision.DENY, str(ReasonCode.NOT_FOUND))
+    if issuer is None:
+        record.conclude(NOT_FOUND)
         return outcome_response(404, "not-found", "Resource not found.")
-    record.decide(Decision.ALLOW, str(ReasonCode.PUBLIC_ENDPOINT))
-    record.count_returned = 1
-    token = mint_token(settings, DEMO_SUB, DEMO_SCOPE, DEMO_TTL_S, client_id=DEMO_CLIENT)
+    record.conclude(PUBLIC, Disclosure(returned=1))
+    token = issuer.mint(DEMO_SUB, DEMO_SCOPE, DEMO_TTL_S, client_id=DEMO_CLIENT)
     body = {"access_token": token, "token_type": "Bearer", "expires_in": DEMO_TTL_S,
             "scope": DEMO_SCOPE, "sub": DEMO_SUB}  # fmt: skip
     return Response(orjson.dumps(body), media_type="application/json", headers=SECURITY_HEADERS)

@@ -6,6 +6,7 @@ from api.audit.auditevent_search import SEARCH_PARAMS as AUDITEVENT_PARAMS
 from api.data.indexing import SEARCH_PARAMS
 from api.settings import Settings
 
+SOFTWARE_VERSION = "0.1.0"
 SCOPES_SUPPORTED = [
     "openid",
     "fhirUser",

@@ -10,12 +10,13 @@ import orjson
 from api.data.indexing import index_entries
 from api.data.port import StoredResource
 from api.fhir.search import INCLUDES, SearchRequest, constraint_alternatives, parse_search
-from api.fhir.visibility import served_body, visible
-from api.http.deps import Services
-from api.http.request_audit import RequestAudit
+from api.fhir.visibility import resource_verdict, served_body
+from api.http.services import FhirServing
 from api.security.access import AccessPlan
+from api.security.disclosure import Disclosure, disclosed_rows
 from api.security.principal import Principal
-from evidence.core import Decision, ReasonCode
+from api.security.verdict import ALLOWED, Verdict, partial
+from evidence.core import ReasonCode
 
 MAX_INCLUDED = 200
 
@@ -34,15 +35,19 @@ class Included:
             self.seen.add(key)
             self.rows.append(row)
 
+    def verdict(self) -> Verdict:
+        """Partial when anything was withheld, saying why; else nothing to add."""
+        return partial(*sorted(self.reasons)) if self.withheld else ALLOWED
+
 
 def collect_included(
-    svc: Services, principal: Principal, query: SearchRequest, matches: list[StoredResource]
+    fhir: FhirServing, principal: Principal, query: SearchRequest, matches: list[StoredResource]
 ) -> Included:
     included = Included(seen={(row.resource_type, row.id) for row in matches})
     for source, param in query.includes:
-        _forward(svc, principal, included, matches, param, INCLUDES[(source, param)])
+        _forward(fhir, principal, included, matches, param, INCLUDES[(source, param)])
     for source, param in query.revincludes:
-        _reverse(svc, principal, included, matches, source, param)
+        _reverse(fhir, principal, included, matches, source, param)
     return included
 
 
@@ -56,7 +61,7 @@ def _references(row: StoredResource, param: str, target: str) -> set[str]:
 
 
 def _forward(
-    svc: Services,
+    fhir: FhirServing,
     principal: Principal,
     included: Included,
     matches: list[StoredResource],
@@ -64,31 +69,31 @@ def _forward(
     target: str,
 ) -> None:
     ids = set().union(*(_references(row, param, target) for row in matches)) if matches else set()
-    plan = svc.guard.plan(principal, target, "read")
+    plan = fhir.guard.plan(principal, target, "read")
     included.plans[target] = plan
     for rid in sorted(ids):
         if (target, rid) in included.seen:
             continue
-        stored = svc.repository.read(target, rid)
+        stored = fhir.data.read(target, rid)
         if stored is None:
             continue
-        ok, reasons = visible(svc, plan, stored) if plan.granted else (False, list(plan.reasons))
-        if ok:
-            included.add(stored)
-        else:
+        verdict = resource_verdict(fhir, plan, stored) if plan.granted else plan.verdict
+        if verdict.denies:
             included.withheld += 1
-            included.reasons.add(reasons[-1])
+            included.reasons.add(verdict.reasons[-1])
+        else:
+            included.add(stored)
 
 
 def _reverse(
-    svc: Services,
+    fhir: FhirServing,
     principal: Principal,
     included: Included,
     matches: list[StoredResource],
     source: str,
     param: str,
 ) -> None:
-    plan = svc.guard.plan(principal, source, "search")
+    plan = fhir.guard.plan(principal, source, "search")
     if not plan.granted:
         return
     included.plans[source] = plan
@@ -98,7 +103,7 @@ def _reverse(
         if room <= 0:
             return
         criteria = parse_search(source, [(param, f"{row.resource_type}/{row.id}")]).criteria
-        page = svc.repository.search(
+        page = fhir.data.search(
             source, criteria, plan.reach, plan.hidden_labels, room, 0, alternatives=alternatives
         )
         if page.total < page.in_reach:
@@ -108,25 +113,20 @@ def _reverse(
             included.add(found)
 
 
-def record_included(record: RequestAudit, included: Included) -> None:
-    for row in included.rows:
-        record.resource_ids.append(f"{row.resource_type}/{row.id}")
-        if row.patient_id:
-            record.patient_ids.add(row.patient_id)
-    record.count_returned += len(included.rows)
-    record.count_withheld += included.withheld
-    if included.withheld:
-        record.decide(Decision.PARTIAL, *sorted(included.reasons))
-
-
 def included_entries(
-    svc: Services, principal: Principal, record: RequestAudit, included: Included
-) -> list[tuple[str, str, Any, str]]:
+    fhir: FhirServing, principal: Principal, included: Included
+) -> tuple[list[tuple[str, str, Any, str]], Disclosure]:
+    """The Bundle entries of the included resources, and what they disclosed (with what
+    was withheld)."""
     entries: list[tuple[str, str, Any, str]] = []
+    redacted = 0
     for row in included.rows:
-        body = served_body(svc, principal, included.plans[row.resource_type], row, record)
-        entries.append((row.resource_type, row.id, _fragment(body), "include"))
-    return entries
+        served = served_body(fhir, principal, included.plans[row.resource_type], row)
+        redacted += served.redacted
+        entries.append((row.resource_type, row.id, _fragment(served.body), "include"))
+    rows = ((row.resource_type, row.id, row.patient_id) for row in included.rows)
+    disclosed = disclosed_rows(rows, included.withheld)
+    return entries, disclosed + Disclosure(redacted=redacted)
 
 
 def _fragment(body: bytes | dict[str, Any]) -> Any:

@@ -4,10 +4,10 @@ A write never returns content the caller could not read.
 """
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from api.data.indexing import owner_patient
@@ -21,12 +21,19 @@ from api.errors import (
 )
 from api.fhir.responses import FhirResponse
 from api.fhir.search import resource_satisfies, valid_id
-from api.fhir.visibility import known_type, served_body, visible
-from api.http.deps import Services, audit, services
+from api.fhir.visibility import known_type, resource_verdict, served_body
+from api.http.deps import CurrentPrincipal, FhirServices, audit
+from api.http.services import FhirServing
 from api.security.access import AccessPlan, Reach, decide_resource
-from evidence.core import Decision, ReasonCode
+from api.security.disclosure import Disclosure
+from api.security.principal import Principal
+from api.security.verdict import ALLOWED
+from evidence.core import ReasonCode
 
 router = APIRouter(prefix="/fhir")
+CreateType = Annotated[str, Depends(known_type("create"))]
+UpdateType = Annotated[str, Depends(known_type("update"))]
+DeleteType = Annotated[str, Depends(known_type("delete"))]
 
 
 MAX_JSON_DEPTH = 64
@@ -66,61 +73,71 @@ def validate_body(raw: bytes, resource_type: str, content_type: str) -> dict[str
     return dict(body)
 
 
-def _may_write(svc: Services, plan: AccessPlan, resource: dict[str, Any]) -> None:
+def _may_write(fhir: FhirServing, plan: AccessPlan, resource: dict[str, Any]) -> None:
     """The resource after the write must lie within the caller's patient reach and meet the
-    granular-scope constraints, judged on the body itself (it is not stored yet)."""
+    granular-scope constraints, judged on the body itself (it is not stored yet). Refused:
+    403 with the reason that is not `scope.granted` (it adds to the grant's reasons)."""
     owner = owner_patient(resource)
     member = False
     if plan.reach.kind is Reach.CARE_TEAM and owner:
-        member = svc.guard.care_team_member(plan.reach.practitioner, owner)
+        member = fhir.guard.care_team_member(plan.reach.practitioner, owner)
     met = resource_satisfies(resource, plan.constraints)
-    decision = decide_resource(plan, owner, frozenset(), member, met)
-    ok, reasons = decision.visible, list(decision.reasons)
-    if not ok:
-        audit_reasons = [r for r in reasons if r != str(ReasonCode.SCOPE_GRANTED)]
+    verdict = decide_resource(plan, owner, frozenset(), member, met)
+    if verdict.denies:
+        reasons = [r for r in verdict.reasons if r != str(ReasonCode.SCOPE_GRANTED)]
         raise Forbidden(
             "The resource lies outside the patients this token may reach.",
-            reason=ReasonCode(audit_reasons[-1]),
+            reason=ReasonCode(reasons[-1]),
         )
 
 
 def _write_response(
-    request: Request, svc: Services, plan: AccessPlan, stored: StoredResource, created: bool
-) -> Response:
-    location = f"{svc.settings.fhir_base}/{stored.resource_type}/{stored.id}/_history/"
+    fhir: FhirServing, principal: Principal, plan: AccessPlan, stored: StoredResource,
+    created: bool,
+) -> tuple[Response, bool]:  # fmt: skip
+    """The answer (the resource only when the caller could read it) and whether its body
+    was redacted."""
+    location = f"{fhir.fhir_base}/{stored.resource_type}/{stored.id}/_history/"
     headers = {"Location": f"{location}{stored.version_id}", "ETag": f'W/"{stored.version_id}"'}
     status = 201 if created else 200
-    readable = decide_resource(plan, stored.patient_id, stored.labels, True).visible
-    record = audit(request)
-    if not readable or record.principal is None:
-        return Response(status_code=status, headers=headers)
-    body = served_body(svc, record.principal, plan, stored, record)
-    return FhirResponse(body, status_code=status, headers=headers)
+    if decide_resource(plan, stored.patient_id, stored.labels, True).denies:
+        return Response(status_code=status, headers=headers), False
+    served = served_body(fhir, principal, plan, stored)
+    return FhirResponse(served.body, status_code=status, headers=headers), served.redacted
 
 
-def _begin(request: Request, action: str, resource_type: str) -> tuple[Services, AccessPlan]:
-    known_type(request, action, resource_type)
-    svc = services(request)
-    principal = svc.guard.authenticate(request)
-    return svc, svc.guard.authorize(request, principal, resource_type, action)
+def _authorize(
+    request: Request, fhir: FhirServing, principal: Principal, resource_type: str, action: str
+) -> AccessPlan:
+    plan = fhir.guard.authorize(principal, resource_type, action)
+    audit(request).granted(plan.verdict, plan.scopes_used)
+    return plan
 
 
 @router.post("/{resource_type}")
-async def create(request: Request, resource_type: str) -> Response:
-    svc, plan = _begin(request, "create", resource_type)
+async def create(
+    request: Request, resource_type: CreateType, principal: CurrentPrincipal, fhir: FhirServices
+) -> Response:
+    plan = _authorize(request, fhir, principal, resource_type, "create")
     resource = await _body(request, resource_type)
     resource["id"] = uuid.uuid4().hex
-    return _save(request, svc, plan, resource)
+    return _save(request, fhir, principal, plan, resource)
 
 
 @router.put("/{resource_type}/{resource_id}")
-async def update(request: Request, resource_type: str, resource_id: str) -> Response:
-    svc, plan = _begin(request, "update", resource_type)
+async def update(
+    request: Request,
+    resource_type: UpdateType,
+    resource_id: str,
+    principal: CurrentPrincipal,
+    fhir: FhirServices,
+) -> Response:
+    plan = _authorize(request, fhir, principal, resource_type, "update")
     resource = await _body(request, resource_type)
     if not valid_id(resource_id) or resource.get("id") != resource_id:
         raise InvalidRequest("The body id must match the id in the URL.")
-    _existing_visible(request, svc, plan, resource_type, resource_id, required=False)
-    return _save(request, svc, plan, resource)
+    _existing_visible(fhir, plan, resource_type, resource_id, required=False)
+    return _save(request, fhir, principal, plan, resource)
 
 
 async def _body(request: Request, resource_type: str) -> dict[str, Any]:
@@ -128,51 +145,56 @@ async def _body(request: Request, resource_type: str) -> dict[str, Any]:
     return validate_body(await request.body(), resource_type, content_type)
 
 
-def _save(request: Request, svc: Services, plan: AccessPlan, resource: dict[str, Any]) -> Response:
+def _save(
+    request: Request,
+    fhir: FhirServing,
+    principal: Principal,
+    plan: AccessPlan,
+    resource: dict[str, Any],
+) -> Response:
     """Policy check of the new content, store (create or new version), evidence, answer."""
-    _may_write(svc, plan, resource)
-    stored, created = svc.repository.save(resource, svc.now_iso())
-    _record_write(request, stored, resource)
-    return _write_response(request, svc, plan, stored, created=created)
+    _may_write(fhir, plan, resource)
+    stored, created = fhir.data.save(resource, fhir.now_iso())
+    response, redacted = _write_response(fhir, principal, plan, stored, created=created)
+    written = _written(stored, owner_patient(resource))
+    audit(request).conclude(ALLOWED, written + Disclosure(redacted=int(redacted)))
+    return response
 
 
 @router.delete("/{resource_type}/{resource_id}")
-async def delete(request: Request, resource_type: str, resource_id: str) -> Response:
-    svc, plan = _begin(request, "delete", resource_type)
-    stored = _existing_visible(request, svc, plan, resource_type, resource_id, required=True)
-    assert stored is not None
-    svc.repository.delete(resource_type, resource_id, svc.now_iso())
-    _record_write(request, stored, None)
+async def delete(
+    request: Request,
+    resource_type: DeleteType,
+    resource_id: str,
+    principal: CurrentPrincipal,
+    fhir: FhirServices,
+) -> Response:
+    plan = _authorize(request, fhir, principal, resource_type, "delete")
+    stored = _existing_visible(fhir, plan, resource_type, resource_id, required=True)
+    if stored is None:  # required: a missing resource raised NotFound already
+        raise NotFound()
+    fhir.data.delete(resource_type, resource_id, fhir.now_iso())
+    audit(request).conclude(ALLOWED, _written(stored, stored.patient_id))
     return Response(status_code=204)
 
 
 def _existing_visible(
-    request: Request,
-    svc: Services,
-    plan: AccessPlan,
-    resource_type: str,
-    resource_id: str,
-    required: bool,
+    fhir: FhirServing, plan: AccessPlan, resource_type: str, resource_id: str, required: bool
 ) -> StoredResource | None:
-    stored = svc.repository.read(resource_type, resource_id) if valid_id(resource_id) else None
+    """The stored resource, when the caller may see it; one it may not see answers exactly
+    like a missing one (404, its own verdict in the evidence)."""
+    stored = fhir.data.read(resource_type, resource_id) if valid_id(resource_id) else None
     if stored is None:
         if required:
             raise NotFound()
         return None
-    ok, reasons = visible(svc, plan, stored)
-    if not ok:
-        audit(request).reasons.clear()
-        audit(request).decide(Decision.DENY, *reasons)
-        raise NotFound()  # existing but unseen answers exactly like missing
+    verdict = resource_verdict(fhir, plan, stored)
+    if verdict.denies:
+        raise NotFound(verdict=verdict)
     return stored
 
 
-def _record_write(
-    request: Request, stored: StoredResource, resource: dict[str, Any] | None
-) -> None:
-    record = audit(request)
-    record.resource_ids.append(f"{stored.resource_type}/{stored.id}")
-    patient = owner_patient(resource) if resource is not None else stored.patient_id
-    if patient:
-        record.patient_ids.add(patient)
-    record.count_returned = 1
+def _written(stored: StoredResource, patient_id: str) -> Disclosure:
+    """A written (or deleted) resource, as the evidence counts it: one returned."""
+    patients = frozenset({patient_id}) if patient_id else frozenset()
+    return Disclosure((f"{stored.resource_type}/{stored.id}",), patients, returned=1)

@@ -4,8 +4,11 @@ status codes, decisions and outcomes only: never a principal, patient or request
 
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
+
+from api.http.deps import audit
+from api.security.verdict import ALLOWED
 
 if TYPE_CHECKING:
     from api.boot.runtime import Runtime
@@ -37,5 +40,7 @@ def count_request(status: int, decision: str) -> None:
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics() -> Response:
+async def metrics(request: Request) -> Response:
+    """No token (levels and counts only); recorded like every request."""
+    audit(request).conclude(ALLOWED)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -17,13 +17,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.fhir.responses import FHIR_JSON, operation_outcome
 from api.http.metrics import count_request
 from api.http.request_audit import RequestAudit
-from evidence.core import Decision, ReasonCode
+from api.security.verdict import Verdict, deny
+from evidence.core import ReasonCode
 from stream.outbox import OutboxUnavailable, OutboxWriter
 
 log = structlog.get_logger("fhir_evidence.http")
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 Clock = Callable[[], int]  # microseconds since the epoch
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # the only ones whose handlers read bodies
+TOO_LARGE = deny(ReasonCode.REQUEST_TOO_LARGE)
+FAILED = deny(ReasonCode.DEPENDENCY_FAILED)
 
 
 class BodyTooLarge(Exception):
@@ -37,12 +40,11 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
-def _outcome_messages(status: int, code: str, text: str, request_id: str) -> list[Message]:
+def _outcome_messages(status: int, code: str, text: str) -> list[Message]:
     body = orjson.dumps(operation_outcome("error", code, text))
     headers = [
         (b"content-type", FHIR_JSON.encode()),
         (b"content-length", str(len(body)).encode()),
-        (b"x-request-id", request_id.encode()),
     ]
     return [
         {"type": "http.response.start", "status": status, "headers": headers},
@@ -71,17 +73,17 @@ class EvidenceMiddleware:
         exchange = _Exchange(self, scope, send, audit)
         declared = _header(scope, b"content-length")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
-            await exchange.refuse(413, "too-costly", "The request body is too large.")
+            await exchange.refuse(TOO_LARGE, 413, "too-costly", "The request body is too large.")
             return
         try:
             if scope["method"] in _BODY_METHODS:
                 receive = exchange.limited_receive(receive)
             await self.app(scope, receive, exchange.send)
         except BodyTooLarge:
-            await exchange.refuse(413, "too-costly", "The request body is too large.")
+            await exchange.refuse(TOO_LARGE, 413, "too-costly", "The request body is too large.")
         except Exception:
             log.exception("unhandled error", request_id=request_id)
-            await exchange.refuse(500, "exception", "An internal error occurred.")
+            await exchange.refuse(FAILED, 500, "exception", "An internal error occurred.")
 
 
 class _Exchange:
@@ -129,19 +131,21 @@ class _Exchange:
             count_request(503, "unrecorded")
             log.error("audit outbox unavailable; refusing", request_id=self.audit.request_id)
             self.replaced = True
-            for msg in _outcome_messages(
-                503, "transient", "The service is temporarily unavailable.", self.audit.request_id
-            ):
-                await self.downstream(msg)
+            start, body = _outcome_messages(
+                503, "transient", "The service is temporarily unavailable."
+            )
+            start["headers"].append((b"x-request-id", self.audit.request_id.encode()))
+            await self.downstream(start)
+            await self.downstream(body)
             return False
         return True
 
-    async def refuse(self, status: int, code: str, text: str) -> None:
+    async def refuse(self, verdict: Verdict, status: int, code: str, text: str) -> None:
+        """Answer for the app (too large, failed): its verdict recorded like any other."""
         if self.started:
             return  # the response is under way; its event is recorded already
-        reason = {413: ReasonCode.REQUEST_TOO_LARGE}.get(status, ReasonCode.DEPENDENCY_FAILED)
-        self.audit.decide(Decision.DENY, str(reason))
-        for message in _outcome_messages(status, code, text, self.audit.request_id):
+        self.audit.conclude(verdict)
+        for message in _outcome_messages(status, code, text):
             await self.send(message)
 
 

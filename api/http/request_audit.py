@@ -1,10 +1,31 @@
-"""RequestAudit: what one request did, filled in by the handlers, turned into an AccessEvent."""
+"""RequestAudit: what one request was, who asked, what the guard granted and how it ended;
+turned into its AccessEvent when the response starts.
 
-from dataclasses import dataclass, field
+The only writer of a request's audit record. Everyone else hands it values:
+- `target`, `asked`, `subject`: what the request asked for (known before any decision, so a
+  refused request still names them);
+- `under_policy`, `authenticated`, `token_refused`: the authentication step;
+- `granted`: the guard's grant (its verdict and the scopes it used): later failures of the
+  request, its own or a dependency's, add to it (`api.security.verdict.combine`);
+- `conclude`: how the request ended, once: the route's verdict and what it disclosed, or the
+  verdict an error carries. A response that starts without one is a bug: it is recorded as a
+  deny with `decision.missing` and logged.
+"""
 
-from api.security.principal import Principal
-from evidence.core import AccessEvent, Decision, ReasonCode
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import structlog
+
+from api.security.disclosure import NOTHING, Disclosure
+from api.security.principal import Principal, TokenFacts
+from api.security.verdict import Verdict, combine, deny
+from evidence.core import AccessEvent, ReasonCode
 from evidence.core.record import jti_hash
+
+log = structlog.get_logger("fhir_evidence.audit")
+NO_TOKEN = TokenFacts()
+MISSING = deny(ReasonCode.DECISION_MISSING)
 
 
 @dataclass(slots=True)
@@ -12,36 +33,60 @@ class RequestAudit:
     request_id: str
     trace_id: str
     method: str
-    action: str = "unknown"
-    resource_type: str = ""
-    principal: Principal | None = None
-    refused_token: tuple[str, str, str] = ("", "", "")  # (alg, kid, jti) of a refused token
-    decision: Decision | None = None
-    reasons: list[str] = field(default_factory=list)
-    scopes_used: list[str] = field(default_factory=list)
-    patient_ids: set[str] = field(default_factory=set)
-    resource_ids: list[str] = field(default_factory=list)
-    query_params: list[str] = field(default_factory=list)
-    count_returned: int = 0
-    count_withheld: int = 0
-    count_redacted: int = 0
-    policy_version: str = ""
+    _action: str = "unknown"
+    _resource_type: str = ""
+    _query_params: tuple[str, ...] = ()
+    _subject_resource: str = ""
+    _subject_patient: str = ""
+    _policy_version: str = ""
+    _principal: Principal | None = None
+    _refused_token: TokenFacts = NO_TOKEN
+    _grant: Verdict | None = None
+    _scopes_used: tuple[str, ...] = ()
+    _outcome: Verdict | None = None
+    _disclosed: Disclosure = NOTHING
 
     def target(self, action: str, resource_type: str = "") -> None:
-        self.action, self.resource_type = action, resource_type
+        self._action, self._resource_type = action, resource_type
 
-    def decide(self, decision: Decision, *reasons: str) -> None:
-        self.decision = decision
-        for reason in reasons:
-            if reason and reason not in self.reasons:
-                self.reasons.append(reason)
+    def asked(self, param_names: Iterable[str]) -> None:
+        """The query parameter names (never values)."""
+        self._query_params = tuple(sorted(set(param_names)))
+
+    def subject(self, resource_id: str = "", patient_id: str = "") -> None:
+        """The resource ("Type/id") and the patient the request is about, once resolved."""
+        self._subject_resource, self._subject_patient = resource_id, patient_id
+
+    def under_policy(self, version: str) -> None:
+        self._policy_version = version
+
+    def authenticated(self, principal: Principal) -> None:
+        self._principal = principal
+
+    def token_refused(self, token: TokenFacts) -> None:
+        self._refused_token = token
+
+    def granted(self, verdict: Verdict, scopes_used: tuple[str, ...]) -> None:
+        self._grant, self._scopes_used = verdict, scopes_used
+
+    def conclude(self, verdict: Verdict, disclosed: Disclosure = NOTHING) -> None:
+        """How the request ended. Once; a refusal after it (the response failed before it
+        started) combines with it like any later step."""
+        self._outcome = combine(self._outcome, verdict)
+        self._disclosed = self._disclosed + disclosed
+
+    def verdict(self) -> Verdict:
+        """The request's one verdict: the grant and the outcome combined."""
+        if self._outcome is None:
+            log.error("response without a recorded decision", request_id=self.request_id,
+                      action=self._action)  # fmt: skip
+            return combine(self._grant, MISSING)
+        return combine(self._grant, self._outcome)
 
     def to_event(self, event_id: str, ts_us: int, route: str, status: int) -> AccessEvent:
-        decision = self.decision or _decision_for_status(status)
-        reasons = self.reasons or _default_reasons(status)
-        if decision is Decision.ALLOW and status >= 400:
-            decision = Decision.DENY
-        p = self.principal
+        verdict, disclosed, p = self.verdict(), self._disclosed, self._principal
+        token = self._refused_token
+        alg, kid, jti = (p.alg, p.kid, p.jti) if p else (token.alg, token.kid, token.jti)
         return AccessEvent(
             event_id=event_id,
             request_id=self.request_id,
@@ -49,45 +94,37 @@ class RequestAudit:
             ts_us=ts_us,
             method=self.method,
             route=route,
-            action=self.action,
-            resource_type=self.resource_type,
-            decision=decision,
+            action=self._action,
+            resource_type=self._resource_type,
+            decision=verdict.decision,
             status=status,
-            reasons=tuple(reasons),
+            reasons=verdict.reasons,
             sub=p.sub if p else "",
             client_id=p.client_id if p else "",
             issuer=p.issuer if p else "",
-            token_alg=p.alg if p else self.refused_token[0],
-            token_kid=p.kid if p else self.refused_token[1],
-            token_jti_hash=jti_hash(p.jti if p else self.refused_token[2]),
+            token_alg=alg,
+            token_kid=kid,
+            token_jti_hash=jti_hash(jti),
             token_model=p.token_model if p else "",
             fhir_user=p.fhir_user if p else "",
             context_patient_id=p.patient if p else "",
             purpose_of_use=p.purpose_of_use if p else "",
             scopes_granted=p.scope_strings if p else (),
-            scopes_used=tuple(self.scopes_used),
-            patient_ids=tuple(sorted(self.patient_ids)),
-            resource_ids=tuple(self.resource_ids),
-            query_params=tuple(self.query_params),
-            count_returned=self.count_returned,
-            count_withheld=self.count_withheld,
-            count_redacted=self.count_redacted,
-            policy_version=self.policy_version,
+            scopes_used=self._scopes_used,
+            patient_ids=self._patient_ids(disclosed),
+            resource_ids=self._resource_ids(disclosed),
+            query_params=self._query_params,
+            count_returned=disclosed.returned,
+            count_withheld=disclosed.withheld,
+            count_redacted=disclosed.redacted,
+            policy_version=self._policy_version,
         )
 
+    def _patient_ids(self, disclosed: Disclosure) -> tuple[str, ...]:
+        subject = {self._subject_patient} if self._subject_patient else set()
+        return tuple(sorted(disclosed.patient_ids | subject))
 
-def _decision_for_status(status: int) -> Decision:
-    return Decision.ALLOW if status < 400 else Decision.DENY
-
-
-def _default_reasons(status: int) -> list[str]:
-    defaults = {
-        404: ReasonCode.NOT_FOUND,
-        405: ReasonCode.METHOD_NOT_ALLOWED,
-        413: ReasonCode.REQUEST_TOO_LARGE,
-        400: ReasonCode.QUERY_INVALID,
-        422: ReasonCode.QUERY_INVALID,
-        503: ReasonCode.DEPENDENCY_FAILED,
-    }
-    reason = defaults.get(status)
-    return [str(reason)] if reason else []
+    def _resource_ids(self, disclosed: Disclosure) -> tuple[str, ...]:
+        if not self._subject_resource:
+            return disclosed.resource_ids
+        return (self._subject_resource, *disclosed.resource_ids)

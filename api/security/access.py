@@ -2,14 +2,17 @@
 
 `plan_access` answers, for a principal, a resource type and an interaction, whether any
 scope grants it and which patients and labels it reaches; the repository turns the plan
-into SQL (the policy is applied inside the query). `decide_resource` judges one resource.
+into SQL (the policy is applied inside the query). The plan's `verdict` is the grant (or the
+refusal); `decide_resource` judges one resource from it and answers with that resource's
+own verdict.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from api.security.principal import Principal
 from api.security.scopes import Scope, matching_scopes
+from api.security.verdict import Verdict, allow, deny, resource_denied
 from evidence.core import ReasonCode
 
 POLICY_VERSION = "2026-11.1"
@@ -69,6 +72,11 @@ class AccessPlan:
     scopes_used: tuple[str, ...]
     # Granular scopes: a resource must satisfy one of these; empty means unconstrained.
     constraints: tuple[Constraint, ...] = ()
+    verdict: Verdict = field(init=False, compare=False)  # allow(reasons) or deny(reasons)
+
+    def __post_init__(self) -> None:
+        verdict = allow(*self.reasons) if self.granted else deny(*self.reasons)
+        object.__setattr__(self, "verdict", verdict)
 
 
 def plan_access(principal: Principal, resource_type: str, interaction: str) -> AccessPlan:
@@ -123,31 +131,26 @@ def _user_reach(principal: Principal) -> tuple[PatientReach, str]:
     return PatientReach(Reach.NONE), ReasonCode.CARETEAM_NOT_MEMBER
 
 
-@dataclass(frozen=True, slots=True)
-class ResourceDecision:
-    visible: bool
-    reasons: tuple[str, ...]
-
-
 def decide_resource(
     plan: AccessPlan,
     owner_patient: str,
     labels: frozenset[str],
     care_team_member: bool,
     constraints_met: bool = True,
-) -> ResourceDecision:
+) -> Verdict:
     """May the caller see one resource owned by `owner_patient` ("" for none) with `labels`?
-    `constraints_met`: whether it satisfies one of the plan's granular-scope constraints."""
+    `constraints_met`: whether it satisfies one of the plan's granular-scope constraints.
+    Visible: the grant itself; hidden: a deny that replaces the grant (`replaces_grant`)."""
     if not plan.granted:
-        return ResourceDecision(False, plan.reasons)
+        return plan.verdict
     if plan.constraints and not constraints_met:
-        return ResourceDecision(False, (str(ReasonCode.SCOPE_INSUFFICIENT),))
+        return resource_denied(ReasonCode.SCOPE_INSUFFICIENT)
     reach_ok, reach_reason = _within_reach(plan.reach, owner_patient, care_team_member)
     if not reach_ok:
-        return ResourceDecision(False, (str(ReasonCode.SCOPE_GRANTED), reach_reason))
+        return resource_denied(ReasonCode.SCOPE_GRANTED, reach_reason)
     if labels & plan.hidden_labels:
-        return ResourceDecision(False, (*plan.reasons, str(ReasonCode.LABEL_WITHHELD)))
-    return ResourceDecision(True, plan.reasons)
+        return resource_denied(*plan.reasons, ReasonCode.LABEL_WITHHELD)
+    return plan.verdict
 
 
 def _within_reach(reach: PatientReach, owner: str, care_team_member: bool) -> tuple[bool, str]:

@@ -1,4 +1,4 @@
-"""The authenticated caller, as the policy sees it."""
+"""The authenticated caller, as the policy sees it; what the evidence keeps of a refused token."""
 
 from dataclasses import dataclass, field
 
@@ -36,3 +36,13 @@ class Principal:
     def token_model(self) -> str:
         versions = sorted({s.version for s in self.scopes})
         return "smart-" + "+".join(versions) if versions else "jwt"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenFacts:
+    """alg, kid and jti of a refused token, read leniently for the evidence only (a token
+    refused for its shape still leaves a trace); never trusted for anything else."""
+
+    alg: str = ""
+    kid: str = ""
+    jti: str = ""

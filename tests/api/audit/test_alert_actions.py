@@ -22,7 +22,7 @@ def stored_alert(a: AuditApp, alert_id: str, principal: str = "dr-stored", **kw:
         "window_s": 3600, "counts": '{"events": 1}', "rule_version": "1",
         "request_ids": [], "summary": "an export",
     }  # fmt: skip
-    a.runtime.services.store.upsert_alerts([{**row, **kw}])
+    a.runtime.store.upsert_alerts([{**row, **kw}])
     return alert_id
 
 
@@ -52,7 +52,7 @@ def test_acting_needs_audit_event_write_permission(
                              json={"reason": "seen"})  # fmt: skip
     assert response.status_code == 403
     assert response.json()["resourceType"] == "OperationOutcome"
-    assert alert_actions.actions(a.runtime.services.store, alert_id) == []
+    assert alert_actions.actions(a.runtime.store, alert_id) == []
 
 
 @pytest.mark.parametrize("scope", ["system/AuditEvent.u", "user/AuditEvent.cu",
@@ -93,7 +93,7 @@ def test_bad_bodies_are_422(audit_app: AuditApp, action: str, body: Any) -> None
     response = post(a, alert_id, action, body)
     assert response.status_code == 422, response.text
     assert response.json()["resourceType"] == "OperationOutcome"
-    assert alert_actions.actions(a.runtime.services.store, alert_id) == []
+    assert alert_actions.actions(a.runtime.store, alert_id) == []
 
 
 def test_a_body_that_is_not_json_is_422(audit_app: AuditApp) -> None:
@@ -145,7 +145,7 @@ def test_the_action_is_chained_evidence_of_its_request(audit_app: AuditApp) -> N
     event = actions["alert.acknowledge"]
     assert event["principal"]["sub"] == "auditor-acts" and event["decision"] == "allow"
     assert "reviewed" not in str(body)  # the reason is in the record, not in the chain
-    [record] = alert_actions.actions(a.runtime.services.store, alert_id)
+    [record] = alert_actions.actions(a.runtime.store, alert_id)
     assert parse_action_marker(event["policy_version"]) == (alert_id, action_digest(record))
     assert record.reason == "reviewed with the ward" and record.request_id == request_id
     report = a.get("/audit/verify", headers=a.auditor).json()

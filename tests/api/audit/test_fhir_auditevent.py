@@ -81,7 +81,7 @@ def activity(audit_app: AuditApp) -> dict[str, Any]:
     assert statuses == {"read": 200, "denied": 403, "search": 200, "write": 201,
                         "export": 202, "anonymous": 401}  # fmt: skip
     a.settle()
-    return {"sub": sub, "responses": done, "pseudonym": a.runtime.services.pseudonymizer}
+    return {"sub": sub, "responses": done, "pseudonym": a.runtime.services.auditing.pseudonymizer}
 
 
 def test_every_kind_of_row_as_a_valid_auditevent(audit_app: AuditApp, activity: dict) -> None:

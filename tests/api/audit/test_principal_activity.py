@@ -48,7 +48,7 @@ def _events() -> list[AccessEvent]:
 @pytest.fixture(scope="module")
 def probe(audit_app: AuditApp) -> AuditApp:
     rows = sealed_rows(_events(), producer_id="activity-probe")
-    audit_app.runtime.services.store.insert_rows(rows, dedup_token="activity-probe:1")
+    audit_app.runtime.store.insert_rows(rows, dedup_token="activity-probe:1")
     return audit_app
 
 

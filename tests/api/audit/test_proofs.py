@@ -80,7 +80,7 @@ def test_no_proof_before_a_checkpoint_covers_the_event(audit_app: AuditApp) -> N
     [request_id] = some_requests(audit_app, 1)
     audit_app.settle()
     latest = audit_app.runtime.checkpoints.checkpointer.seals.latest_checkpoint
-    row = audit_app.runtime.services.store.request_events(request_id)[0]
+    row = audit_app.runtime.store.request_events(request_id)[0]
     covered = latest(row["producer_id"])
     response = audit_app.get(f"/audit/requests/{request_id}/proof", headers=audit_app.auditor)
     if covered is None or covered["tree_size"] < row["sequence"]:  # the runner may be quicker

@@ -89,7 +89,7 @@ def test_erase_then_everything_else_still_verifies(setup: Setup) -> None:
     outcome = erase_patient(setup.settings, VICTIM, "GDPR art. 17 request #42", store=setup.store)
     assert outcome.erased == 3 and outcome.kept_shared == 1 and outcome.recorded_by
     runtime_hash = build_runtime(setup.settings, demo_data=False, store=setup.store)
-    victim_hash = runtime_hash.services.pseudonymizer.patient(VICTIM)
+    victim_hash = runtime_hash.services.auditing.pseudonymizer.patient(VICTIM)
     runtime_hash.stop()
     assert len(ids_of(setup.store, victim_hash)) == 1  # the shared search is kept
 

@@ -110,7 +110,7 @@ def test_access_matrix(case: Case) -> None:
     assert plan.scopes_used == (f"{case.context}/{case.resource_type}.rs",)
     assert plan.hidden_labels == SENSITIVE_LABELS - case.clearance
     decision = decide_resource(plan, case.owner, case.labels, case.member)
-    assert (decision.visible, decision.reasons) == expected(case)
+    assert (not decision.denies, decision.reasons) == expected(case)
 
 
 @pytest.mark.parametrize("case", CASES[:: len(LABELS) * 2], ids=str)
@@ -121,7 +121,7 @@ def test_missing_scope_is_never_granted(case: Case) -> None:
         assert plan.reasons == (R.SCOPE_INSUFFICIENT,)
         assert plan.reach.kind is Reach.NONE and plan.scopes_used == ()
         decision = decide_resource(plan, case.owner, frozenset(), True)
-        assert not decision.visible and decision.reasons == (R.SCOPE_INSUFFICIENT,)
+        assert decision.denies and decision.reasons == (R.SCOPE_INSUFFICIENT,)
 
 
 def test_reach_of_each_context() -> None:
@@ -133,7 +133,7 @@ def test_reach_of_each_context() -> None:
     assert reach("patient/Observation.rs") == (Reach.NONE, "", "")
     no_patient = plan_access(principal("patient/Observation.rs"), "Observation", "read")
     assert no_patient.reasons == (R.SCOPE_GRANTED, R.COMPARTMENT_OUTSIDE)
-    assert not decide_resource(no_patient, ME, frozenset(), True).visible
+    assert decide_resource(no_patient, ME, frozenset(), True).denies
     assert reach("user/Observation.rs", fhir_user=PRACTITIONER) == (
         Reach.CARE_TEAM,
         "",
@@ -152,21 +152,21 @@ def test_purposes_other_than_etreat_do_not_break_glass() -> None:
         p = principal("user/Observation.rs", fhir_user=PRACTITIONER, purpose_of_use=purpose)
         plan = plan_access(p, "Observation", "read")
         assert plan.reach.kind is Reach.CARE_TEAM
-        assert not decide_resource(plan, OTHER, frozenset(), False).visible
+        assert decide_resource(plan, OTHER, frozenset(), False).denies
 
 
 def test_break_glass_is_recorded_on_every_visible_resource() -> None:
     p = principal("user/Observation.rs", fhir_user=PRACTITIONER, purpose_of_use="ETREAT")
     plan = plan_access(p, "Observation", "read")
     decision = decide_resource(plan, OTHER, frozenset(), False)
-    assert decision.visible and R.BREAK_GLASS in decision.reasons
+    assert not decision.denies and R.BREAK_GLASS in decision.reasons
 
 
 def test_patient_scope_does_not_follow_the_fhir_user() -> None:
     p = principal("patient/Observation.rs", patient=ME, fhir_user=f"Patient/{OTHER}")
     plan = plan_access(p, "Observation", "read")
-    assert decide_resource(plan, ME, frozenset(), False).visible
-    assert not decide_resource(plan, OTHER, frozenset(), True).visible
+    assert not decide_resource(plan, ME, frozenset(), False).denies
+    assert decide_resource(plan, OTHER, frozenset(), True).denies
 
 
 def test_the_broadest_context_present_decides_the_reach() -> None:
@@ -201,9 +201,9 @@ def test_every_sensitive_label_is_withheld_without_clearance() -> None:
     plan = plan_access(p, "Observation", "read")
     for label in SENSITIVE_LABELS | {"R", "V", "HIV", "PSY", "SUD", "ETH"}:
         decision = decide_resource(plan, ME, frozenset({label}), False)
-        assert not decision.visible and decision.reasons[-1] == R.LABEL_WITHHELD
+        assert decision.denies and decision.reasons[-1] == R.LABEL_WITHHELD
         cleared = plan_access(
             principal("system/Observation.rs", clearance={label}), "Observation", "read"
         )
-        assert decide_resource(cleared, ME, frozenset({label}), False).visible
+        assert not decide_resource(cleared, ME, frozenset({label}), False).denies
     assert frozenset({"HIV", "N", "R"}) & plan.hidden_labels == frozenset({"HIV", "R"})

@@ -58,8 +58,8 @@ def expected(query: Query, stored: Sequence[Resource]) -> Expected:
         member = (query.reach.practitioner, resource.owner) in members
         met = meets_one_of(query.alternatives, resource)
         labels = security_labels(body)
-        in_reach += decide_resource(unlabelled, resource.owner, labels, member, met).visible
-        if decide_resource(plan, resource.owner, labels, member, met).visible:
+        in_reach += not decide_resource(unlabelled, resource.owner, labels, member, met).denies
+        if not decide_resource(plan, resource.owner, labels, member, met).denies:
             shown.append(body)
     counted = query.count_outside_reach and query.reach.kind is not Reach.ALL
     ordered = [body["id"] for body in sort_bodies(shown, query.sort)]

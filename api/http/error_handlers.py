@@ -1,0 +1,67 @@
+"""How errors answer: an OperationOutcome that discloses nothing internal, and the verdict
+the request's evidence records, taken from the error (never guessed from a status)."""
+
+import structlog
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.data.port import RepositoryUnavailable
+from api.errors import ApiError, Unauthorized
+from api.fhir.responses import outcome_response
+from api.http.deps import audit
+from api.security.verdict import Verdict, deny
+from evidence.core import EvidenceError, ReasonCode
+
+__all__ = ["install_error_handlers"]
+
+log = structlog.get_logger("fhir_evidence.app")
+NOT_FOUND = deny(ReasonCode.NOT_FOUND)
+INVALID = deny(ReasonCode.QUERY_INVALID)
+FAILED = deny(ReasonCode.DEPENDENCY_FAILED)
+# Starlette's own refusals (no route, no such method, a malformed form): code, text, verdict.
+_HTTP_ANSWERS: dict[int, tuple[str, str, Verdict]] = {
+    404: ("not-found", "Resource not found.", NOT_FOUND),
+    405: ("not-supported", "This interaction is not supported here.",
+          deny(ReasonCode.METHOD_NOT_ALLOWED)),
+}  # fmt: skip
+_INVALID_ANSWER = ("invalid", "The request is invalid.", INVALID)
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, ApiError):  # registered for ApiError only
+        raise exc
+    record = audit(request)
+    if isinstance(exc, Unauthorized) and exc.token is not None:
+        record.token_refused(exc.token)
+    record.conclude(exc.verdict, exc.disclosed)
+    return outcome_response(exc.status, exc.issue_code, exc.diagnostics, exc.headers())
+
+
+async def _dependency_error(request: Request, exc: Exception) -> Response:
+    """A store the request needs has failed: refuse (503), never serve unaudited."""
+    log.error("dependency failed", code=getattr(exc, "code", "unknown"))
+    audit(request).conclude(FAILED)
+    return outcome_response(503, "transient", "The service is temporarily unavailable.")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 400
+    code, text, verdict = _HTTP_ANSWERS.get(status, _INVALID_ANSWER)
+    audit(request).conclude(verdict)
+    return outcome_response(status, code, text)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    audit(request).conclude(INVALID)
+    return outcome_response(400, "invalid", "The request is invalid.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(EvidenceError, _dependency_error)
+    app.add_exception_handler(RepositoryUnavailable, _dependency_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
