@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.http.metrics import router as metrics_router
+from api.http.middleware import UnrecordedAuditMiddleware
 from stream.kafka.lag import (
     LagGauges,
     LagMonitor,
@@ -186,11 +187,12 @@ def test_monitor_reports_nothing_before_an_assignment() -> None:
 
 def test_the_api_metrics_endpoint_shows_the_workers_lag() -> None:
     """`serve` runs the workers in the API process: one registry, one /metrics."""
-    topic = f"t{uuid.uuid4().hex[:8]}.fhir.access.evidence"
+    topic = f"t{uuid.uuid4().hex[:8]}.fhir.access.raw"
     gauges = LagGauges()  # the process-wide gauges of stream.metrics
     gauges.publish([LagSample(topic, 2, 42, 1.0)])
     app = FastAPI()
     app.include_router(metrics_router)
+    app.add_middleware(UnrecordedAuditMiddleware)  # the route concludes its request's record
     try:
         text = TestClient(app).get("/metrics").text
     finally:
