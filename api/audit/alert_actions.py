@@ -22,9 +22,9 @@ from starlette.responses import Response
 from api.audit.access import StaffActing
 from api.audit.alerts import actions_view, alert_view
 from api.audit.paging import answered, json_response
+from api.audit.serving import Auditing, AuditServices
 from api.errors import NotFound, UnprocessableResource
-from api.http.deps import AuditServices, audit, target
-from api.http.services import Auditing
+from api.http.deps import audit, target
 from api.security.principal import Principal
 from evidence.core.alert_actions import (
     ACKNOWLEDGE,

@@ -12,10 +12,10 @@ from starlette.responses import Response
 
 from api.audit.access import StaffReading
 from api.audit.paging import after_cursor, answered, json_response, page_body, window
+from api.audit.serving import Auditing, AuditServices
 from api.audit.views import access_view, iso_from_us
 from api.errors import InvalidRequest, NotFound
-from api.http.deps import AuditServices, target
-from api.http.services import Auditing
+from api.http.deps import target
 from evidence.core.alert_actions import STATUSES, AlertAction, latest, status_at
 from evidence.core.queries import AlertFilter
 from stream.detection.alerts import SEVERITIES

@@ -15,9 +15,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from api.audit.paging import answered
+from api.audit.serving import Auditing
 from api.audit.tabular import Column, csv_header, csv_rows, ndjson_rows
 from api.errors import InvalidRequest
-from api.http.services import Auditing
 from evidence.core.queries import AccessFilter, EvidenceQueries, Position
 
 EXPORT_PAGE = 1000

@@ -7,11 +7,11 @@ from urllib.parse import urlencode
 from fastapi import Request
 from starlette.responses import Response
 
+from api.audit.serving import Auditing
 from api.audit.views import access_view, parse_instant_us
 from api.errors import InvalidRequest
-from api.fhir.responses import FhirResponse
 from api.http.deps import audit
-from api.http.services import Auditing
+from api.http.outcomes import FhirResponse
 from api.security.cursor import CursorInvalid, decode_cursor, encode_cursor
 from api.security.disclosure import Disclosure
 from api.security.principal import Principal

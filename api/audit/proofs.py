@@ -18,9 +18,10 @@ from starlette.responses import Response
 
 from api.audit.access import StaffReading
 from api.audit.paging import after_cursor, answered, json_response, page_body, window
+from api.audit.serving import AuditServices
 from api.audit.views import iso_from_us
 from api.errors import InvalidRequest, NotFound
-from api.http.deps import AuditServices, audit, target
+from api.http.deps import audit, target
 from api.security.verdict import PUBLIC
 from evidence.core.queries import EvidenceQueries, ProofUnavailable
 from evidence.core.seal.rows import StoredCheckpoint, stored_checkpoint

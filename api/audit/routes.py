@@ -20,11 +20,11 @@ from api.audit.exports import export_format, stream_export
 from api.audit.filters import access_filter, filter_key, multi_params, with_axis
 from api.audit.lifecycle import lifecycle
 from api.audit.paging import after_cursor, answered, json_response, page_body, window
+from api.audit.serving import Auditing, AuditServices
 from api.audit.tabular import ACCESS_COLUMNS, DISCLOSURE_COLUMNS
 from api.audit.views import access_view, iso_from_us, parse_instant_us
 from api.errors import Forbidden, InvalidRequest, NotFound
-from api.http.deps import AuditServices, audit, target
-from api.http.services import Auditing
+from api.http.deps import audit, target
 from api.security.principal import Principal
 from evidence.core import ReasonCode
 from evidence.core.queries import AccessFilter

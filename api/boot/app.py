@@ -7,20 +7,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, Response
 
-from api.access.routes import router as dev_issuer_router
 from api.audit.alert_actions import router as alert_actions_router
 from api.audit.alerts import router as alerts_router
 from api.audit.fhir_routes import router as auditevent_router
 from api.audit.proofs import router as proofs_router
 from api.audit.routes import router as audit_router
 from api.boot.runtime import Runtime
+from api.console.dev_issuer import router as dev_issuer_router
 from api.console.routes import router as console_router
 from api.fhir.export import router as export_router
 from api.fhir.routes import router as fhir_router
 from api.fhir.writes import router as writes_router
 from api.http.deps import audit
 from api.http.error_handlers import install_error_handlers
-from api.http.metrics import bind_runtime
+from api.http.metrics import bind_levels
 from api.http.metrics import router as metrics_router
 from api.http.middleware import EvidenceMiddleware, UnrecordedAuditMiddleware
 from api.security.verdict import ALLOWED
@@ -40,7 +40,7 @@ def create_app(runtime: Runtime, record_evidence: bool = True) -> FastAPI:
         title="fhir-evidence", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
     app.state.services = runtime.services
-    bind_runtime(runtime)
+    bind_levels(lambda: runtime.outbox.last_sequence, runtime.pipeline_lag)
     install_error_handlers(app)
     _include_routers(app)
     if record_evidence:

@@ -14,11 +14,10 @@ from api.access.issuers import IssuerKeys, issuer_keys_for, keys_from_jwks
 from api.boot.alerting import Alerting, build_step
 from api.boot.checkpointing import build_checkpoint_runner, checkpoint_jwks, checkpoint_signer
 from api.boot.keys import HASH_KEY_VERSION, hash_key
-from api.boot.services import ServiceParts, build_services
+from api.boot.services import ServiceParts, Services, build_services
 from api.boot.stores import open_evidence, open_fhir_data
 from api.data.port import FhirData
 from api.data.synthetic.dataset import generate_dataset
-from api.http.services import Services
 from api.security.tokens import TokenPolicy
 from api.settings import Settings
 from evidence.core import AccessEvent, Decision, Pseudonymizer
@@ -60,6 +59,11 @@ class Runtime:
             self.workers.start()
         if self.relay is not None:
             self.relay.start()
+
+    def pipeline_lag(self) -> int:
+        """Outbox events this process's pipeline (inline processor or relay) has not taken."""
+        taker = self.processor or self.relay
+        return 0 if taker is None else max(0, self.outbox.last_sequence - taker.position)
 
     async def announce(self, clock_us: Callable[[], int]) -> None:
         """Evidence of what changed in the product itself: when the detection rules in force

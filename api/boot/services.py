@@ -1,28 +1,58 @@
 """The routes' service groups, built from Settings and the components the runtime opened
 (composition root): FHIR serving, exports, auditing (the evidence-query port on the
-evidence store), the public documents and, while it is on, the development issuer."""
+evidence store), the public documents and, while it is on, the development issuer. The app
+keeps them as one `Services`, which hands each route the group it asks for by type."""
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from api.access.devissuer import DevIssuer
 from api.access.guard import Guard
+from api.audit.auditevent_search import SEARCH_PARAMS as AUDITEVENT_SEARCH_PARAMS
 from api.audit.recorder import AlertActionRecorder, EventLog
+from api.audit.serving import Auditing
 from api.boot.checkpointing import retention_floor_us
 from api.boot.keys import derived_key
 from api.data.port import FhirData
 from api.fhir.discovery import SOFTWARE_VERSION, capability_statement, smart_configuration
 from api.fhir.export_jobs import ExportJobs, JobStore
-from api.http.services import Auditing, Discovery, Exporting, FhirServing, Services
+from api.fhir.serving import Discovery, Exporting, FhirServing
 from api.settings import Settings
 from evidence.core import Pseudonymizer
 from evidence.store import EvidenceStore
 from evidence.store.queries import StoreQueries
 from evidence.store.seal.signing import verifiers
 
-__all__ = ["ServiceParts", "build_services"]
+__all__ = ["ServiceParts", "Services", "build_services"]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Every group, as the app keeps them (`api.http.deps.Provider`)."""
+
+    guard: Guard
+    fhir: FhirServing
+    exporting: Exporting
+    auditing: Auditing
+    discovery: Discovery
+    dev_issuer: DevIssuer | None  # on only while no trusted issuer is configured
+    max_body_bytes: int
+
+    def provide(self, kind: type[T]) -> T:
+        found = self.provide_optional(kind)
+        if found is None:
+            raise LookupError(f"no {kind.__name__} is provided")
+        return found
+
+    def provide_optional(self, kind: type[T]) -> T | None:
+        for group in (self.fhir, self.guard, self.auditing, self.exporting, self.discovery,
+                      self.dev_issuer):  # fmt: skip
+            if type(group) is kind:
+                return group
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +84,8 @@ def build_services(parts: ServiceParts, clock: Callable[[], float] = time.time) 
         exporting=Exporting(jobs, settings.base_url),
         auditing=_auditing(parts, cursor_key, clock),
         discovery=Discovery(
-            capability_statement(settings, SOFTWARE_VERSION), smart_configuration(settings)
+            capability_statement(settings, SOFTWARE_VERSION, AUDITEVENT_SEARCH_PARAMS),
+            smart_configuration(settings),
         ),
         dev_issuer=dev,
         max_body_bytes=settings.max_body_bytes,

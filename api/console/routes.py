@@ -19,8 +19,9 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from api.fhir.responses import outcome_response
-from api.http.deps import DevIssuerIfOn, audit
+from api.console.dev_issuer import DevIssuerIfOn
+from api.http.deps import audit
+from api.http.outcomes import outcome_response
 from api.security.disclosure import Disclosure
 from api.security.verdict import PUBLIC, deny
 from evidence.core import ReasonCode

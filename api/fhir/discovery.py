@@ -1,8 +1,8 @@
 """CapabilityStatement and SMART configuration (no token needed)."""
 
+from collections.abc import Mapping
 from typing import Any
 
-from api.audit.auditevent_search import SEARCH_PARAMS as AUDITEVENT_PARAMS
 from api.data.indexing import SEARCH_PARAMS
 from api.settings import Settings
 
@@ -92,7 +92,7 @@ def _resource_entry(rtype: str) -> dict[str, Any]:
     return entry
 
 
-def _auditevent_entry() -> dict[str, Any]:
+def _auditevent_entry(search_params: Mapping[str, str]) -> dict[str, Any]:
     """The read-only FHIR view of the evidence (IHE BALP), for explicit AuditEvent scopes."""
     return {
         "type": "AuditEvent",
@@ -104,11 +104,15 @@ def _auditevent_entry() -> dict[str, Any]:
         "versioning": "no-version",
         "readHistory": False,
         "updateCreate": False,
-        "searchParam": [{"name": n, "type": t} for n, t in AUDITEVENT_PARAMS.items()],
+        "searchParam": [{"name": n, "type": t} for n, t in search_params.items()],
     }
 
 
-def capability_statement(settings: Settings, software_version: str) -> dict[str, Any]:
+def capability_statement(
+    settings: Settings, software_version: str, auditevent_params: Mapping[str, str]
+) -> dict[str, Any]:
+    """`auditevent_params`: the AuditEvent view's search parameters (name → type), which
+    the auditor API defines."""
     security: dict[str, Any] = {
         "cors": False,
         "service": [
@@ -148,7 +152,7 @@ def capability_statement(settings: Settings, software_version: str) -> dict[str,
                 "security": security,
                 "resource": [
                     *(_resource_entry(rtype) for rtype in sorted(SEARCH_PARAMS)),
-                    _auditevent_entry(),
+                    _auditevent_entry(auditevent_params),
                 ],
             }
         ],

@@ -36,10 +36,10 @@ from api.fhir.export_params import (
     status_url,
     totals,
 )
-from api.fhir.responses import FhirResponse, operation_outcome, outcome_response
 from api.fhir.search import resource_satisfies, valid_id
-from api.http.deps import CurrentPrincipal, ExportServices, FhirServices, audit, target
-from api.http.services import Exporting, FhirServing
+from api.fhir.serving import Exporting, ExportServices, FhirServices, FhirServing
+from api.http.deps import CurrentPrincipal, audit, target
+from api.http.outcomes import FhirResponse, operation_outcome, outcome_response
 from api.security.access import COMPARTMENT_TYPES, AccessPlan, PatientReach, Reach
 from api.security.disclosure import Disclosure
 from api.security.principal import Principal

@@ -10,8 +10,8 @@ import orjson
 from api.data.indexing import index_entries
 from api.data.port import StoredResource
 from api.fhir.search import INCLUDES, SearchRequest, constraint_alternatives, parse_search
+from api.fhir.serving import FhirServing
 from api.fhir.visibility import resource_verdict, served_body
-from api.http.services import FhirServing
 from api.security.access import AccessPlan
 from api.security.disclosure import Disclosure, disclosed_rows
 from api.security.principal import Principal

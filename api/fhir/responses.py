@@ -1,39 +1,12 @@
-"""FHIR JSON responses: OperationOutcome, Bundle and the application/fhir+json type."""
+"""FHIR Bundles of search results and the SUBSETTED tag of projected resources."""
 
 from typing import Any
 
-import orjson
-from starlette.responses import Response
-
-FHIR_JSON = "application/fhir+json"
 SUBSETTED = {
     "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
     "code": "SUBSETTED",
     "display": "subsetted",
 }
-
-
-class FhirResponse(Response):
-    media_type = FHIR_JSON
-
-    def render(self, content: Any) -> bytes:
-        if isinstance(content, bytes):
-            return content
-        return orjson.dumps(content)
-
-
-def operation_outcome(severity: str, code: str, diagnostics: str) -> dict[str, Any]:
-    return {
-        "resourceType": "OperationOutcome",
-        "issue": [{"severity": severity, "code": code, "diagnostics": diagnostics}],
-    }
-
-
-def outcome_response(
-    status: int, code: str, diagnostics: str, headers: dict[str, str] | None = None
-) -> FhirResponse:
-    body = operation_outcome("error", code, diagnostics)
-    return FhirResponse(body, status_code=status, headers=headers)
 
 
 def searchset(

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from api.errors import NotFound
-from api.fhir.responses import FhirResponse
 from api.fhir.search import valid_id
 from api.fhir.searching import SearchInput, run_search, searched_by_form, searched_by_query
+from api.fhir.serving import DiscoveryDocuments, FhirServices, FhirServing
 from api.fhir.visibility import known_type, resource_verdict, served_body
-from api.http.deps import CurrentPrincipal, DiscoveryDocuments, FhirServices, audit, target
-from api.http.services import FhirServing
+from api.http.deps import CurrentPrincipal, audit, target
+from api.http.outcomes import FhirResponse
 from api.security.disclosure import Disclosure
 from api.security.principal import Principal
 from api.security.verdict import PUBLIC

@@ -15,9 +15,9 @@ from api.fhir.includes import collect_included, included_entries
 from api.fhir.projection import project
 from api.fhir.responses import searchset
 from api.fhir.search import SearchRequest, constraint_alternatives, ignored_outcome, parse_search
+from api.fhir.serving import FhirServing
 from api.fhir.visibility import Body, known_type, served_body
 from api.http.deps import audit
-from api.http.services import FhirServing
 from api.security.access import AccessPlan, Reach
 from api.security.cursor import CursorInvalid, decode_cursor, encode_cursor, query_fingerprint
 from api.security.disclosure import Disclosure, disclosed_rows

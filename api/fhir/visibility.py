@@ -11,8 +11,8 @@ from api.data.indexing import SEARCH_PARAMS
 from api.data.port import StoredResource
 from api.errors import NotFound
 from api.fhir.search import constraint_alternatives
+from api.fhir.serving import FhirServing
 from api.http.deps import audit
-from api.http.services import FhirServing
 from api.security.access import AccessPlan, Reach, decide_resource
 from api.security.principal import Principal
 from api.security.redaction import fields_to_redact, redact

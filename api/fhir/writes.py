@@ -19,11 +19,11 @@ from api.errors import (
     UnprocessableResource,
     UnsupportedMediaType,
 )
-from api.fhir.responses import FhirResponse
 from api.fhir.search import resource_satisfies, valid_id
+from api.fhir.serving import FhirServices, FhirServing
 from api.fhir.visibility import known_type, resource_verdict, served_body
-from api.http.deps import CurrentPrincipal, FhirServices, audit
-from api.http.services import FhirServing
+from api.http.deps import CurrentPrincipal, audit
+from api.http.outcomes import FhirResponse
 from api.security.access import AccessPlan, Reach, decide_resource
 from api.security.disclosure import Disclosure
 from api.security.principal import Principal

@@ -1,36 +1,45 @@
 """Typed dependencies: how routes get the caller and the services they need.
 
-The only module that reads `request.app.state`. Every provider is `async def` and cheap (a
-sync dependency runs in the threadpool). FastAPI resolves a route's dependencies in the order
-its parameters declare them: a route that must check something before the token (an unknown
-resource type answers 404 before any token check) declares that dependency first.
+The only module that reads `request.app.state`: the composition root keeps there one
+`Provider` of every service group, and `provided(kind)` is the dependency that hands a route
+the app's instance of `kind` (each route package declares its own groups). Every provider is
+`async def` and cheap (a sync dependency runs in the threadpool). FastAPI resolves a route's
+dependencies in the order its parameters declare them: a route that must check something
+before the token (an unknown resource type answers 404 before any token check) declares
+that dependency first.
 """
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Depends
 from starlette.requests import Request
 
-from api.access.devissuer import DevIssuer
+from api.access.guard import Guard
 from api.http.request_audit import RequestAudit
-from api.http.services import Auditing, Discovery, Exporting, FhirServing, Services
 from api.security.access import POLICY_VERSION, AccessPlan
 from api.security.principal import Principal
 
 __all__ = [
-    "AuditServices",
     "Authorization",
     "CurrentPrincipal",
-    "DevIssuerIfOn",
-    "DiscoveryDocuments",
-    "ExportServices",
-    "FhirServices",
+    "Provider",
     "audit",
     "authorized",
+    "optional",
+    "provided",
     "target",
 ]
+T = TypeVar("T")
+
+
+class Provider(Protocol):
+    """The app's service groups, by type."""
+
+    def provide(self, kind: type[T]) -> T: ...
+
+    def provide_optional(self, kind: type[T]) -> T | None: ...
 
 
 def audit(request: Request) -> RequestAudit:
@@ -39,35 +48,35 @@ def audit(request: Request) -> RequestAudit:
     return record
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
+def _provider(request: Request) -> Provider:
+    provider: Provider = request.app.state.services
+    return provider
 
 
-async def fhir_serving(request: Request) -> FhirServing:
-    return _services(request).fhir
+def provided(kind: type[T]) -> Callable[[Request], Awaitable[T]]:
+    """A dependency: the app's instance of `kind`."""
+
+    async def provide(request: Request) -> T:
+        return _provider(request).provide(kind)
+
+    provide.__name__ = f"provided_{kind.__name__}"
+    return provide
 
 
-async def exporting(request: Request) -> Exporting:
-    return _services(request).exporting
+def optional(kind: type[T]) -> Callable[[Request], Awaitable[T | None]]:
+    """A dependency: the app's instance of `kind`, or None while it is off."""
 
+    async def provide(request: Request) -> T | None:
+        return _provider(request).provide_optional(kind)
 
-async def auditing(request: Request) -> Auditing:
-    return _services(request).auditing
-
-
-async def discovery(request: Request) -> Discovery:
-    return _services(request).discovery
-
-
-async def dev_issuer(request: Request) -> DevIssuer | None:
-    return _services(request).dev_issuer
+    provide.__name__ = f"optional_{kind.__name__}"
+    return provide
 
 
 async def current_principal(request: Request) -> Principal:
     """The caller of the request's bearer token (Unauthorized otherwise), recorded as the
     request's principal before the rate limit is checked (a throttled request names it)."""
-    guard, record = _services(request).guard, audit(request)
+    guard, record = _provider(request).provide(Guard), audit(request)
     record.under_policy(POLICY_VERSION)
     header = request.headers.get("authorization", "")
     principal = guard.authenticate(header, "access_token" in request.query_params)
@@ -76,11 +85,6 @@ async def current_principal(request: Request) -> Principal:
     return principal
 
 
-FhirServices = Annotated[FhirServing, Depends(fhir_serving)]
-ExportServices = Annotated[Exporting, Depends(exporting)]
-AuditServices = Annotated[Auditing, Depends(auditing)]
-DiscoveryDocuments = Annotated[Discovery, Depends(discovery)]
-DevIssuerIfOn = Annotated[DevIssuer | None, Depends(dev_issuer)]
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
@@ -95,7 +99,7 @@ def authorized(resource_type: str, interaction: str) -> Callable[..., Awaitable[
     as the request's), or Forbidden carrying the refusal."""
 
     async def authorization(request: Request, principal: CurrentPrincipal) -> Authorization:
-        plan = _services(request).guard.authorize(principal, resource_type, interaction)
+        plan = _provider(request).provide(Guard).authorize(principal, resource_type, interaction)
         audit(request).granted(plan.verdict, plan.scopes_used)
         return Authorization(principal, plan)
 

@@ -10,8 +10,8 @@ from starlette.responses import Response
 
 from api.data.port import RepositoryUnavailable
 from api.errors import ApiError, Unauthorized
-from api.fhir.responses import outcome_response
 from api.http.deps import audit
+from api.http.outcomes import outcome_response
 from api.security.verdict import Verdict, deny
 from evidence.core import EvidenceError, ReasonCode
 

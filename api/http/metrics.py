@@ -2,16 +2,13 @@
 and pipeline levels, evidence rows stored, alerts and webhook deliveries. Labels hold
 status codes, decisions and outcomes only: never a principal, patient or request id."""
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 
 from api.http.deps import audit
 from api.security.verdict import ALLOWED
-
-if TYPE_CHECKING:
-    from api.boot.runtime import Runtime
 
 REQUESTS = Counter("fhir_evidence_requests", "Requests answered", ["status", "decision"])
 OUTBOX_LAST = Gauge("fhir_evidence_outbox_last_sequence", "Last sequence written to the outbox")
@@ -23,16 +20,10 @@ PIPELINE_LAG = Gauge(
 router = APIRouter()
 
 
-def bind_runtime(runtime: "Runtime") -> None:
+def bind_levels(last_sequence: Callable[[], int], pipeline_lag: Callable[[], int]) -> None:
     """Levels are read when scraped, from the runtime serving this process."""
-    outbox = runtime.outbox
-    OUTBOX_LAST.set_function(lambda: outbox.last_sequence)
-
-    def lag() -> float:
-        taker = runtime.processor or runtime.relay
-        return 0.0 if taker is None else max(0, outbox.last_sequence - taker.position)
-
-    PIPELINE_LAG.set_function(lag)
+    OUTBOX_LAST.set_function(last_sequence)
+    PIPELINE_LAG.set_function(pipeline_lag)
 
 
 def count_request(status: int, decision: str) -> None:

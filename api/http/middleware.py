@@ -14,8 +14,8 @@ import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.fhir.responses import FHIR_JSON, operation_outcome
 from api.http.metrics import count_request
+from api.http.outcomes import FHIR_JSON, operation_outcome
 from api.http.request_audit import RequestAudit
 from api.security.verdict import Verdict, deny
 from evidence.core import ReasonCode

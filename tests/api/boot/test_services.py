@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from api.audit.serving import Auditing
 from api.boot.runtime import build_runtime
-from api.http.services import Auditing, Discovery, Exporting, FhirServing, Services
+from api.boot.services import Services
+from api.fhir.serving import Discovery, Exporting, FhirServing
 from api.settings import Settings
 from evidence.store import EvidenceStore
 from evidence.store.queries import StoreQueries

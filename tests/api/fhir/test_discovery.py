@@ -2,12 +2,15 @@
 
 from fhir.resources.R4B import get_fhir_model_class
 
+from api.audit.auditevent_search import SEARCH_PARAMS as AUDITEVENT_SEARCH_PARAMS
 from api.fhir.discovery import capability_statement, smart_configuration
 from api.settings import Settings
 
 
 def test_capability_statement_is_valid_fhir() -> None:
-    body = capability_statement(Settings(token_endpoint="https://as.example/token"), "0.1")
+    body = capability_statement(
+        Settings(token_endpoint="https://as.example/token"), "0.1", AUDITEVENT_SEARCH_PARAMS
+    )
     get_fhir_model_class("CapabilityStatement").model_validate(body)
     rest = body["rest"][0]
     assert rest["security"]["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
@@ -26,7 +29,7 @@ def test_smart_configuration() -> None:
 
 
 def test_capability_statement_lists_the_auditevent_view() -> None:
-    rest = capability_statement(Settings(), "0.1")["rest"][0]
+    rest = capability_statement(Settings(), "0.1", AUDITEVENT_SEARCH_PARAMS)["rest"][0]
     (entry,) = [r for r in rest["resource"] if r["type"] == "AuditEvent"]
     assert {i["code"] for i in entry["interaction"]} == {"read", "search-type"}
     assert {"name": "date", "type": "date"} in entry["searchParam"]

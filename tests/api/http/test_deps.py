@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.dependencies.models import Dependant
 
-from api.http.services import Services
+from api.boot.services import Services
 from tests.api.http.conftest import Walk, app_routes
 
 

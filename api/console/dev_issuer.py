@@ -1,16 +1,21 @@
-"""`GET /dev-issuer/jwks.json`: the development issuer's public keys while it is on (404
-otherwise); no token, recorded like every request."""
+"""The development issuer's routes and dependency: `GET /dev-issuer/jwks.json` answers its
+public keys while it is on (404 otherwise), with no token, recorded like every request; the
+console's demo login asks for it too (`DevIssuerIfOn`)."""
+
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from api.fhir.responses import outcome_response
-from api.http.deps import DevIssuerIfOn, audit, target
+from api.access.devissuer import DevIssuer
+from api.http.deps import audit, optional, target
+from api.http.outcomes import outcome_response
 from api.security.verdict import PUBLIC, deny
 from evidence.core import ReasonCode
 
 router = APIRouter(include_in_schema=False)
+DevIssuerIfOn = Annotated[DevIssuer | None, Depends(optional(DevIssuer))]
 NOT_FOUND = deny(ReasonCode.NOT_FOUND)
 
 
