@@ -12,9 +12,9 @@ from typing import Any
 from api.data.indexing import (
     SEARCH_PARAMS,
     SearchParam,
-    index_entries,
     parse_fhir_date,
 )
+from api.data.matching import indexed, meets_one_of
 from api.data.query import (
     Criterion,
     DateIn,
@@ -256,30 +256,12 @@ def _constraint_criteria(
 def resource_satisfies(
     resource: dict[str, Any], constraints: tuple[tuple[tuple[str, str], ...], ...]
 ) -> bool:
-    """Pure check of a resource body against granular-scope constraints (token and
-    reference parameters compare exactly; any other kind fails closed)."""
+    """Granular-scope constraints judged on a resource body (a write not stored yet, a Group
+    to export): the same criteria, and the same meaning, as the data port's searches."""
     if not constraints:
         return True
-    params = SEARCH_PARAMS.get(str(resource.get("resourceType")), {})
-    entries = {(param, value) for param, value, _, _ in index_entries(resource)}
-    return any(_meets(constraint, params, entries) for constraint in constraints)
-
-
-def _meets(
-    constraint: tuple[tuple[str, str], ...],
-    params: dict[str, SearchParam],
-    entries: set[tuple[str, str]],
-) -> bool:
-    for name, value in constraint:
-        param = params.get(name)
-        if param is None or param.kind not in {"token", "reference"}:
-            return False
-        wanted = [
-            _reference(param, v) if param.kind == "reference" else v for v in value.split(",")
-        ]
-        if not any((name, v) in entries for v in wanted):
-            return False
-    return True
+    alternatives = constraint_alternatives(str(resource.get("resourceType")), constraints)
+    return meets_one_of(alternatives, indexed(resource))
 
 
 def ignored_outcome(ignored: list[str]) -> dict[str, Any]:
