@@ -8,6 +8,7 @@ import argparse
 import dataclasses
 
 import uvicorn
+from fastapi import FastAPI
 
 from api.access.guard import Guard
 from api.boot.app import create_app
@@ -37,11 +38,8 @@ class OpenGuard(Guard):
         return EVERYTHING
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, default=8099)
-    args = parser.parse_args()
-    settings = Settings()
+def baseline_app(settings: Settings) -> FastAPI:
+    """The app with the open guard everywhere and the audit never recorded."""
     runtime = build_runtime(settings, demo_data=True, inline=False)
     services, guard = runtime.services, runtime.services.guard
     open_guard = OpenGuard(guard._keys, guard._policy, services.fhir.data)
@@ -51,7 +49,14 @@ def main() -> None:
         fhir=dataclasses.replace(services.fhir, guard=open_guard),
         auditing=dataclasses.replace(services.auditing, guard=open_guard),
     )
-    app = create_app(runtime, record_evidence=False)
+    return create_app(runtime, record_evidence=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=8099)
+    args = parser.parse_args()
+    app = baseline_app(Settings())
     uvicorn.run(app, host="127.0.0.1", port=args.port, access_log=False, log_level="warning")
 
 

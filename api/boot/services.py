@@ -50,7 +50,7 @@ class Services:
     def provide_optional(self, kind: type[T]) -> T | None:
         for group in (self.fhir, self.guard, self.auditing, self.exporting, self.discovery,
                       self.dev_issuer):  # fmt: skip
-            if type(group) is kind:
+            if isinstance(group, kind):
                 return group
         return None
 
