@@ -17,6 +17,7 @@ from api.security.access import AccessPlan, PatientReach, Reach
 from api.security.principal import Principal
 from api.security.scopes import parse_scope
 from api.settings import Settings
+from evidence.store import EvidenceStore
 
 OPEN_SCOPE = parse_scope("system/*.cruds")
 if OPEN_SCOPE is None:
@@ -38,9 +39,9 @@ class OpenGuard(Guard):
         return EVERYTHING
 
 
-def baseline_app(settings: Settings) -> FastAPI:
+def baseline_app(settings: Settings, store: EvidenceStore | None = None) -> FastAPI:
     """The app with the open guard everywhere and the audit never recorded."""
-    runtime = build_runtime(settings, demo_data=True, inline=False)
+    runtime = build_runtime(settings, demo_data=True, store=store, inline=False)
     services, guard = runtime.services, runtime.services.guard
     open_guard = OpenGuard(guard._keys, guard._policy, services.fhir.data)
     runtime.services = dataclasses.replace(

@@ -7,10 +7,13 @@ from fastapi.testclient import TestClient
 
 from api.settings import Settings
 from bench.baseline_server import baseline_app
+from evidence.store import EvidenceStore
 
 
-def test_the_baseline_serves_reads_and_searches_without_a_token(tmp_path: Path) -> None:
-    app = baseline_app(Settings(data_dir=tmp_path, hash_key="k" * 32))
+def test_the_baseline_serves_reads_and_searches_without_a_token(
+    tmp_path: Path, evidence_store: EvidenceStore
+) -> None:
+    app = baseline_app(Settings(data_dir=tmp_path, hash_key="k" * 32), evidence_store)
     with TestClient(app) as client:
         search = client.get("/fhir/Patient?_count=3")
         assert search.status_code == 200, search.text
