@@ -1,8 +1,6 @@
 """One in-process app for the auditor tests: the real app and runtime (inline processor,
 detection, chDB evidence store in a database of its own), 30 synthetic patients."""
 
-import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,13 +11,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.boot.app import create_app
-from api.boot.runtime import Runtime, build_runtime, load_demo_data
-from api.boot.stores import open_fhir_data
-from api.settings import Settings
-from evidence.store import EvidenceStore
+from api.boot.runtime import Runtime
+from tests.api.inprocess import BASE, demo_runtime
 from tests.support import TestIssuer, wait_for
 
-BASE = "http://testserver"
 AUDITOR_SCOPE = "system/AuditEvent.rs"
 
 
@@ -58,20 +53,8 @@ class AuditApp:
 def audit_app(tmp_path_factory: pytest.TempPathFactory, chdb_client: object) -> Iterator[AuditApp]:
     tmp: Path = tmp_path_factory.mktemp("audit-app")
     issuer = TestIssuer(audience=f"{BASE}/fhir")
-    jwks = issuer.write_jwks(tmp / "jwks.json")
-    settings = Settings(
-        data_dir=tmp / "data",
-        base_url=BASE,
-        trusted_issuers=json.dumps([{"issuer": issuer.issuer, "jwks_file": str(jwks)}]),
-        rate_limit_per_s=0,
-    )
-    repository = open_fhir_data(settings)
-    load_demo_data(repository, 30, 42)
-    repository.close()
-    database = f"t_{uuid.uuid4().hex[:12]}"
-    store = EvidenceStore(chdb_client, database)  # type: ignore[arg-type]
-    store.apply_schema()
-    runtime = build_runtime(settings, demo_data=False, store=store, inline=True)
-    with TestClient(create_app(runtime), raise_server_exceptions=False) as client:
+    with (
+        demo_runtime(tmp, chdb_client, issuer) as runtime,
+        TestClient(create_app(runtime), raise_server_exceptions=False) as client,
+    ):
         yield AuditApp(client, runtime, issuer)
-    store.raw_command(f"DROP DATABASE IF EXISTS {database}")

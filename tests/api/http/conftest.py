@@ -1,8 +1,6 @@
 """The real app over the demo data (30 patients, chDB evidence store of its own), with
 every event it records kept in `events` for the tests to read."""
 
-import json
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,14 +11,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.boot.app import create_app
-from api.boot.runtime import Runtime, build_runtime, load_demo_data
-from api.boot.stores import open_fhir_data
-from api.settings import Settings
+from api.boot.runtime import Runtime
 from evidence.core import AccessEvent
-from evidence.store import EvidenceStore
+from tests.api.inprocess import BASE, demo_runtime
 from tests.support import TestIssuer
-
-BASE = "http://testserver"
 
 
 @dataclass
@@ -47,29 +41,18 @@ class Walk:
 def walk(tmp_path_factory: pytest.TempPathFactory, chdb_client: object) -> Iterator[Walk]:
     tmp: Path = tmp_path_factory.mktemp("route-walk")
     issuer = TestIssuer(audience=f"{BASE}/fhir")
-    jwks = issuer.write_jwks(tmp / "jwks.json")
-    settings = Settings(
-        data_dir=tmp / "data", base_url=BASE, rate_limit_per_s=0,
-        trusted_issuers=json.dumps([{"issuer": issuer.issuer, "jwks_file": str(jwks)}]),
-    )  # fmt: skip
-    data = open_fhir_data(settings)
-    load_demo_data(data, 30, 42)
-    data.close()
-    database = f"t_{uuid.uuid4().hex[:12]}"
-    store = EvidenceStore(chdb_client, database)  # type: ignore[arg-type]
-    store.apply_schema()
-    runtime = build_runtime(settings, demo_data=False, store=store, inline=True)
-    walk = Walk(TestClient(create_app(runtime), raise_server_exceptions=False), runtime, issuer)
-    append = runtime.outbox.append
+    with demo_runtime(tmp, chdb_client, issuer) as runtime:
+        client = TestClient(create_app(runtime), raise_server_exceptions=False)
+        walk = Walk(client, runtime, issuer)
+        append = runtime.outbox.append
 
-    async def recording(event: AccessEvent) -> int:
-        walk.events.append(event)
-        return await append(event)
+        async def recording(event: AccessEvent) -> int:
+            walk.events.append(event)
+            return await append(event)
 
-    runtime.outbox.append = recording  # type: ignore[method-assign]
-    with walk.client:
-        yield walk
-    store.raw_command(f"DROP DATABASE IF EXISTS {database}")
+        runtime.outbox.append = recording  # type: ignore[method-assign]
+        with walk.client:
+            yield walk
 
 
 def app_routes(routes: Iterable[Any]) -> Iterator[Any]:
