@@ -124,3 +124,16 @@ class ServiceUnavailable(ApiError):
     issue_code = "transient"
     reason = ReasonCode.DEPENDENCY_FAILED
     diagnostics = "The service is temporarily unavailable."
+
+
+class ExportStorageMissing(ApiError):
+    """Replicas share the FHIR data (PostgreSQL) but no export directory was configured: a
+    status poll or download reaching another replica would not find the job."""
+
+    status = 501
+    issue_code = "not-supported"
+    reason = ReasonCode.EXPORT_STORAGE_MISSING
+    diagnostics = (
+        "Bulk export needs storage every server replica shares: the operator sets "
+        "FHIR_EVIDENCE_EXPORT_DIR."
+    )

@@ -43,7 +43,12 @@ class Settings(BaseSettings):
     hash_key: str | None = None
     alert_webhook_url: str | None = None
     alert_webhook_secret: str | None = None
+    # postgresql://user:pass@host:5432/db: the FHIR data in PostgreSQL, shared by replicas.
+    fhir_store_url: str | None = None
     # Beyond the contract's table:
+    # Bulk export jobs and files: default <data_dir>/exports. With the FHIR data in
+    # PostgreSQL, set it to storage every replica mounts (exports are refused otherwise).
+    export_dir: Path | None = None
     max_body_bytes: int = 1_048_576
     token_leeway_s: int = 30
     # Evidence retention (TTL of the evidence tables): unset = six years.
@@ -70,6 +75,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return json.loads(value) if value.strip() else []
         return value
+
+    @field_validator("fhir_store_url")
+    @classmethod
+    def _postgres_only(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("FHIR_EVIDENCE_FHIR_STORE_URL must be a postgresql:// URL")
+        return value or None
 
     @field_validator("base_url")
     @classmethod

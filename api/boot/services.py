@@ -15,6 +15,7 @@ from api.audit.recorder import AlertActionRecorder, EventLog
 from api.audit.serving import Auditing
 from api.boot.checkpointing import retention_floor_us
 from api.boot.keys import derived_key
+from api.boot.stores import export_root
 from api.data.port import FhirData
 from api.fhir.discovery import SOFTWARE_VERSION, capability_statement, smart_configuration
 from api.fhir.export_jobs import ExportJobs, JobStore
@@ -76,7 +77,8 @@ def build_services(parts: ServiceParts, clock: Callable[[], float] = time.time) 
     cursor_key = derived_key(parts.master_key, "cursor/v1")
     redactions = {rtype: tuple(fields) for rtype, fields in settings.redactions.items()}
     fhir = FhirServing(parts.data, parts.guard, cursor_key, redactions, settings.fhir_base, clock)
-    jobs = ExportJobs(JobStore(settings.data_dir / "exports"), parts.data, clock)
+    root = export_root(settings)
+    jobs = ExportJobs(JobStore(root), parts.data, clock) if root is not None else None
     dev = DevIssuer(settings, parts.dev_jwks) if parts.dev_jwks is not None else None
     return Services(
         guard=parts.guard,

@@ -17,7 +17,13 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import FileResponse, Response
 
 from api.data.indexing import SEARCH_PARAMS
-from api.errors import Forbidden, InvalidRequest, NotFound, TooManyRequests
+from api.errors import (
+    ExportStorageMissing,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    TooManyRequests,
+)
 from api.fhir.export_jobs import RETENTION_S, ExportJobs
 from api.fhir.export_params import (
     COMPLETED,
@@ -85,7 +91,7 @@ async def _kick_off(
     params = parse_export_params(items, SEARCH_PARAMS.keys())
     grant = _authorize(request, principal, params, bool(group_id))
     patients = _group_patients(request, fhir, group_id, grant) if group_id else None
-    jobs = exports.jobs
+    jobs = _jobs(exports, kick_off=True)
     if jobs.running_for((principal.sub, principal.issuer)) >= MAX_RUNNING_PER_OWNER:
         raise TooManyRequests(retry_after_s=30)
     await asyncio.to_thread(jobs.sweep, fhir.clock())
@@ -169,6 +175,16 @@ def _redactions(
     return {t: fields for t, fields in chosen.items() if fields}
 
 
+def _jobs(exports: Exporting, kick_off: bool = False) -> ExportJobs:
+    """The export jobs, or a refusal when no storage every replica shares was configured
+    (a kick-off says why; a job id can then name no job)."""
+    if exports.jobs is not None:
+        return exports.jobs
+    if kick_off:
+        raise ExportStorageMissing()
+    raise NotFound("No such export job.")
+
+
 def _owned_job(
     request: Request, jobs: ExportJobs, principal: Principal, job_id: str, action: str
 ) -> ExportJob:
@@ -190,7 +206,7 @@ async def export_status(
     fhir: FhirServices,
     exports: ExportServices,
 ) -> Response:
-    jobs = exports.jobs
+    jobs = _jobs(exports)
     job = jobs.resume_if_stalled(_owned_job(request, jobs, principal, job_id, "export.status"))
     if job.status == IN_PROGRESS:
         audit(request).conclude(ALLOWED)
@@ -215,8 +231,9 @@ def _manifest_response(request: Request, fhir: FhirServing, job: ExportJob) -> R
 async def export_cancel(
     request: Request, job_id: str, principal: CurrentPrincipal, exports: ExportServices
 ) -> Response:
-    job = _owned_job(request, exports.jobs, principal, job_id, "export.cancel")
-    await exports.jobs.cancel(job.id)
+    jobs = _jobs(exports)
+    job = _owned_job(request, jobs, principal, job_id, "export.cancel")
+    await jobs.cancel(job.id)
     audit(request).conclude(ALLOWED)
     body = operation_outcome("information", "informational", "The export job was removed.")
     return FhirResponse(body, status_code=202)
@@ -230,7 +247,7 @@ async def export_file(
     principal: CurrentPrincipal,
     exports: ExportServices,
 ) -> Response:
-    jobs = exports.jobs
+    jobs = _jobs(exports)
     job = _owned_job(request, jobs, principal, job_id, "export.download")
     match = _FILE_RE.match(file_name)
     output = job.output(match.group(1)) if match and job.status == COMPLETED else None

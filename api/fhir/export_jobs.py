@@ -40,6 +40,7 @@ log = structlog.get_logger("fhir_evidence.export")
 PAGE_SIZE = 500
 PATIENT_CHUNK = 500  # group members per query (bounded query size)
 RETENTION_S = 24 * 3600
+LEASE_S = 30.0  # a job whose runner has not beaten for this long is resumed elsewhere
 MAX_ATTEMPTS = 3
 JOB_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 _EVERY_PATIENT = PatientReach(Reach.ALL)
@@ -84,6 +85,21 @@ class JobStore:
     def remove(self, job_id: str) -> None:
         shutil.rmtree(self.directory(job_id), ignore_errors=True)
 
+    def beat(self, job_id: str) -> bool:
+        """The runner of a job says it is alive; False once the job was removed (cancelled,
+        possibly through another replica sharing this directory)."""
+        try:
+            os.utime(self.directory(job_id) / "job.json")
+        except OSError:
+            return False
+        return True
+
+    def beaten_within(self, job_id: str, seconds: float, now: float) -> bool:
+        try:
+            return now - (self.directory(job_id) / "job.json").stat().st_mtime < seconds
+        except OSError:
+            return False
+
     def ndjson(self, job_id: str, resource_type: str) -> Path:
         return self.directory(job_id) / f"{resource_type}.ndjson"
 
@@ -116,6 +132,12 @@ def criteria_sets(job: ExportJob, resource_type: str) -> list[list[Criterion]]:
 class JobControl:
     cancel: threading.Event = field(default_factory=threading.Event)
     progress: str = "queued"
+    alive: Callable[[], bool] = lambda: True  # beats the job's lease; False: it was removed
+
+    def check(self) -> None:
+        """Stop here when the job was cancelled, here or through another replica."""
+        if self.cancel.is_set() or not self.alive():
+            raise Cancelled
 
 
 def write_export(
@@ -123,8 +145,9 @@ def write_export(
 ) -> list[OutputFile]:
     outputs = []
     for index, resource_type in enumerate(job.types):
+        control.check()
         control.progress = f"exporting {resource_type} ({index + 1} of {len(job.types)} types)"
-        outputs.append(_write_type(repository, store, job, resource_type, control.cancel))
+        outputs.append(_write_type(repository, store, job, resource_type, control))
     return outputs
 
 
@@ -133,7 +156,7 @@ def _write_type(
     store: JobStore,
     job: ExportJob,
     resource_type: str,
-    cancel: threading.Event,
+    control: JobControl,
 ) -> OutputFile:
     target = store.ndjson(job.id, resource_type)
     partial = target.with_name(target.name + ".part")
@@ -150,7 +173,7 @@ def _write_type(
     patients: set[str] = set()
     with partial.open("wb") as out:
         for criteria in criteria_sets(job, resource_type):
-            counts = query.write(out, criteria, cancel, patients)
+            counts = query.write(out, criteria, control, patients)
             written, withheld = written + counts[0], withheld + counts[1]
     _publish(target, partial, written, patients)
     return OutputFile(resource_type, written, withheld)
@@ -165,10 +188,10 @@ class _TypeQuery:
     redacted: tuple[str, ...] = ()
 
     def write(
-        self, out: BinaryIO, criteria: list[Criterion], cancel: threading.Event, patients: set[str]
+        self, out: BinaryIO, criteria: list[Criterion], control: JobControl, patients: set[str]
     ) -> tuple[int, int]:
         """Every visible match, batch by batch: (lines written, matches withheld by labels)."""
-        _stop_if_cancelled(cancel)
+        control.check()
         counts = self.repository.search(
             self.resource_type,
             criteria,
@@ -193,7 +216,7 @@ class _TypeQuery:
                 if row.patient_id:
                     patients.add(row.patient_id)
             written += len(batch)
-            _stop_if_cancelled(cancel)
+            control.check()
         return written, counts.in_reach - counts.total
 
     def _served(self, body: bytes) -> bytes:
@@ -201,11 +224,6 @@ class _TypeQuery:
             return body
         redacted = redact(orjson.loads(body), self.redacted)
         return body if redacted is None else orjson.dumps(redacted)
-
-
-def _stop_if_cancelled(cancel: threading.Event) -> None:
-    if cancel.is_set():
-        raise Cancelled
 
 
 def _publish(target: Path, partial: Path, written: int, patients: set[str]) -> None:
@@ -253,7 +271,7 @@ class ExportJobs:
         """Record the attempt, then run the job in a worker thread (needs a running loop)."""
         job = replace(job, attempts=job.attempts + 1, status=IN_PROGRESS)
         self.store.save(job)
-        control = JobControl()
+        control = JobControl(alive=lambda: self.store.beat(job.id))
         task = asyncio.get_running_loop().create_task(
             asyncio.to_thread(self._execute, job, control)
         )
@@ -262,8 +280,11 @@ class ExportJobs:
         return job
 
     def resume_if_stalled(self, job: ExportJob) -> ExportJob:
-        """A job left in progress by an earlier process (or a store failure) runs again."""
+        """A job left in progress by an earlier process (or a store failure) runs again,
+        unless its runner, in this process or another sharing the job directory, is alive."""
         if job.status != IN_PROGRESS or job.id in self._running:
+            return job
+        if self.store.beaten_within(job.id, LEASE_S, self._clock()):
             return job
         if job.attempts >= MAX_ATTEMPTS:
             failed = job.finished(FAILED, self._clock())
@@ -301,6 +322,8 @@ class ExportJobs:
             log.warning("export interrupted by the FHIR store", job_id=job.id)
             return
         except Exception:
+            if self.store.load(job.id) is None:
+                return  # removed under the runner (cancelled through another replica)
             log.exception("export failed", job_id=job.id)
             with contextlib.suppress(OSError):
                 self.store.save(job.finished(FAILED, self._clock()))

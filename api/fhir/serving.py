@@ -41,9 +41,10 @@ class FhirServing:
 
 @dataclass(frozen=True, slots=True)
 class Exporting:
-    """Bulk export jobs of this process (their files live in the data dir)."""
+    """Bulk export jobs (their files live in the export directory); None when exports are
+    refused because replicas share the FHIR data but no export directory."""
 
-    jobs: ExportJobs
+    jobs: ExportJobs | None
     base_url: str
 
 

@@ -32,5 +32,6 @@ class ReasonCode(StrEnum):
     REQUEST_TOO_LARGE = "request.too_large"
     METHOD_NOT_ALLOWED = "method.not_allowed"
     PUBLIC_ENDPOINT = "public.endpoint"
+    EXPORT_STORAGE_MISSING = "export.no_shared_storage"
     # A response that started without a recorded decision (a bug): recorded as a deny.
     DECISION_MISSING = "decision.missing"

@@ -1,6 +1,7 @@
 """Bulk export jobs against a real SQLite repository: files, policy, chunks, restart, cancel."""
 
 import asyncio
+import os
 import stat
 from pathlib import Path
 from typing import Any
@@ -189,6 +190,7 @@ def test_a_stalled_job_resumes_after_a_restart(
 ) -> None:
     store = JobStore(tmp_path / "exports")
     store.save(job(attempts=1))  # left in progress by a previous process
+    _age(store, JOB_ID)
 
     async def scenario() -> ExportJob | None:
         jobs = ExportJobs(store, repository, lambda: 5000.0)
@@ -202,9 +204,42 @@ def test_a_stalled_job_resumes_after_a_restart(
     assert done is not None and done.status == COMPLETED
 
 
+def _age(store: JobStore, job_id: str, beaten_at: float = 1000.0) -> None:
+    """The job's runner last beat at `beaten_at` (the tests' clock says 5000)."""
+    os.utime(store.directory(job_id) / "job.json", (beaten_at, beaten_at))
+
+
+def test_a_job_whose_runner_is_alive_elsewhere_is_left_to_it(
+    repository: ResourceRepository, tmp_path: Path
+) -> None:
+    """Replicas sharing the export directory: a poll answered by another replica must not
+    start the job a second time while its runner beats its lease."""
+    store = JobStore(tmp_path / "exports")
+    store.save(job(attempts=1))
+    _age(store, JOB_ID, 5000.0 - export_jobs.LEASE_S / 2)
+    jobs = ExportJobs(store, repository, lambda: 5000.0)
+    left = jobs.resume_if_stalled(job(attempts=1))
+    assert left.attempts == 1 and jobs.progress(JOB_ID) is None
+    _age(store, JOB_ID, 5000.0 - export_jobs.LEASE_S - 1)
+    assert not store.beaten_within(JOB_ID, export_jobs.LEASE_S, 5000.0)
+
+
+def test_a_job_removed_through_another_replica_stops_its_runner(
+    repository: ResourceRepository, tmp_path: Path
+) -> None:
+    store = JobStore(tmp_path / "exports")
+    store.save(job())
+    control = JobControl(alive=lambda: store.beat(JOB_ID))
+    control.check()
+    store.remove(JOB_ID)  # DELETE answered by the other replica
+    with pytest.raises(Cancelled):
+        write_export(repository, store, job(), control)
+
+
 def test_a_job_that_keeps_stalling_fails(repository: ResourceRepository, tmp_path: Path) -> None:
     store = JobStore(tmp_path / "exports")
     store.save(job(attempts=export_jobs.MAX_ATTEMPTS))
+    _age(store, JOB_ID)
     jobs = ExportJobs(store, repository, lambda: 5000.0)
     assert jobs.resume_if_stalled(job(attempts=export_jobs.MAX_ATTEMPTS)).status == FAILED
     loaded = store.load(JOB_ID)
