@@ -98,6 +98,15 @@ class MethodNotAllowed(ApiError):
     diagnostics = "This interaction is not supported here."
 
 
+class PreconditionFailed(ApiError):
+    """An update's If-Match named another version than the stored one."""
+
+    status = 412
+    issue_code = "conflict"
+    reason = ReasonCode.VERSION_CONFLICT
+    diagnostics = "The resource was changed since the version If-Match names; read it again."
+
+
 class UnsupportedMediaType(ApiError):
     status = 415
     issue_code = "not-supported"

@@ -27,7 +27,7 @@ from api.security.tokens import TokenPolicy, TokenRejected, UnknownKey, verify_a
 from evidence.core import ReasonCode
 
 TOKEN_CACHE_SIZE = 10_000
-CARE_TEAM_TTL_S = 30.0
+CARE_TEAM_TTL_S = 5.0  # how long another replica's CareTeam write may go unseen
 Clock = Callable[[], float]
 
 
@@ -141,6 +141,10 @@ class Guard:
     def plan(self, principal: Principal, resource_type: str, interaction: str) -> AccessPlan:
         """The access plan for a secondary read (e.g. an included resource), granted or not."""
         return _cached_plan(principal, resource_type, interaction)
+
+    def care_teams_changed(self) -> None:
+        """A CareTeam was written or deleted here: forget every cached membership."""
+        self._care_team.clear()
 
     def care_team_member(self, practitioner: str, patient_id: str) -> bool:
         key = (practitioner, patient_id)

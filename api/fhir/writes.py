@@ -3,6 +3,7 @@ policy is checked for the resource as it is now and as it would be after the wri
 A write never returns content the caller could not read.
 """
 
+import re
 import uuid
 from typing import Annotated, Any
 
@@ -11,11 +12,12 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from api.data.indexing import owner_patient
-from api.data.port import StoredResource
+from api.data.port import StoredResource, VersionConflict
 from api.errors import (
     Forbidden,
     InvalidRequest,
     NotFound,
+    PreconditionFailed,
     UnprocessableResource,
     UnsupportedMediaType,
 )
@@ -38,6 +40,7 @@ DeleteType = Annotated[str, Depends(known_type("delete"))]
 
 MAX_JSON_DEPTH = 64
 JSON_TYPES = ("application/fhir+json", "application/json")
+_ETAG_RE = re.compile(r'(?:W/)?"([1-9][0-9]{0,17})"')
 
 
 def json_depth(value: Any) -> int:
@@ -136,8 +139,9 @@ async def update(
     resource = await _body(request, resource_type)
     if not valid_id(resource_id) or resource.get("id") != resource_id:
         raise InvalidRequest("The body id must match the id in the URL.")
-    _existing_visible(fhir, plan, resource_type, resource_id, required=False)
-    return _save(request, fhir, principal, plan, resource)
+    expected = expected_version(request.headers.get("if-match"))
+    _existing_visible(fhir, plan, resource_type, resource_id, required=expected is not None)
+    return _save(request, fhir, principal, plan, resource, expected)
 
 
 async def _body(request: Request, resource_type: str) -> dict[str, Any]:
@@ -151,10 +155,17 @@ def _save(
     principal: Principal,
     plan: AccessPlan,
     resource: dict[str, Any],
+    expected: int | None = None,
 ) -> Response:
-    """Policy check of the new content, store (create or new version), evidence, answer."""
+    """Policy check of the new content, store (create or new version, or 412 when If-Match
+    named another version than the stored one), evidence, answer."""
     _may_write(fhir, plan, resource)
-    stored, created = fhir.data.save(resource, fhir.now_iso())
+    try:
+        stored, created = fhir.data.save(resource, fhir.now_iso(), expected)
+    except VersionConflict as exc:
+        raise PreconditionFailed() from exc
+    if stored.resource_type == "CareTeam":
+        fhir.guard.care_teams_changed()
     response, redacted = _write_response(fhir, principal, plan, stored, created=created)
     written = _written(stored, owner_patient(resource))
     audit(request).conclude(ALLOWED, written + Disclosure(redacted=int(redacted)))
@@ -174,6 +185,8 @@ async def delete(
     if stored is None:  # required: a missing resource raised NotFound already
         raise NotFound()
     fhir.data.delete(resource_type, resource_id, fhir.now_iso())
+    if resource_type == "CareTeam":
+        fhir.guard.care_teams_changed()
     audit(request).conclude(ALLOWED, _written(stored, stored.patient_id))
     return Response(status_code=204)
 
@@ -192,6 +205,16 @@ def _existing_visible(
     if verdict.denies:
         raise NotFound(verdict=verdict)
     return stored
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """The version an `If-Match` header names (`W/"3"` or `"3"`); None without one."""
+    if if_match is None:
+        return None
+    match = _ETAG_RE.fullmatch(if_match.strip())
+    if match is None:
+        raise InvalidRequest('If-Match must name one version, as in W/"3".')
+    return int(match.group(1))
 
 
 def _written(stored: StoredResource, patient_id: str) -> Disclosure:

@@ -33,5 +33,6 @@ class ReasonCode(StrEnum):
     METHOD_NOT_ALLOWED = "method.not_allowed"
     PUBLIC_ENDPOINT = "public.endpoint"
     EXPORT_STORAGE_MISSING = "export.no_shared_storage"
+    VERSION_CONFLICT = "resource.version_conflict"
     # A response that started without a recorded decision (a bug): recorded as a deny.
     DECISION_MISSING = "decision.missing"

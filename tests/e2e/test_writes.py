@@ -70,3 +70,73 @@ def test_location_header_is_a_working_vread(client: httpx.Client, issuer: TestIs
     assert_outcome(client.get(older, headers=headers), 404)
     other = bearer(issuer, "app", "patient/Observation.rs", patient="pat-00001")
     assert_outcome(client.get(location, headers=other), 404)
+
+
+def test_if_match_updates_only_the_version_it_names(
+    client: httpx.Client, issuer: TestIssuer, auditor_headers: dict[str, str]
+) -> None:
+    """Optimistic locking (FHIR "managing resource contention"): a stale If-Match answers
+    412 and changes nothing; the current one applies; the evidence names the conflict."""
+    headers = bearer(issuer, "writer-2", "system/Observation.cruds")
+    resource = client.post("/fhir/Observation", json=NEW_OBSERVATION, headers=headers).json()
+    rid = resource["id"]
+    resource["status"] = "amended"
+    first = client.put(
+        f"/fhir/Observation/{rid}", json=resource, headers={**headers, "If-Match": 'W/"1"'}
+    )
+    assert first.status_code == 200 and first.headers["etag"] == 'W/"2"'
+    stale = client.put(
+        f"/fhir/Observation/{rid}", json=resource, headers={**headers, "If-Match": 'W/"1"'}
+    )
+    assert_outcome(stale, 412)
+    current = client.get(f"/fhir/Observation/{rid}", headers=headers).json()
+    assert current["meta"]["versionId"] == "2"
+    evidence = evidence_for(client, auditor_headers, stale.headers["x-request-id"])
+    assert evidence["decision"] == "deny"
+    assert "resource.version_conflict" in evidence["reasons"]
+    strong = client.put(
+        f"/fhir/Observation/{rid}", json=resource, headers={**headers, "If-Match": '"2"'}
+    )
+    assert strong.status_code == 200 and strong.json()["meta"]["versionId"] == "3"
+
+
+def test_if_match_refusals(client: httpx.Client, issuer: TestIssuer) -> None:
+    """A malformed If-Match is a 400; If-Match on a missing resource answers like a hidden
+    one (404), so it reveals nothing either."""
+    headers = bearer(issuer, "writer-3", "system/Observation.cruds")
+    resource = client.post("/fhir/Observation", json=NEW_OBSERVATION, headers=headers).json()
+    rid = resource["id"]
+    for bad in ("*", 'W/"0"', "3", 'W/"1", W/"2"', 'W/"x"'):
+        response = client.put(
+            f"/fhir/Observation/{rid}", json=resource, headers={**headers, "If-Match": bad}
+        )
+        assert_outcome(response, 400)
+    missing = {**resource, "id": "no-such-observation"}
+    response = client.put(
+        "/fhir/Observation/no-such-observation",
+        json=missing,
+        headers={**headers, "If-Match": 'W/"1"'},
+    )
+    assert_outcome(response, 404)
+
+
+def test_a_care_team_removed_stops_access_at_once(client: httpx.Client, issuer: TestIssuer) -> None:
+    """Care-team membership is cached per server process; a CareTeam written or deleted
+    through this process clears that cache, so access follows at once (another replica
+    follows within its cache bound, api.access.guard.CARE_TEAM_TTL_S)."""
+    admin = bearer(issuer, "admin-ct", "system/CareTeam.cruds")
+    doctor = bearer(issuer, "ct-doc", "user/Patient.rs", fhirUser="Practitioner/prac-0777")
+    patient = "pat-00033"
+    assert_outcome(client.get(f"/fhir/Patient/{patient}", headers=doctor), 404)
+    team = {
+        "resourceType": "CareTeam",
+        "status": "active",
+        "subject": {"reference": f"Patient/{patient}"},
+        "participant": [{"member": {"reference": "Practitioner/prac-0777"}}],
+    }
+    created = client.post("/fhir/CareTeam", json=team, headers=admin)
+    assert created.status_code == 201, created.text
+    assert client.get(f"/fhir/Patient/{patient}", headers=doctor).status_code == 200
+    removed = client.delete(f"/fhir/CareTeam/{created.json()['id']}", headers=admin)
+    assert removed.status_code == 204
+    assert_outcome(client.get(f"/fhir/Patient/{patient}", headers=doctor), 404)
