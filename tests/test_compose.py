@@ -11,7 +11,7 @@ import yaml
 from api.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = {"kafka", "clickhouse", "api-1", "api-2", "worker", "prometheus", "grafana"}
+SERVICES = {"postgres", "kafka", "clickhouse", "api-1", "api-2", "worker", "prometheus", "grafana"}
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +72,25 @@ def test_the_pipeline_wiring_matches_the_runtimes(compose: Any) -> None:
     for name in ("api-1", "api-2", "worker"):
         for dependency, condition in services[name]["depends_on"].items():
             assert dependency in services and condition["condition"] == "service_healthy"
+
+
+def test_every_replica_and_the_worker_share_one_postgresql(compose: Any) -> None:
+    """One FHIR store for the whole stack: a write through one replica is read through the
+    other, and enrichment reads what they serve; nobody seeds a copy of its own."""
+    services = compose["services"]
+    postgres = services["postgres"]
+    assert postgres["image"].startswith("postgres:") and postgres["volumes"]
+    env = _env(postgres)
+    urls = {_env(services[n])["FHIR_EVIDENCE_FHIR_STORE_URL"] for n in ("api-1", "api-2", "worker")}
+    assert urls == {
+        f"postgresql://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}@postgres:5432/"
+        f"{env['POSTGRES_DB']}"
+    }
+    assert "seed" not in " ".join(services["worker"]["command"])
+    for name in ("api-1", "api-2"):  # export jobs on a volume both replicas mount
+        export_dir = _env(services[name])["FHIR_EVIDENCE_EXPORT_DIR"]
+        assert f"exports:{export_dir}" in services[name]["volumes"]
+        assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
 
 
 def test_ports_are_distinct_and_match_base_urls(compose: Any) -> None:
