@@ -39,6 +39,14 @@ if ! bash scripts/kafka.sh fetch >/dev/null; then
   fi
   echo "warning: scripts/kafka.sh fetch failed; the Kafka tests will be skipped" >&2
 fi
+# The PostgreSQL server the tests start (tests/conftest.py): Debian's binaries.
+if ! bash scripts/postgres.sh install >/dev/null; then
+  if [ "${CI:-}" = true ]; then
+    echo "scripts/postgres.sh install failed: the PostgreSQL tests cannot run" >&2
+    exit 1
+  fi
+  echo "warning: scripts/postgres.sh install failed; the PostgreSQL tests will be skipped" >&2
+fi
 .venv/bin/ruff check .
 .venv/bin/mypy
 .venv/bin/lint-imports

@@ -1,8 +1,10 @@
 """Shared fixtures. chDB allows one engine path per process, so every in-process test
 shares one engine and gets a database of its own."""
 
+import contextlib
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +16,13 @@ import pytest
 from evidence.store import EvidenceStore
 from tests.containers import clickhouse_server, docker_available, kafka_container
 from tests.kafka_broker import KafkaBroker, KafkaBrokerError, in_ci
+from tests.postgres_server import (
+    URL_VARIABLE,
+    PostgresServer,
+    PostgresServerError,
+    RecycledDatabases,
+    fresh_database,
+)
 
 HAS_SERVER = bool(os.environ.get("CLICKHOUSE_URL")) or docker_available()
 STORE_BACKENDS = ["chdb"] + (["server"] if HAS_SERVER else [])
@@ -104,10 +113,87 @@ def kafka_broker(request: pytest.FixtureRequest) -> Iterator[KafkaBroker]:
         broker.start()
 
 
+def _postgres_unavailable(reason: str) -> NoReturn:
+    """Under CI a PostgreSQL test must run: error it. Elsewhere skip it, saying why."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: PostgreSQL tests must not be skipped)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def _postgres_started() -> Iterator[PostgresServer]:
+    """The server this session starts with scripts/postgres.sh, on first request only (in a
+    `mktemp -d` directory: the server's unprivileged user cannot enter pytest's tmp dirs)."""
+    state = Path(tempfile.mkdtemp(prefix="fhir-evidence-pg-"))
+    server = PostgresServer(state)
+    try:
+        server.start()
+        error = None
+    except PostgresServerError as exc:
+        error = exc
+    if error is not None:
+        reason = f"no PostgreSQL server ({error.summary}); or set {URL_VARIABLE}"
+        shutil.rmtree(state, ignore_errors=True)
+        _postgres_unavailable(f"{reason}\n{error.details}" if in_ci() else reason)
+    yield server
+    with contextlib.suppress(PostgresServerError):
+        server.stop()
+    shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_dsn(request: pytest.FixtureRequest) -> str:
+    """A server where the tests may create databases: $FHIR_EVIDENCE_TEST_POSTGRES_URL, else
+    one started from Debian's binaries (scripts/postgres.sh)."""
+    external = os.environ.get(URL_VARIABLE)
+    if external:
+        return external
+    server: PostgresServer = request.getfixturevalue("_postgres_started")
+    return server.dsn
+
+
+@pytest.fixture
+def postgres_server(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
+    """The server behind postgres_server_dsn, to stop and start again (same port and data);
+    started again after the test if the test left it down."""
+    if os.environ.get(URL_VARIABLE):
+        _postgres_unavailable(f"{URL_VARIABLE} is an external server: tests cannot stop it")
+    server: PostgresServer = request.getfixturevalue("_postgres_started")
+    yield server
+    if not server.running:
+        server.start()
+
+
+@pytest.fixture
+def postgres_database(postgres_server_dsn: str) -> Iterator[str]:
+    """The DSN of a fresh, empty database, dropped after the test."""
+    with fresh_database(postgres_server_dsn) as dsn:
+        yield dsn
+
+
+@pytest.fixture(scope="session")
+def postgres_recycled(postgres_server_dsn: str) -> Iterator[RecycledDatabases]:
+    """Empty databases reused across tests (emptied, not created, for each store)."""
+    databases = RecycledDatabases(postgres_server_dsn)
+    yield databases
+    databases.drop_all()
+
+
+POSTGRES_FIXTURES = {
+    "postgres_server_dsn",
+    "postgres_server",
+    "postgres_database",
+    "postgres_recycled",
+}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:  # `-m "not kafka"` also leaves out tests that only use the fixtures
-        if {"kafka_bootstrap", "kafka_broker"} & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if {"kafka_bootstrap", "kafka_broker"} & fixtures:
             item.add_marker(pytest.mark.kafka)
+        if POSTGRES_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.postgres)
 
 
 def pytest_report_header() -> list[str]:

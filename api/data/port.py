@@ -21,6 +21,7 @@ __all__ = [
     "RepositoryUnavailable",
     "SearchPage",
     "StoredResource",
+    "VersionConflict",
 ]
 
 
@@ -28,6 +29,12 @@ class RepositoryUnavailable(FhirEvidenceError):
     """The FHIR store failed (every adapter translates its own errors into this)."""
 
     code = "repository.unavailable"
+
+
+class VersionConflict(FhirEvidenceError):
+    """A save expected another version than the one stored (or a resource where none is)."""
+
+    code = "resource.version_conflict"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +71,13 @@ class FhirData(Protocol):
 
     def read(self, resource_type: str, resource_id: str) -> StoredResource | None: ...
 
-    def save(self, resource: dict[str, Any], now_iso: str) -> tuple[StoredResource, bool]:
-        """Create (version 1) or update (the next version); `meta.versionId` and
-        `meta.lastUpdated` are set. Returns (stored, created)."""
+    def save(
+        self, resource: dict[str, Any], now_iso: str, expected_version: int | None = None
+    ) -> tuple[StoredResource, bool]:
+        """Create (version 1) or update (the next version, taken atomically: concurrent saves
+        of one resource never lose an update); `meta.versionId` and `meta.lastUpdated` are
+        set. With `expected_version`, VersionConflict unless that is the stored version of a
+        resource that exists (not deleted). Returns (stored, created)."""
         ...
 
     def save_many(self, resources: Iterable[dict[str, Any]], now_iso: str) -> int:

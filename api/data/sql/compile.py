@@ -1,6 +1,6 @@
-"""Neutral search criteria (api.data.query) compiled into conditions on SQLite search-index
-rows (pure). Each condition refers to one row as `i.`; its values are always bound
-parameters, never SQL text."""
+"""Neutral search criteria (api.data.query) compiled into conditions on search-index rows
+(pure; SQLite and PostgreSQL alike). Each condition refers to one row as `i.`; its values
+are always bound parameters, never SQL text."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -20,7 +20,7 @@ from api.data.query import (
     StringStartsWith,
     TokenIn,
 )
-from api.data.sqlite.search_sql import IndexCondition
+from api.data.sql.search import IndexCondition
 
 __all__ = ["compile_alternatives", "compile_criteria", "compile_criterion"]
 

@@ -1,4 +1,6 @@
 """SQL for policy-aware search (pure): the access reach and hidden labels live in the query.
+Written in the SQL that SQLite and PostgreSQL both read (`?` placeholders; text compared in
+byte order: the PostgreSQL schema declares its text columns COLLATE "C").
 
 Index rows carry the owner patient and the labels of their resource, so a search with
 criteria is answered from the search index alone (counts are index-only scans) and only
@@ -46,7 +48,7 @@ def label_sql(hidden_labels: frozenset[str], alias: str) -> Sql:
     if not hidden_labels:
         return Sql("1 = 1", ())
     col = f"{alias}.labels"
-    checks = " AND ".join(f"instr({col}, ?) = 0" for _ in hidden_labels)
+    checks = " AND ".join(f"replace({col}, ?, '') = {col}" for _ in hidden_labels)  # absent
     return Sql(f"({col} = '' OR ({checks}))", tuple(f"|{c}|" for c in sorted(hidden_labels)))
 
 
@@ -154,11 +156,13 @@ def page_query(
 
 
 def order_by(sort: Sequence[SortKey]) -> tuple[str, tuple[Any, ...]]:
-    """Sort keys from the search index (a resource's smallest value), then the id."""
+    """Sort keys from the search index (a resource's smallest value; none sorts first
+    ascending, last descending, said outright since the dialects differ), then the id."""
     terms: list[str] = []
     args: list[Any] = []
     for key in sort:
         direction = "DESC" if key.descending else "ASC"
+        nulls = "NULLS LAST" if key.descending else "NULLS FIRST"
         if key.param == "_id":
             terms.append(f"r.id {direction}")
             continue
@@ -168,7 +172,7 @@ def order_by(sort: Sequence[SortKey]) -> tuple[str, tuple[Any, ...]]:
         column = "i.lo" if key.kind == "date" else "i.value"
         terms.append(
             f"(SELECT min({column}) FROM search_index i WHERE i.type = r.type AND i.id = r.id "
-            f"AND i.param = ?) {direction}"
+            f"AND i.param = ?) {direction} {nulls}"
         )
         args.append(key.param)
     terms.append("r.id ASC")

@@ -11,13 +11,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from api.data.indexing import care_team_links, index_entries, owner_patient, security_labels
+from api.data.indexing import care_team_links, index_entries
 from api.data.port import RepositoryUnavailable, SearchPage, StoredResource
 from api.data.query import Alternatives, Criterion, SortKey
-from api.data.sqlite.compile import compile_alternatives, compile_criteria
-from api.data.sqlite.search_sql import constraint_sql, count_query, page_query
+from api.data.sql.compile import compile_alternatives, compile_criteria
+from api.data.sql.rows import labels_of, next_version, stamp
+from api.data.sql.search import constraint_sql, count_query, page_query
 from api.security.access import PatientReach, Reach
 
 __all__ = ["ResourceRepository"]
@@ -47,10 +46,6 @@ CREATE TABLE IF NOT EXISTS care_team_members (
 CREATE INDEX IF NOT EXISTS care_team_by_member ON care_team_members (practitioner, patient_id);
 CREATE INDEX IF NOT EXISTS care_team_by_id ON care_team_members (care_team_id);
 """
-
-
-def _labels_text(labels: frozenset[str]) -> str:
-    return "".join(f"|{code}|" for code in sorted(labels))
 
 
 class ResourceRepository:
@@ -98,10 +93,12 @@ class ResourceRepository:
             ).fetchone()
         return _stored(row) if row else None
 
-    def save(self, resource: dict[str, Any], now_iso: str) -> tuple[StoredResource, bool]:
+    def save(
+        self, resource: dict[str, Any], now_iso: str, expected_version: int | None = None
+    ) -> tuple[StoredResource, bool]:
         """Create or update (version bumped, meta maintained); returns (stored, created)."""
         with self._transaction():
-            return self._save(resource, now_iso)
+            return self._save(resource, now_iso, expected_version)
 
     def save_many(self, resources: Iterable[dict[str, Any]], now_iso: str) -> int:
         count = 0
@@ -111,23 +108,24 @@ class ResourceRepository:
                 count += 1
         return count
 
-    def _save(self, resource: dict[str, Any], now_iso: str) -> tuple[StoredResource, bool]:
+    def _save(
+        self, resource: dict[str, Any], now_iso: str, expected_version: int | None = None
+    ) -> tuple[StoredResource, bool]:
         rtype, rid = resource["resourceType"], resource["id"]
         row = self._conn.execute(
-            "SELECT version_id FROM resources WHERE type = ? AND id = ?", (rtype, rid)
+            "SELECT version_id, deleted FROM resources WHERE type = ? AND id = ?", (rtype, rid)
         ).fetchone()
-        version = (row[0] + 1) if row else 1
-        meta = dict(resource.get("meta", {}))
-        meta.update(versionId=str(version), lastUpdated=now_iso)
-        body_dict = {**resource, "meta": meta}
-        body = orjson.dumps(body_dict)
-        patient, labels = owner_patient(body_dict), security_labels(body_dict)
+        current = (row[0], bool(row[1])) if row else None
+        version = next_version(f"{rtype}/{rid}", current, expected_version)
+        stamped = stamp(resource, version, now_iso)
+        stored = stamped.stored
+        row_values = (stored.version_id, now_iso, stored.patient_id, stamped.labels, stored.body)
         self._conn.execute(
             "INSERT OR REPLACE INTO resources VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
-            (rtype, rid, version, now_iso, patient, _labels_text(labels), body),
+            (rtype, rid, *row_values),
         )
-        self._reindex(rtype, rid, body_dict, patient, _labels_text(labels))
-        return StoredResource(rtype, rid, version, patient, labels, body), row is None
+        self._reindex(rtype, rid, stamped.resource, stored.patient_id, stamped.labels)
+        return stored, row is None
 
     def _reindex(
         self,
@@ -243,5 +241,4 @@ class ResourceRepository:
 
 def _stored(row: Sequence[Any]) -> StoredResource:
     rtype, rid, version, patient, labels, body = row
-    codes = frozenset(code for code in labels.split("|") if code)
-    return StoredResource(rtype, rid, version, patient, codes, body)
+    return StoredResource(rtype, rid, version, patient, labels_of(labels), body)

@@ -5,15 +5,15 @@ from collections.abc import Iterator
 import pytest
 
 from api.data.port import FhirData
-from tests.api.data.port_contract.adapters import ADAPTERS, AdapterFactory
+from tests.api.data.port_contract.adapters import ADAPTER_PARAMS, ADAPTERS, AdapterFactory
 from tests.api.data.port_contract.catalog import CATALOG
 from tests.api.data.port_contract.resources import NOW
 
 
-@pytest.fixture(params=sorted(ADAPTERS))
+@pytest.fixture(params=ADAPTER_PARAMS)
 def open_store(request: pytest.FixtureRequest) -> AdapterFactory:
     """The adapter's factory, for tests that open stores themselves (one per example)."""
-    return ADAPTERS[request.param]
+    return ADAPTERS[request.param].factory(request)
 
 
 @pytest.fixture
@@ -24,11 +24,11 @@ def store(
         yield opened
 
 
-@pytest.fixture(scope="module", params=sorted(ADAPTERS))
+@pytest.fixture(scope="module", params=ADAPTER_PARAMS)
 def catalog(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FhirData]:
     """A store of every adapter holding the catalog (tests must not write to it)."""
-    with ADAPTERS[request.param](tmp_path_factory.mktemp("catalog")) as opened:
+    with ADAPTERS[request.param].factory(request)(tmp_path_factory.mktemp("catalog")) as opened:
         opened.save_many(CATALOG, NOW)
         yield opened

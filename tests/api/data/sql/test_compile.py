@@ -20,8 +20,8 @@ from api.data.query import (
     StringStartsWith,
     TokenIn,
 )
-from api.data.sqlite.compile import compile_alternatives, compile_criterion
-from api.data.sqlite.search_sql import IndexCondition
+from api.data.sql.compile import compile_alternatives, compile_criterion
+from api.data.sql.search import IndexCondition
 
 LO, HI = "2020-01-01T00:00:00", "2020-12-31T23:59:59"
 LIKE = "i.value LIKE ? ESCAPE '\\'"

@@ -1,0 +1,1 @@
+"""The FHIR data port's PostgreSQL adapter: one database every API replica and worker shares."""

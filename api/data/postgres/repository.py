@@ -1,0 +1,236 @@
+"""The FHIR resource repository in PostgreSQL: resources as jsonb (and the exact bytes served),
+search-index rows, care-team links, through a psycopg connection pool.
+
+The searches are the SQLite adapter's (api.data.sql), so the access reach, hidden labels and
+granular constraints are applied inside the SQL and totals and pages count only what the
+caller may see. A save locks the resource's row (or inserts it, retrying when another
+process inserted it first), so concurrent saves take successive versions and none is lost.
+Every driver or pool failure is raised as RepositoryUnavailable.
+"""
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from api.data.port import RepositoryUnavailable, SearchPage, StoredResource
+from api.data.postgres.schema import migrate
+from api.data.postgres.writes import Connection, batches, unindex, write_retrying
+from api.data.query import Alternatives, Criterion, SortKey
+from api.data.sql.compile import compile_alternatives, compile_criteria
+from api.data.sql.rows import labels_of
+from api.data.sql.search import Sql, constraint_sql, count_query, page_query
+from api.security.access import PatientReach, Reach
+
+__all__ = ["PostgresRepository"]
+
+LOAD_LOCK = 7_146_320_158_624_733_186  # the advisory lock of load_into_empty (see schema.py)
+
+
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except psycopg.Error as exc:  # the pool's timeouts and closed pool are psycopg errors too
+        raise RepositoryUnavailable("the FHIR store failed") from exc
+
+
+@functools.lru_cache(maxsize=1024)
+def _query(text: str) -> bytes:
+    """The shared SQL (`?` placeholders, no literal %) in psycopg's placeholders."""
+    return text.replace("%", "%%").replace("?", "%s").encode()
+
+
+def _run(conn: Connection, sql: Sql) -> list[tuple[Any, ...]]:
+    return conn.execute(_query(sql.text), sql.args).fetchall()
+
+
+# The advisory lock (per database) that loaders of an empty store take (load_into_empty).
+LOAD_LOCK = 7_146_320_158_624_733_186
+
+
+class PostgresRepository:
+    def __init__(
+        self, dsn: str, *, min_size: int = 1, max_size: int = 8, timeout_s: float = 10.0
+    ) -> None:
+        self._pool: ConnectionPool[Connection] = ConnectionPool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout_s,
+            open=False,
+            name="fhir-data",
+            kwargs={"autocommit": True, "connect_timeout": max(1, round(timeout_s))},
+        )
+        try:
+            with _translated():
+                self._pool.open(wait=True, timeout=timeout_s)
+                with self._pool.connection() as conn:
+                    migrate(conn)
+        except BaseException:
+            self._pool.close()
+            raise
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        with _translated(), self._pool.connection() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        with self._connection() as conn, conn.transaction():
+            yield conn
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def is_empty(self) -> bool:
+        with self._connection() as conn:
+            return conn.execute("SELECT 1 FROM resources LIMIT 1").fetchone() is None
+
+    def read(self, resource_type: str, resource_id: str) -> StoredResource | None:
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT type, id, version_id, patient_id, labels, body FROM resources "
+                "WHERE type = %s AND id = %s AND deleted = 0",
+                (resource_type, resource_id),
+            ).fetchone()
+        return _stored(row) if row else None
+
+    def save(
+        self, resource: dict[str, Any], now_iso: str, expected_version: int | None = None
+    ) -> tuple[StoredResource, bool]:
+        with self._transaction() as conn:
+            return write_retrying(conn, [resource], now_iso, expected_version)[0]
+
+    def save_many(self, resources: Iterable[dict[str, Any]], now_iso: str) -> int:
+        count = 0
+        with self._transaction() as conn:
+            for batch in batches(resources):
+                write_retrying(conn, batch, now_iso, None)
+                count += len(batch)
+        return count
+
+    def load_into_empty(self, resources: Iterable[dict[str, Any]], now_iso: str) -> int:
+        """Loaders serialise on an advisory lock; each looks for data only once it holds it
+        (READ COMMITTED: it then sees what an earlier loader committed)."""
+        count = 0
+        with self._transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOAD_LOCK,))
+            if conn.execute("SELECT 1 FROM resources LIMIT 1").fetchone() is not None:
+                return 0
+            for batch in batches(resources):
+                write_retrying(conn, batch, now_iso, None)
+                count += len(batch)
+        return count
+
+    def delete(self, resource_type: str, resource_id: str, now_iso: str) -> bool:
+        with self._transaction() as conn:
+            deleted = conn.execute(
+                "UPDATE resources SET deleted = 1, version_id = version_id + 1, "
+                "last_updated = %s WHERE type = %s AND id = %s AND deleted = 0",
+                (now_iso, resource_type, resource_id),
+            ).rowcount
+            if deleted:
+                unindex(conn, [(resource_type, resource_id)])
+        return deleted > 0
+
+    def satisfies(self, resource_type: str, resource_id: str, alternatives: Alternatives) -> bool:
+        constrained = constraint_sql(resource_type, compile_alternatives(alternatives), "r.id")
+        sql = Sql(
+            f"SELECT 1 FROM resources r WHERE r.type = ? AND r.id = ? AND {constrained.text}",
+            (resource_type, resource_id, *constrained.args),
+        )
+        with self._connection() as conn:
+            return bool(_run(conn, sql))
+
+    def care_team_member(self, practitioner: str, patient_id: str) -> bool:
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM care_team_members WHERE practitioner = %s AND patient_id = %s "
+                "LIMIT 1",
+                (practitioner, patient_id),
+            ).fetchone()
+        return row is not None
+
+    def search(
+        self,
+        resource_type: str,
+        criteria: Sequence[Criterion],
+        reach: PatientReach,
+        hidden_labels: frozenset[str],
+        limit: int,
+        offset: int,
+        count_outside_reach: bool = False,
+        alternatives: Alternatives = (),
+        sort: Sequence[SortKey] = (),
+    ) -> SearchPage:
+        conditions, constraints = compile_criteria(criteria), compile_alternatives(alternatives)
+        page = page_query(
+            resource_type, conditions, reach, hidden_labels, limit, offset, constraints, sort
+        )
+        counts = count_query(resource_type, conditions, reach, hidden_labels, constraints)
+        with self._connection() as conn:
+            rows = _run(conn, page) if limit > 0 else []
+            in_reach, total = _run(conn, counts)[0]
+            matching = in_reach
+            if count_outside_reach and reach.kind is not Reach.ALL:
+                everything = count_query(resource_type, conditions, None, frozenset())
+                matching = _run(conn, everything)[0][0]
+        return SearchPage([_stored(row) for row in rows], int(total), int(in_reach), int(matching))
+
+    def scan(
+        self,
+        resource_type: str,
+        criteria: Sequence[Criterion],
+        reach: PatientReach,
+        hidden_labels: frozenset[str],
+        alternatives: Alternatives = (),
+        batch_size: int = 500,
+    ) -> Iterator[list[StoredResource]]:
+        """Keyset paging by id: one query per batch, no connection held between batches."""
+        conditions, constraints = compile_criteria(criteria), compile_alternatives(alternatives)
+        after = ""
+        while True:
+            batch = page_query(
+                resource_type,
+                conditions,
+                reach,
+                hidden_labels,
+                batch_size,
+                0,
+                constraints,
+                after_id=after,
+            )
+            with self._connection() as conn:
+                rows = _run(conn, batch)
+            if rows:
+                yield [_stored(row) for row in rows]
+            if len(rows) < batch_size:
+                return
+            after = rows[-1][1]
+
+    def shared_secret(self, name: str, make: Callable[[], bytes]) -> bytes:
+        """The value every process sharing this database agrees on under `name`: the stored
+        one, else `make()` stored now (when two store at once, the first one stored wins)."""
+        select = "SELECT value FROM shared_secrets WHERE name = %s"
+        with self._connection() as conn:
+            row = conn.execute(select, (name,)).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO shared_secrets (name, value) VALUES (%s, %s) "
+                    "ON CONFLICT (name) DO NOTHING",
+                    (name, make()),
+                )
+                row = conn.execute(select, (name,)).fetchone()
+        if row is None:
+            raise RepositoryUnavailable(f"the shared value {name!r} could not be stored")
+        return bytes(row[0])
+
+
+def _stored(row: Sequence[Any]) -> StoredResource:
+    rtype, rid, version, patient, labels, body = row
+    return StoredResource(rtype, rid, version, patient, labels_of(labels), bytes(body))

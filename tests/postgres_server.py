@@ -1,0 +1,144 @@
+"""A real PostgreSQL server for tests, run by scripts/postgres.sh (Debian's server binaries,
+initdb in a state directory, a loopback port, an unprivileged user), and fresh databases on
+it. The server keeps its port, data and DSN across stop/start, so a test can take it away and
+bring the same one back."""
+
+import contextlib
+import os
+import re
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "postgres.sh"
+URL_VARIABLE = "FHIR_EVIDENCE_TEST_POSTGRES_URL"
+
+
+class PostgresServerError(RuntimeError):
+    """scripts/postgres.sh could not start or stop the server. `summary` is one line; str()
+    adds what the script printed."""
+
+    def __init__(self, summary: str, details: str = "") -> None:
+        super().__init__(f"{summary}\n{details}" if details else summary)
+        self.summary = summary
+        self.details = details
+
+
+class PostgresServer:
+    """One server with its state (cluster, log, port, DSN) in `state_dir`, which the server's
+    unprivileged user must be able to reach (a `mktemp -d` directory)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+
+    def _run(self, command: str, timeout: float) -> str:
+        env = dict(os.environ, POSTGRES_WATCH_PID=str(os.getpid()))
+        try:
+            done = subprocess.run(
+                ["bash", str(SCRIPT), command, str(self.state_dir)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise PostgresServerError(f"postgres.sh {command} timed out") from exc
+        if done.returncode != 0:
+            said = [line for line in done.stderr.splitlines() if line.startswith("postgres.sh: ")]
+            reason = said[-1].removeprefix("postgres.sh: ") if said else f"exit {done.returncode}"
+            raise PostgresServerError(f"postgres.sh {command}: {reason}", done.stderr[-4000:])
+        return done.stdout.strip()
+
+    def start(self) -> str:
+        """Start (or start again: same port, data and DSN) and return the DSN once it answers."""
+        return self._run("start", 120)
+
+    def stop(self) -> None:
+        self._run("stop", 90)
+
+    @property
+    def running(self) -> bool:
+        try:
+            self._run("status", 30)
+        except PostgresServerError:
+            return False
+        return True
+
+    @property
+    def dsn(self) -> str:
+        return (self.state_dir / "dsn").read_text().strip()
+
+
+def with_database(dsn: str, database: str) -> str:
+    """The DSN (a postgresql:// URL) naming another database of the same server."""
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def create_database(server_dsn: str) -> tuple[str, str]:
+    """A new empty database: (its name, its DSN)."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return name, with_database(server_dsn, name)
+
+
+def drop_database(server_dsn: str, name: str) -> None:
+    if not re.fullmatch(r"t_[0-9a-f]{16}", name):
+        raise ValueError(f"not a test database: {name!r}")
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+        conn.execute(drop.format(sql.Identifier(name)))
+
+
+@contextlib.contextmanager
+def fresh_database(server_dsn: str) -> Iterator[str]:
+    """The DSN of a new empty database, dropped afterwards."""
+    name, dsn = create_database(server_dsn)
+    try:
+        yield dsn
+    finally:
+        drop_database(server_dsn, name)
+
+
+class RecycledDatabases:
+    """Databases emptied for reuse (TRUNCATE of every table but the migrations' record),
+    for suites that open a fresh store per example: emptying one takes a few milliseconds,
+    creating one a hundred."""
+
+    def __init__(self, server_dsn: str) -> None:
+        self.server_dsn = server_dsn
+        self._free: list[str] = []
+        self._names: list[str] = []
+
+    @contextlib.contextmanager
+    def empty(self) -> Iterator[str]:
+        """The DSN of an empty database (its schema left as the last user migrated it)."""
+        if self._free:
+            dsn = self._free.pop()
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                tables = conn.execute(
+                    "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
+                    "WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+                ).fetchone()
+                if tables and tables[0]:
+                    conn.execute(f"TRUNCATE {tables[0]}".encode())
+        else:
+            name, dsn = create_database(self.server_dsn)
+            self._names.append(name)
+        try:
+            yield dsn
+        finally:
+            self._free.append(dsn)
+
+    def drop_all(self) -> None:
+        for name in self._names:
+            drop_database(self.server_dsn, name)
+        self._names.clear()
+        self._free.clear()
