@@ -8,6 +8,7 @@ FHIR_EVIDENCE_FHIR_STORE_URL for a shared PostgreSQL)."""
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -37,6 +38,7 @@ class Proc:
     port: int = field(default_factory=free_port)
     popen: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    serving: bool = False  # a load balancer's view: ready, and not being stopped
 
     @property
     def url(self) -> str:
@@ -85,17 +87,22 @@ class Proc:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.name} not ready in {timeout:.0f}s\n{self.log_tail()}")
             time.sleep(0.2)
+        self.serving = True
         return self
 
     def kill(self) -> None:
         """SIGKILL: a crash, nothing flushed or drained."""
+        self.serving = False
         if self.running():
             assert self.popen is not None
             self.popen.kill()
             self.popen.wait(30)
 
     def terminate(self, timeout: float = 60.0) -> int | None:
-        """SIGTERM: the graceful stop (the API drains its relay, the worker its batch)."""
+        """SIGTERM: the graceful stop (the API drains its relay, the worker its batch).
+        Returns the exit status: 0, or -SIGTERM where uvicorn re-raises the signal after
+        its graceful shutdown."""
+        self.serving = False
         if not self.running():
             return self.popen.returncode if self.popen else None
         assert self.popen is not None
@@ -140,6 +147,7 @@ class Deployment:
     env: dict[str, str] = field(default_factory=dict)  # overrides for every process
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     procs: dict[str, Proc] = field(default_factory=dict)
+    fhir_data: Path | None = None  # a fhir.sqlite to copy into each new replica's data dir
 
     def __post_init__(self) -> None:
         self.issuer.audience = f"{BASE_URL}/fhir"
@@ -172,9 +180,13 @@ class Deployment:
 
     def add(self, name: str, role: str, data_dir: Path | None = None, **env: str) -> Proc:
         """A process of `role` with its own data dir (default: <base>/<name>) and `env`
-        over the shared environment; not started."""
+        over the shared environment; not started. An API replica's new data dir gets a copy
+        of `fhir_data` (the demo data set, loaded once) instead of loading it at start-up."""
         proc = Proc(name, role, data_dir or self.base / name, {**self.shared_env(), **env})
         proc.env["FHIR_EVIDENCE_DATA_DIR"] = str(proc.data_dir)
+        if role == "api" and self.fhir_data is not None and not proc.data_dir.exists():
+            proc.data_dir.mkdir(parents=True)
+            shutil.copyfile(self.fhir_data, proc.data_dir / "fhir.sqlite")
         self.procs[name] = proc
         return proc
 

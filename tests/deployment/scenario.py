@@ -32,8 +32,8 @@ class Outcome:
 
 
 def live_replicas(deployment: Deployment) -> Callable[[], list[tuple[str, str]]]:
-    """The load balancer's view: replicas whose process is up."""
-    return lambda: [(p.name, p.url) for p in deployment.apis if p.running()]
+    """The load balancer's view: replicas that became ready and are not being stopped."""
+    return lambda: [(p.name, p.url) for p in deployment.apis if p.serving]
 
 
 def under_fault(
