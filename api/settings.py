@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = Field(default=9464, ge=0, le=65535)
     worker_metrics_interval_s: float = Field(default=5.0, gt=0)
+    # pipeline_stalled: outbox or consumer lag above zero and not falling for this long.
+    pipeline_stall_s: float = Field(default=120.0, gt=0)
     clickhouse_url: str | None = None
     hash_key: str | None = None
     alert_webhook_url: str | None = None

@@ -147,7 +147,8 @@ group.initial.rebalance.delay.ms=0
 # and its restart waits for that: shorter here, still five missed heartbeats.
 broker.session.timeout.ms=5000
 broker.heartbeat.interval.ms=1000
-auto.create.topics.enable=false
+# auto.create.topics.enable is left at its default (true) and num.partitions is 3, as on a
+# stock broker: fhir-evidence must create its topics itself, whatever the broker allows.
 EOF
   echo "127.0.0.1:$port" >"$state/bootstrap"
 }

@@ -30,7 +30,7 @@ class InlineProcessor:
         linger_s: float = 0.2,
     ) -> None:
         self._reader = reader
-        self._step = step
+        self.step = step
         self._wait = wait_for_commit
         self._batch_size = batch_size
         self._linger_s = linger_s
@@ -44,6 +44,15 @@ class InlineProcessor:
     @property
     def position(self) -> int:
         return self._position
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def stopping(self) -> bool:
+        """Asked to stop: its thread ending is no failure."""
+        return self._stop.is_set()
 
     def process_available(self, patience_s: float = 0.0) -> int:
         """Process one batch of what is in the outbox; returns how many events were done.
@@ -59,7 +68,7 @@ class InlineProcessor:
         rows = self._reader.read_after(self._position, self._batch_size)
         if not rows:
             return 0
-        for poison in self._step.run(rows, patience_s):
+        for poison in self.step.run(rows, patience_s):
             self._reader.park_dead_letter(poison.row.sequence, poison.error.code,
                                           str(poison.error))  # fmt: skip
         last = rows[-1].sequence
@@ -109,6 +118,6 @@ class InlineProcessor:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
-        self._step.stop()
+        self.step.stop()
         if self._thread is not None:
             self._thread.join(timeout)

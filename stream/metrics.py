@@ -33,3 +33,11 @@ ALERT_DELIVERIES = Counter(
     "fhir_evidence_alert_deliveries", "Alert webhook delivery attempts", ["outcome"]
 )
 ALERTS_RAISED = Counter("fhir_evidence_alerts", "Alerts raised or updated by detection")
+TASK_RESTARTS = Counter(
+    "fhir_evidence_task_restarts", "Pipeline tasks restarted by the watchdog", ["task"]
+)
+PIPELINE_STALLED = Gauge(
+    "fhir_evidence_pipeline_stalled",
+    "1 while the pipeline's lag (outbox or consumer) has kept growing past the stall bound",
+    ["runtime"],
+)

@@ -113,6 +113,7 @@ class OutboxWriter:
         self._write_lock = threading.Lock()
         self._committed = threading.Condition()
         self._closed = False
+        self.writable = True  # the last commit succeeded (readiness: the `outbox` check)
 
     @property
     def last_sequence(self) -> int:
@@ -137,7 +138,7 @@ class OutboxWriter:
 
     def close(self) -> None:
         with self._write_lock:
-            self._closed = True
+            self._closed, self.writable = True, False
             stranded = [p for group in self._pending.values() for p in group]
             self._pending.clear()
             self._conn.close()
@@ -171,7 +172,9 @@ class OutboxWriter:
         try:
             sequences = self._write(accepted)
         except Exception:  # sqlite: every request of the group fails closed
+            self.writable = False
             return {}
+        self.writable = True
         return {id(p): seq for (p, _), seq in zip(accepted, sequences, strict=True)}
 
     def _encode(self, pending: _Pending) -> Encoded | None:

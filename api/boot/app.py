@@ -20,6 +20,7 @@ from api.fhir.routes import router as fhir_router
 from api.fhir.writes import router as writes_router
 from api.http.deps import audit
 from api.http.error_handlers import install_error_handlers
+from api.http.health import HealthMiddleware
 from api.http.metrics import bind_levels
 from api.http.metrics import router as metrics_router
 from api.http.middleware import EvidenceMiddleware, UnrecordedAuditMiddleware
@@ -50,6 +51,7 @@ def create_app(runtime: Runtime, record_evidence: bool = True) -> FastAPI:
         )
     else:
         app.add_middleware(UnrecordedAuditMiddleware)
+    app.add_middleware(HealthMiddleware, failing=runtime.failing)  # outermost: never recorded
     return app
 
 

@@ -33,6 +33,15 @@ def serve(
     if role == "api" and not settings.kafka_bootstrap:
         typer.echo("--role api needs FHIR_EVIDENCE_KAFKA_BOOTSTRAP", err=True)
         raise typer.Exit(2)
+    from api.boot.kafka import check_topics
+    from api.boot.worker import topology_message
+    from stream.kafka.admin import TopologyMismatch
+
+    try:
+        check_topics(settings)  # before anything touches a topic: fatal on a wrong shape
+    except TopologyMismatch as exc:
+        typer.echo(topology_message(exc), err=True)
+        raise typer.Exit(78) from None
     runtime = build_runtime(settings, demo_data=demo_data, role=role)
     config = uvicorn.Config(
         create_app(runtime),
@@ -44,6 +53,8 @@ def serve(
         timeout_graceful_shutdown=10,
     )
     uvicorn.Server(config).run()
+    if runtime.exit_code is not None:  # a pipeline task could not go on: say so by the code
+        raise typer.Exit(runtime.exit_code)
 
 
 @cli.command()

@@ -1,8 +1,12 @@
 """Composition of the distributed pipeline (FHIR_EVIDENCE_KAFKA_BOOTSTRAP set): the outbox
 relay for API processes and the faust-streaming worker that drives the stream step."""
 
+import asyncio
 import time
 from pathlib import Path
+from typing import Any
+
+import structlog
 
 from api.boot.alerting import Alerting, build_step
 from api.boot.checkpointing import build_checkpointer, checkpoint_signer
@@ -10,12 +14,14 @@ from api.settings import Settings
 from evidence.core import Pseudonymizer
 from evidence.store import EvidenceStore
 from stream.kafka.agents import AlertOutbox
-from stream.kafka.app import WorkerConfig, WorkerHost, build_faust_app
+from stream.kafka.app import BrokerHeartbeat, WorkerConfig, WorkerHost, build_faust_app
+from stream.kafka.lag import LagMonitor
 from stream.kafka.relay import OutboxRelay, WaitForCommit, kafka_relay
 from stream.kafka.topology import TopicNames
 from stream.outbox import OutboxReader
 
 RELAY_CONSUMER = "kafka-relay"
+log = structlog.get_logger("fhir_evidence.kafka")
 
 
 def build_relay(
@@ -50,5 +56,28 @@ def build_workers(
         checkpointer.run_once(time.time_ns() // 1000)
 
     timers = ((settings.checkpoint_interval_s, seal_checkpoints),)
-    host = WorkerHost(config, lambda: build_faust_app(config, step, alerts, timers), step)
+    heartbeat = BrokerHeartbeat(settings.kafka_bootstrap)
+    monitor = LagMonitor((config.names.raw,))
+
+    def make_app() -> Any:
+        return build_faust_app(config, step, alerts, timers, heartbeat=heartbeat,
+                               lag_monitor=monitor)  # fmt: skip
+
+    host = WorkerHost(config, make_app, step, heartbeat, monitor)
     return host, alerting
+
+
+def check_topics(settings: Settings, timeout_s: float = 15.0) -> None:
+    """At start-up, before serving: create the topics, or raise TopologyMismatch (fatal)
+    when one exists with the wrong shape. A broker not reachable yet is no error here:
+    the relay and the workers keep trying (and /readyz says `kafka`)."""
+    from stream.kafka.admin import KafkaUnavailable, ensure_topics
+    from stream.kafka.topology import topology
+
+    if not settings.kafka_bootstrap:
+        return
+    specs = topology(settings.kafka_partitions, names=TopicNames(settings.kafka_topic_prefix))
+    try:
+        asyncio.run(ensure_topics(settings.kafka_bootstrap, specs, timeout_s))
+    except KafkaUnavailable as exc:
+        log.warning("kafka not reachable at start-up; the pipeline keeps trying", error=str(exc))

@@ -13,6 +13,7 @@ from api.access.guard import Guard
 from api.access.issuers import IssuerKeys, issuer_keys_for, keys_from_jwks
 from api.boot.alerting import Alerting, build_step
 from api.boot.checkpointing import build_checkpoint_runner, checkpoint_jwks, checkpoint_signer
+from api.boot.health import PipelineHealth, serve_health, terminate_process
 from api.boot.keys import HASH_KEY_VERSION, hash_key
 from api.boot.services import ServiceParts, Services, build_services
 from api.boot.stores import open_evidence, open_fhir_data
@@ -47,6 +48,8 @@ class Runtime:
     relay: "OutboxRelay | None" = None  # distributed: outbox → Kafka
     workers: "WorkerHost | None" = None  # distributed: faust agents in this process
     checkpoints: CheckpointRunner | None = None  # embedded: signed Merkle checkpoints
+    pipeline: "PipelineHealth | None" = None  # readiness checks, watchdog, stall watches
+    on_fatal: Callable[[int], None] = terminate_process  # a pipeline task cannot go on
 
     def start(self) -> None:
         if self.alerting is not None:
@@ -59,6 +62,17 @@ class Runtime:
             self.workers.start()
         if self.relay is not None:
             self.relay.start()
+        if self.pipeline is not None:
+            self.pipeline.start(self.on_fatal)
+
+    def failing(self) -> list[str]:
+        """The readiness checks that do not hold (cached state: cheap)."""
+        return [] if self.pipeline is None else self.pipeline.health.failing()
+
+    @property
+    def exit_code(self) -> int | None:
+        """Set when a fatal pipeline failure ended the process."""
+        return None if self.pipeline is None else self.pipeline.exit_code
 
     def pipeline_lag(self) -> int:
         """Outbox events this process's pipeline (inline processor or relay) has not taken."""
@@ -83,6 +97,8 @@ class Runtime:
 
     def stop(self, drain_timeout: float = 20.0) -> None:
         """Drain the outbox into the evidence store, then close everything."""
+        if self.pipeline is not None:
+            self.pipeline.stop()  # first: the tasks' ending below is no failure
         if self.processor is not None:
             drained = self.processor.drain(drain_timeout)
             self.processor.stop()
@@ -169,6 +185,8 @@ def build_runtime(
         # the detector runs here: suppressions take effect at once
         alerting.detector.actions_changed if alerting is not None else None,
     ))  # fmt: skip
-    return Runtime(
+    runtime = Runtime(
         services, outbox, store, processor, owns_store, alerting, relay, workers, checkpoints
     )
+    runtime.pipeline = serve_health(runtime, settings)
+    return runtime

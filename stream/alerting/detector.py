@@ -134,6 +134,18 @@ class Detector:
             self.persist()
         return alerts
 
+    def raise_system(self, alert: Alert) -> None:
+        """An alert about the pipeline itself (pipeline_stalled), not drawn from evidence:
+        handed to the sinks first (the webhook queue is local and durable), then stored;
+        the store may be the very thing that is down."""
+        self._deliver([alert])
+        self.alerts_raised += 1
+        ALERTS_RAISED.inc()
+        try:
+            self._store.upsert_alerts([alert_row(alert)])
+        except StoreUnavailable:
+            log.warning("system alert not stored; the store is unavailable", kind=alert.kind)
+
     def actions_changed(self) -> None:
         """An auditor just acknowledged or suppressed an alert (recorded in the store):
         read the suppressions again before the next batch."""

@@ -196,11 +196,15 @@ class WebhookDeliverer:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     def start(self) -> None:
         if not self.enabled:
             self._log.info("alert webhook not configured; deliverer not started")
             return
-        if self._thread is not None:
+        if self.running:
             return
         if self._secret is None:
             self._log.warning("alert webhook secret not set; webhook posts are unsigned")

@@ -84,22 +84,46 @@ async def _decoded(events: list[Any], dead: Any) -> tuple[list[OutboxRow], Origi
     return batch, origins
 
 
+def crash_exit(exc: BaseException) -> None:
+    """The agent failed on a batch in a way no retry covers: exit at once, committing
+    nothing (crash-only: the batch is delivered again, to this worker once an orchestrator
+    restarts it or to another one of the group meanwhile)."""
+    log.critical("evidence agent failed; exiting without commit", error=type(exc).__name__)
+    os._exit(70)
+
+
 def register_agent(
-    app: Any, topics: dict[str, Any], step: EvidenceStep, alerts: AlertOutbox
+    app: Any,
+    topics: dict[str, Any],
+    step: EvidenceStep,
+    alerts: AlertOutbox,
+    on_crash: Callable[[BaseException], None] = crash_exit,
 ) -> Callable[..., Any]:
+    """`on_crash` is called when a batch fails unexpectedly; the agent then holds its batch
+    (never acknowledged) until the process ends."""
     raw, dead, alert_topic = topics["raw"], topics["dead"], topics["alerts"]
 
     async def evidence(stream: Any) -> None:
         async for events in stream.take_events(BATCH, within=WITHIN_S):
-            batch, origins = await _decoded(events, dead)
-            for poison in await _stored(step, batch):
-                await _dead_letter(dead, origins[id(poison.row)], poison.error,
-                                   orjson.dumps(raw_item(poison.row)))  # fmt: skip
-            for key, body in alerts.take():
-                await alert_topic.send(key=key, value=body)
+            try:
+                await _batch(events, step, alerts, dead, alert_topic)
+            except Exception as exc:  # every failure ends the process
+                log.exception("evidence agent batch failed")
+                on_crash(exc)
+                await asyncio.Event().wait()  # never take the next batch: nothing is acked
 
     agent: Callable[..., Any] = app.agent(raw, name="evidence", concurrency=1)(evidence)
     return agent
+
+
+async def _batch(events: list[Any], step: EvidenceStep, alerts: AlertOutbox, dead: Any,
+                 alert_topic: Any) -> None:  # fmt: skip
+    batch, origins = await _decoded(events, dead)
+    for poison in await _stored(step, batch):
+        await _dead_letter(dead, origins[id(poison.row)], poison.error,
+                           orjson.dumps(raw_item(poison.row)))  # fmt: skip
+    for key, body in alerts.take():
+        await alert_topic.send(key=key, value=body)
 
 
 async def _stored(step: EvidenceStep, batch: list[OutboxRow]) -> list[Parked]:

@@ -155,6 +155,7 @@ class LagMonitor:
         self._clock, self._timeout_s = clock, timeout_s
         self._stalls = StallClock()
         self._failing = False
+        self.total: int | None = None  # messages behind over this worker's partitions
 
     async def tick(self, consumer: Any) -> list[LagSample]:
         try:
@@ -167,6 +168,7 @@ class LagMonitor:
         self._failing = False
         samples = lag_samples(offsets, self._stalls, self._clock())
         self._gauges.publish(samples)
+        self.total = sum(sample.lag for sample in samples)
         return samples
 
     def clear(self) -> None:

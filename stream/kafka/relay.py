@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from stream.kafka.admin import TopologyMismatch
 from stream.kafka.messages import encode_raw, principal_runs
 from stream.kafka.topology import RAW_TOPIC, TopicNames, topology
 from stream.metrics import RELAY_LAG
@@ -22,7 +23,9 @@ from stream.outbox import OutboxReader
 
 log = structlog.get_logger("fhir_evidence.relay")
 OUTBOX_KEEP = 50_000
+HEARTBEAT_S = 2.0  # while idle, the broker is asked this often whether it still answers
 WaitForCommit = Callable[[int, float], bool]
+Heartbeat = Callable[[Any], Awaitable[object]]  # one cheap request through the producer
 
 
 class Producer(Protocol):
@@ -69,8 +72,12 @@ def kafka_relay(
     async def create_topics() -> None:
         await ensure_topics(bootstrap, specs)
 
+    async def heartbeat(producer: Any) -> None:  # all topics' metadata: names none, creates none
+        await asyncio.wait_for(producer.client.fetch_all_metadata(), 5.0)
+
     return OutboxRelay(reader, kafka_producer_factory(bootstrap), wait_for_commit,
-                       batch_size=batch_size, topic=names.raw, prepare=create_topics)  # fmt: skip
+                       batch_size=batch_size, topic=names.raw, prepare=create_topics,
+                       heartbeat=heartbeat)  # fmt: skip
 
 
 class OutboxRelay:
@@ -82,10 +89,14 @@ class OutboxRelay:
         batch_size: int = 1000,
         topic: str = RAW_TOPIC,
         prepare: Callable[[], Awaitable[object]] | None = None,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
-        """`prepare` runs before publishing on every (re)connect: topic creation."""
+        """`prepare` runs before publishing on every (re)connect: topic creation (a topic
+        of the wrong shape ends the relay with `fatal` set). `heartbeat` runs while idle,
+        every HEARTBEAT_S, so `connected` turns False soon after the broker goes away."""
         self._reader, self._factory, self._wait = reader, producer_factory, wait_for_commit
-        self._prepare = prepare
+        self._prepare, self._heartbeat = prepare, heartbeat
+        self.fatal: BaseException | None = None
         self._batch_size, self._topic = batch_size, topic
         self._position = reader.position()
         self._pruned_below = 0
@@ -97,6 +108,15 @@ class OutboxRelay:
     @property
     def position(self) -> int:
         return self._position
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def stopping(self) -> bool:
+        """Asked to stop: its thread ending is no failure."""
+        return self._stop.is_set()
 
     def lag(self) -> int:
         return max(0, self._reader.last_sequence() - self._position)
@@ -130,6 +150,10 @@ class OutboxRelay:
                 self.connected, backoff = True, 0.2
                 log.info("relay connected", position=self._position)
                 await self._pump(producer)
+            except TopologyMismatch as exc:  # fatal: retrying cannot fix a topic's shape
+                self.connected, self.fatal = False, exc
+                log.critical("relay cannot run: Kafka topics of the wrong shape", error=str(exc))
+                return
             except Exception as exc:  # broker down or gone: back off, then resend from the
                 self.connected = False  # last acknowledged position
                 log.warning("relay cannot publish; retrying", error=type(exc).__name__,
@@ -140,13 +164,20 @@ class OutboxRelay:
             backoff = min(backoff * 2, 5.0)
 
     async def _pump(self, producer: Producer) -> None:
+        beat = time.monotonic()
         while not self._stop.is_set():
             done = await self.publish_available(producer)
             RELAY_LAG.set(self.lag())
+            if done:
+                beat = time.monotonic()
+            elif self._heartbeat is not None and time.monotonic() - beat >= HEARTBEAT_S:
+                await self._heartbeat(producer)  # raises while the broker is away
+                beat = time.monotonic()
             if done < self._batch_size:
                 await asyncio.to_thread(self._wait, self._position, 0.2)
 
     def start(self) -> None:
+        """Start the relay's thread (again, after it ended: the watchdog restarts it)."""
         self._thread = threading.Thread(target=lambda: asyncio.run(self.run()),
                                         name="outbox-relay", daemon=True)  # fmt: skip
         self._thread.start()

@@ -151,6 +151,15 @@ class CheckpointRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def stopping(self) -> bool:
+        """Asked to stop: its thread ending is no failure."""
+        return self._stop.is_set()
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="checkpointer", daemon=True)
         self._thread.start()

@@ -1,6 +1,6 @@
-"""The test Kafka broker itself: topics are created explicitly (auto-create is off), an
-idempotent acks=all producer and a consumer group round-trip a record, and the same broker
-comes back on the same port with its data after a stop."""
+"""The test Kafka broker itself (stock settings: auto-create on, 3 partitions): topics are
+created explicitly, an idempotent acks=all producer and a consumer group round-trip a
+record, and the same broker comes back on the same port with its data after a stop."""
 
 import asyncio
 import uuid
