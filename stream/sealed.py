@@ -17,9 +17,19 @@ from evidence.core import FhirEvidenceError, chain_hash_bytes
 from evidence.core.record import payload_fields, to_evidence_record
 from stream.outbox import OutboxRow
 
+# The reason code of each kind of poison (the dead letter's `code`, the metric's label).
+EMPTY = "event.empty"  # a message without a value
+NOT_JSON = "event.not_json"  # a message that is not JSON
+SCHEMA = "event.schema"  # JSON, but not a raw message, event or evidence payload of ours
+SEAL_MISMATCH = "event.seal_mismatch"  # the bytes are not what the producer chained
+UNKNOWN_KEY_VERSION = "event.unknown_key_version"  # pseudonyms of a key not held here
+RAW_MISMATCH = "event.raw_mismatch"  # the raw event beside the payload is another event
+POISON_CODES = (EMPTY, NOT_JSON, SCHEMA, SEAL_MISMATCH, UNKNOWN_KEY_VERSION, RAW_MISMATCH)
+
 
 class PoisonEvent(FhirEvidenceError):
-    """An event that can never become evidence as it is; it goes to the dead letters."""
+    """An event that can never become evidence as it is; it goes to the dead letters with
+    the code of its kind (one of POISON_CODES)."""
 
     code = "event.poison"
 
@@ -37,13 +47,13 @@ def sealed_row(
     """The evidence row of a payload sealed at the source: the seal is checked on the exact
     bytes, nothing is re-derived."""
     if chain_hash_bytes(producer_id, sequence, prev_hash, payload) != event_hash:
-        raise PoisonEvent("the event does not match its seal")
+        raise PoisonEvent("the event does not match its seal", SEAL_MISMATCH)
     try:
         data = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
-        raise PoisonEvent("malformed payload") from exc
+        raise PoisonEvent("malformed payload", NOT_JSON) from exc
     if not isinstance(data, dict) or set(data) != _expected_keys(data.get("schema_version")):
-        raise PoisonEvent("payload fields do not match the evidence schema")
+        raise PoisonEvent("payload fields do not match the evidence schema", SCHEMA)
     return to_evidence_record(data, producer_id, sequence, prev_hash, event_hash).as_row()
 
 
@@ -54,7 +64,8 @@ def checked_row(row: OutboxRow, key_versions: Container[int]) -> dict[str, Any]:
     evidence = sealed_row(row.payload, row.producer_id, row.sequence, row.prev_hash,
                           row.event_hash)  # fmt: skip
     if row.key_version not in key_versions:
-        raise PoisonEvent(f"no pseudonymisation key of version {row.key_version}")
+        raise PoisonEvent(f"no pseudonymisation key of version {row.key_version}",
+                          UNKNOWN_KEY_VERSION)  # fmt: skip
     if row.event.get("event_id") != evidence["event_id"]:
-        raise PoisonEvent("raw event and sealed payload are different events")
+        raise PoisonEvent("raw event and sealed payload are different events", RAW_MISMATCH)
     return evidence

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from stream.outbox import OutboxRow
-from stream.sealed import PoisonEvent
+from stream.sealed import EMPTY, NOT_JSON, SCHEMA, PoisonEvent
 
 VERSION = 1
 MAX_EVENTS = 100  # per message: ~100 KB before compression, far below Kafka's 1 MB default
@@ -56,13 +56,13 @@ def encode_raw(rows: Sequence[OutboxRow], producer_id: str) -> bytes:
 
 def _object(value: bytes | None) -> dict[str, Any]:
     if value is None:
-        raise PoisonEvent("empty message")
+        raise PoisonEvent("empty message", EMPTY)
     try:
         data = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
-        raise PoisonEvent("message is not JSON") from exc
+        raise PoisonEvent("message is not JSON", NOT_JSON) from exc
     if not isinstance(data, dict) or data.get("v") != VERSION:
-        raise PoisonEvent("message is not a version 1 object")
+        raise PoisonEvent("message is not a version 1 object", SCHEMA)
     return data
 
 
@@ -71,14 +71,14 @@ def raw_envelope(value: bytes | None) -> tuple[str, list[Any]]:
     data = _object(value)
     events = data.get("events")
     if not isinstance(data.get("producer_id"), str) or not isinstance(events, list):
-        raise PoisonEvent("raw message lacks its producer or events")
+        raise PoisonEvent("raw message lacks its producer or events", SCHEMA)
     return data["producer_id"], events
 
 
 def decode_raw_event(producer_id: str, item: Any) -> OutboxRow:
     """The outbox row one event of a raw message carries."""
     if not isinstance(item, dict) or any(name not in item for name in _RAW_FIELDS):
-        raise PoisonEvent("raw event lacks chain fields")
+        raise PoisonEvent("raw event lacks chain fields", SCHEMA)
     try:
         row = OutboxRow(
             int(item["sequence"]), item["event"], str(item["payload"]).encode("utf-8"),
@@ -86,9 +86,9 @@ def decode_raw_event(producer_id: str, item: Any) -> OutboxRow:
             producer_id,
         )  # fmt: skip
     except (TypeError, ValueError) as exc:
-        raise PoisonEvent("raw event has malformed chain fields") from exc
+        raise PoisonEvent("raw event has malformed chain fields", SCHEMA) from exc
     if not isinstance(row.event, dict):
-        raise PoisonEvent("raw event is not an object")
+        raise PoisonEvent("raw event is not an object", SCHEMA)
     return row
 
 

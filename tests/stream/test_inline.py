@@ -150,7 +150,7 @@ def test_tampered_row_is_parked_and_does_not_block(
     proc = processor(path, evidence_store, writer)
     run_to_end(proc)
     assert proc.position == 20
-    assert dead_letters(path) == [("inline-processor", 4, "event.poison")]
+    assert dead_letters(path) == [("inline-processor", 4, "event.seal_mismatch")]
     assert stored_sequences(evidence_store) == [n for n in range(1, 21) if n != 4]
     problems = verify_chain(evidence_store.chain_rows(*ALL)).problems
     assert [(p.kind, p.detail) for p in problems] == [("missing", "sequences 4..4 absent")]
@@ -164,7 +164,7 @@ def test_malformed_row_is_poison(
     _sql(path, "UPDATE outbox SET payload = ? WHERE sequence = 2", body)
     proc = processor(path, evidence_store, writer)
     run_to_end(proc)
-    assert dead_letters(path) == [("inline-processor", 2, "event.poison")]
+    assert dead_letters(path) == [("inline-processor", 2, "event.seal_mismatch")]
     assert stored_sequences(evidence_store) == [1, 3, 4, 5]
 
 
@@ -177,7 +177,7 @@ def test_parked_event_is_replayable_once_repaired(
     proc = processor(path, evidence_store, writer)
     run_to_end(proc)
     assert proc.position == 8
-    assert dead_letters(path) == [("inline-processor", 3, "event.poison")]
+    assert dead_letters(path) == [("inline-processor", 3, "event.seal_mismatch")]
     assert stored_sequences(evidence_store) == [1, 2, 4, 5, 6, 7, 8]
     # The operator restores the sealed bytes and replays the consumer from the start.
     _sql(path, "UPDATE outbox SET payload = ? WHERE sequence = 3", original)

@@ -4,7 +4,7 @@ import pytest
 
 from evidence.core import GENESIS_HASH, canonical_bytes, chain_hash_bytes
 from evidence.core.record import evidence_payload
-from stream.sealed import PoisonEvent, sealed_row
+from stream.sealed import NOT_JSON, SCHEMA, SEAL_MISMATCH, PoisonEvent, sealed_row
 from tests.evidence.builders import PSEUDONYMIZER, make_event
 
 EVENT = make_event(1)
@@ -21,11 +21,20 @@ def test_row_of_a_sealed_payload() -> None:
     "payload", [PAYLOAD.replace(b'"allow"', b'"deny"'), b"{}", b"[]", b"\xff", PAYLOAD + b" "]
 )
 def test_payload_not_matching_its_seal_is_poison(payload: bytes) -> None:
-    with pytest.raises(PoisonEvent):
+    with pytest.raises(PoisonEvent) as caught:
         sealed_row(payload, "p", 1, GENESIS_HASH, HASH)
+    assert caught.value.code == SEAL_MISMATCH
 
 
 def test_payload_with_foreign_fields_is_poison() -> None:
     payload = canonical_bytes({"event_id": "x"})
-    with pytest.raises(PoisonEvent):
+    with pytest.raises(PoisonEvent) as caught:
         sealed_row(payload, "p", 1, GENESIS_HASH, chain_hash_bytes("p", 1, GENESIS_HASH, payload))
+    assert caught.value.code == SCHEMA
+
+
+def test_sealed_bytes_that_are_not_json_are_poison_of_their_own_kind() -> None:
+    payload = b"not json {"
+    with pytest.raises(PoisonEvent) as caught:
+        sealed_row(payload, "p", 1, GENESIS_HASH, chain_hash_bytes("p", 1, GENESIS_HASH, payload))
+    assert caught.value.code == NOT_JSON

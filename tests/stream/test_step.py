@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from evidence.core import StoreUnavailable
 from stream.outbox import OutboxReader, OutboxRow
+from stream.sealed import RAW_MISMATCH, SEAL_MISMATCH, UNKNOWN_KEY_VERSION
 from stream.step import EvidenceStep, StepStopped, batch_token
 from tests.stream.kafka.kafka_support import append, open_writer
 
@@ -77,9 +78,12 @@ def test_rows_are_stored_then_detected_with_enrichment_from_the_raw_event(
     assert step.stored == 3
 
 
-@pytest.mark.parametrize("tamper", ["payload", "event_id", "key_version", "producer", "prev"])
+@pytest.mark.parametrize(("tamper", "code"), [
+    ("payload", SEAL_MISMATCH), ("event_id", RAW_MISMATCH), ("key_version", UNKNOWN_KEY_VERSION),
+    ("producer", SEAL_MISMATCH), ("prev", SEAL_MISMATCH),
+])  # fmt: skip
 def test_an_event_failing_its_checks_is_returned_for_parking(
-    logged: list[OutboxRow], tamper: str
+    logged: list[OutboxRow], tamper: str, code: str
 ) -> None:
     first = logged[0]
     bad = {
@@ -91,7 +95,7 @@ def test_an_event_failing_its_checks_is_returned_for_parking(
     }[tamper]()
     sink = MemorySink()
     parked = EvidenceStep(sink, {1}, "kafka").run([bad, *logged[1:]])
-    assert [(p.row, p.error.code) for p in parked] == [(bad, "event.poison")]
+    assert [(p.row, p.error.code) for p in parked] == [(bad, code)]
     [(rows, _)] = sink.batches
     assert [r["sequence"] for r in rows] == [2, 3]
 

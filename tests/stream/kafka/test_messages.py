@@ -10,7 +10,7 @@ from stream.kafka.messages import (
     raw_envelope,
 )
 from stream.outbox import OutboxRow
-from stream.sealed import PoisonEvent
+from stream.sealed import EMPTY, NOT_JSON, SCHEMA, PoisonEvent
 
 
 def _row(n: int, sub: str) -> OutboxRow:
@@ -35,13 +35,14 @@ def test_raw_round_trip() -> None:
     assert decoded == rows  # the sealed payload bytes survive exactly (UTF-8 included)
 
 
-@pytest.mark.parametrize("value", [
-    None, b"", b"nope", b"[]", b'{"v": 2}', b'{"v": 1}',
-    b'{"v": 1, "producer_id": 1, "events": []}',
+@pytest.mark.parametrize(("value", "code"), [
+    (None, EMPTY), (b"", NOT_JSON), (b"nope", NOT_JSON), (b"[]", SCHEMA), (b'{"v": 2}', SCHEMA),
+    (b'{"v": 1}', SCHEMA), (b'{"v": 1, "producer_id": 1, "events": []}', SCHEMA),
 ])  # fmt: skip
-def test_bad_raw_envelopes_are_poison(value: bytes | None) -> None:
-    with pytest.raises(PoisonEvent):
+def test_bad_raw_envelopes_are_poison(value: bytes | None, code: str) -> None:
+    with pytest.raises(PoisonEvent) as caught:
         raw_envelope(value)
+    assert caught.value.code == code
 
 
 @pytest.mark.parametrize("item", [3, {}, {"sequence": "x", "prev_hash": "", "event_hash": "",
@@ -51,5 +52,6 @@ def test_bad_raw_envelopes_are_poison(value: bytes | None) -> None:
                                   {"sequence": 1, "prev_hash": "", "event_hash": "",
                                    "key_version": 1, "event": {}}])  # fmt: skip
 def test_bad_raw_events_are_poison(item: object) -> None:
-    with pytest.raises(PoisonEvent):
+    with pytest.raises(PoisonEvent) as caught:
         decode_raw_event("api-1", item)
+    assert caught.value.code == SCHEMA
