@@ -38,6 +38,6 @@ TASK_RESTARTS = Counter(
 )
 PIPELINE_STALLED = Gauge(
     "fhir_evidence_pipeline_stalled",
-    "1 while the pipeline's lag (outbox or consumer) has kept growing past the stall bound",
-    ["runtime"],
+    "1 while the pipeline's lag (source: outbox or consumer) has not fallen for the stall bound",
+    ["source"],
 )

@@ -32,7 +32,7 @@ class StallWatch:
         self.state = StallState()
         self.stalled = False
         self._raised_at: float | None = None
-        PIPELINE_STALLED.labels(runtime=source).set(0)
+        PIPELINE_STALLED.labels(source=source).set(0)
 
     def beat(self) -> None:
         lag, now = self._read(), self._clock()
@@ -44,7 +44,7 @@ class StallWatch:
             log.log(40 if stalled else 20, "pipeline stalled" if stalled else "pipeline moving",
                     source=self.source, lag=lag)  # fmt: skip
         self.stalled = stalled
-        PIPELINE_STALLED.labels(runtime=self.source).set(1 if stalled else 0)
+        PIPELINE_STALLED.labels(source=self.source).set(1 if stalled else 0)
         if not stalled:
             self._raised_at = None
             return
