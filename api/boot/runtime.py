@@ -121,8 +121,11 @@ class Runtime:
 
 def load_demo_data(repository: FhirData, patients: int, seed: int) -> int:
     resources = generate_dataset(patients=patients, seed=seed)
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return repository.save_many(resources, now)
+    return repository.save_many(resources, _now_iso())
+
+
+def _now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _dev_issuer(settings: Settings, guard_keys: IssuerKeys) -> dict[str, object] | None:
@@ -148,8 +151,10 @@ def build_runtime(
     and the stream workers); "api" leaves the stream workers to `fhir-evidence worker`."""
     repository = open_fhir_data(settings)
     if demo_data and repository.is_empty():
-        count = load_demo_data(repository, DEMO_PATIENTS, DEMO_SEED)
-        log.info("demo data loaded", resources=count)
+        resources = generate_dataset(patients=DEMO_PATIENTS, seed=DEMO_SEED)
+        count = repository.load_into_empty(resources, _now_iso())
+        if count:
+            log.info("demo data loaded", resources=count)
     master = hash_key(settings)
     pseudonymizer = Pseudonymizer(master, HASH_KEY_VERSION)
     keys = issuer_keys_for(settings)

@@ -84,6 +84,12 @@ class FhirData(Protocol):
         """Save all of them at once (all or none); returns how many."""
         ...
 
+    def load_into_empty(self, resources: Iterable[dict[str, Any]], now_iso: str) -> int:
+        """Save all of them at once, but only into a store that holds no resource yet: of
+        several processes starting on one empty store at once, exactly one loads (the demo
+        data). Returns how many were saved (0: the store was not empty)."""
+        ...
+
     def delete(self, resource_type: str, resource_id: str, now_iso: str) -> bool:
         """Whether there was a resource to delete."""
         ...

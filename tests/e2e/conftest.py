@@ -1,4 +1,5 @@
-"""One real server for the end-to-end tests of this folder, started once per session."""
+"""One real server for the end-to-end tests of this folder, started once per session and FHIR
+store (SQLite, then PostgreSQL)."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -6,6 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.postgres_server import fresh_database
 from tests.support import ServerProcess, TestIssuer
 
 
@@ -14,10 +16,26 @@ def issuer() -> TestIssuer:
     return TestIssuer(publish_ed25519=True)
 
 
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def fhir_store_env(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """The FHIR data of the e2e server: SQLite in its data dir, then a PostgreSQL database
+    of its own (the whole tier runs once on each)."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    with fresh_database(request.getfixturevalue("postgres_server_dsn")) as dsn:
+        exports = tmp_path_factory.mktemp("exports")  # shared by replicas, were there several
+        yield {"FHIR_EVIDENCE_FHIR_STORE_URL": dsn, "FHIR_EVIDENCE_EXPORT_DIR": str(exports)}
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory, issuer: TestIssuer) -> Iterator[ServerProcess]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, issuer: TestIssuer, fhir_store_env: dict[str, str]
+) -> Iterator[ServerProcess]:
     base: Path = tmp_path_factory.mktemp("e2e")
-    proc = ServerProcess(base / "data", issuer).start()
+    proc = ServerProcess(base / "data", issuer, extra_env=fhir_store_env).start()
     yield proc
     if proc.process and proc.process.poll() is None:
         proc.terminate()

@@ -108,6 +108,16 @@ class ResourceRepository:
                 count += 1
         return count
 
+    def load_into_empty(self, resources: Iterable[dict[str, Any]], now_iso: str) -> int:
+        count = 0
+        with self._transaction():  # BEGIN IMMEDIATE: one writer at a time, across processes
+            if self._conn.execute("SELECT 1 FROM resources LIMIT 1").fetchone() is not None:
+                return 0
+            for resource in resources:
+                self._save(resource, now_iso)
+                count += 1
+        return count
+
     def _save(
         self, resource: dict[str, Any], now_iso: str, expected_version: int | None = None
     ) -> tuple[StoredResource, bool]:
