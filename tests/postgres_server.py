@@ -108,9 +108,9 @@ def fresh_database(server_dsn: str) -> Iterator[str]:
 
 
 class RecycledDatabases:
-    """Databases emptied for reuse (TRUNCATE of every table but the migrations' record),
-    for suites that open a fresh store per example: emptying one takes a few milliseconds,
-    creating one a hundred."""
+    """Databases emptied for reuse (every row deleted but the migrations' record), for suites
+    that open a fresh store per example: emptying one takes a few milliseconds, creating one
+    a hundred. Their commits do not wait for the WAL flush (synchronous_commit off)."""
 
     def __init__(self, server_dsn: str) -> None:
         self.server_dsn = server_dsn
@@ -122,15 +122,19 @@ class RecycledDatabases:
         """The DSN of an empty database (its schema left as the last user migrated it)."""
         if self._free:
             dsn = self._free.pop()
-            with psycopg.connect(dsn, autocommit=True) as conn:
+            with psycopg.connect(dsn) as conn:  # one transaction
                 tables = conn.execute(
-                    "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
+                    "SELECT quote_ident(tablename) FROM pg_tables "
                     "WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
-                ).fetchone()
-                if tables and tables[0]:
-                    conn.execute(f"TRUNCATE {tables[0]}".encode())
+                ).fetchall()
+                for (table,) in tables:  # DELETE: on a few rows far quicker than TRUNCATE
+                    conn.execute(f"DELETE FROM {table}".encode())
         else:
             name, dsn = create_database(self.server_dsn)
+            with psycopg.connect(self.server_dsn, autocommit=True) as conn:
+                # These stores live for one example: no need to wait for each WAL flush.
+                alter = sql.SQL("ALTER DATABASE {} SET synchronous_commit TO off")
+                conn.execute(alter.format(sql.Identifier(name)))
             self._names.append(name)
         try:
             yield dsn
