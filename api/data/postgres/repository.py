@@ -18,16 +18,19 @@ from psycopg_pool import ConnectionPool
 
 from api.data.port import RepositoryUnavailable, SearchPage, StoredResource
 from api.data.postgres.schema import migrate
-from api.data.postgres.writes import Connection, batches, unindex, write_retrying
+from api.data.postgres.writes import Connection, unindex, write_all, write_retrying
 from api.data.query import Alternatives, Criterion, SortKey
-from api.data.sql.compile import compile_alternatives, compile_criteria
-from api.data.sql.rows import labels_of
-from api.data.sql.search import Sql, constraint_sql, count_query, page_query
-from api.security.access import PatientReach, Reach
+from api.data.sql.search import Sql
+from api.data.sql.statements import (
+    answer,
+    satisfies_sql,
+    scan_rows,
+    search_statements,
+    stored_row,
+)
+from api.security.access import PatientReach
 
 __all__ = ["PostgresRepository"]
-
-LOAD_LOCK = 7_146_320_158_624_733_186  # the advisory lock of load_into_empty (see schema.py)
 
 
 @contextlib.contextmanager
@@ -107,7 +110,7 @@ class PostgresRepository:
                 "WHERE type = %s AND id = %s AND deleted = 0",
                 (resource_type, resource_id),
             ).fetchone()
-        return _stored(row) if row else None
+        return stored_row(row) if row else None
 
     def save(
         self, resource: dict[str, Any], now_iso: str, expected_version: int | None = None
@@ -116,11 +119,8 @@ class PostgresRepository:
             return write_retrying(conn, [resource], now_iso, expected_version)[0]
 
     def save_many(self, resources: Iterable[dict[str, Any]], now_iso: str) -> int:
-        count = 0
         with self._transaction() as conn:
-            for batch in batches(resources):
-                write_retrying(conn, batch, now_iso, None)
-                count += len(batch)
+            count = write_all(conn, resources, now_iso)
         self._analyze_after(count)
         return count
 
@@ -135,14 +135,11 @@ class PostgresRepository:
     def load_into_empty(self, resources: Iterable[dict[str, Any]], now_iso: str) -> int:
         """Loaders serialise on an advisory lock; each looks for data only once it holds it
         (READ COMMITTED: it then sees what an earlier loader committed)."""
-        count = 0
         with self._transaction() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOAD_LOCK,))
             if conn.execute("SELECT 1 FROM resources LIMIT 1").fetchone() is not None:
                 return 0
-            for batch in batches(resources):
-                write_retrying(conn, batch, now_iso, None)
-                count += len(batch)
+            count = write_all(conn, resources, now_iso)
         self._analyze_after(count)
         return count
 
@@ -158,13 +155,8 @@ class PostgresRepository:
         return deleted > 0
 
     def satisfies(self, resource_type: str, resource_id: str, alternatives: Alternatives) -> bool:
-        constrained = constraint_sql(resource_type, compile_alternatives(alternatives), "r.id")
-        sql = Sql(
-            f"SELECT 1 FROM resources r WHERE r.type = ? AND r.id = ? AND {constrained.text}",
-            (resource_type, resource_id, *constrained.args),
-        )
         with self._connection() as conn:
-            return bool(_run(conn, sql))
+            return bool(_run(conn, satisfies_sql(resource_type, resource_id, alternatives)))
 
     def care_team_member(self, practitioner: str, patient_id: str) -> bool:
         with self._connection() as conn:
@@ -187,19 +179,19 @@ class PostgresRepository:
         alternatives: Alternatives = (),
         sort: Sequence[SortKey] = (),
     ) -> SearchPage:
-        conditions, constraints = compile_criteria(criteria), compile_alternatives(alternatives)
-        page = page_query(
-            resource_type, conditions, reach, hidden_labels, limit, offset, constraints, sort
+        statements = search_statements(
+            resource_type,
+            criteria,
+            reach,
+            hidden_labels,
+            limit,
+            offset,
+            count_outside_reach,
+            alternatives,
+            sort,
         )
-        counts = count_query(resource_type, conditions, reach, hidden_labels, constraints)
         with self._connection() as conn:
-            rows = _run(conn, page) if limit > 0 else []
-            in_reach, total = _run(conn, counts)[0]
-            matching = in_reach
-            if count_outside_reach and reach.kind is not Reach.ALL:
-                everything = count_query(resource_type, conditions, None, frozenset())
-                matching = _run(conn, everything)[0][0]
-        return SearchPage([_stored(row) for row in rows], int(total), int(in_reach), int(matching))
+            return SearchPage(*answer(functools.partial(_run, conn), statements))
 
     def scan(
         self,
@@ -210,27 +202,14 @@ class PostgresRepository:
         alternatives: Alternatives = (),
         batch_size: int = 500,
     ) -> Iterator[list[StoredResource]]:
-        """Keyset paging by id: one query per batch, no connection held between batches."""
-        conditions, constraints = compile_criteria(criteria), compile_alternatives(alternatives)
-        after = ""
-        while True:
-            batch = page_query(
-                resource_type,
-                conditions,
-                reach,
-                hidden_labels,
-                batch_size,
-                0,
-                constraints,
-                after_id=after,
-            )
-            with self._connection() as conn:
-                rows = _run(conn, batch)
-            if rows:
-                yield [_stored(row) for row in rows]
-            if len(rows) < batch_size:
-                return
-            after = rows[-1][1]
+        """No connection is held between batches."""
+        yield from scan_rows(
+            self._run_alone, resource_type, criteria, reach, hidden_labels, alternatives, batch_size
+        )
+
+    def _run_alone(self, sql: Sql) -> list[tuple[Any, ...]]:
+        with self._connection() as conn:
+            return _run(conn, sql)
 
     def shared_secret(self, name: str, make: Callable[[], bytes]) -> bytes:
         """The value every process sharing this database agrees on under `name`: the stored
@@ -248,8 +227,3 @@ class PostgresRepository:
         if row is None:
             raise RepositoryUnavailable(f"the shared value {name!r} could not be stored")
         return bytes(row[0])
-
-
-def _stored(row: Sequence[Any]) -> StoredResource:
-    rtype, rid, version, patient, labels, body = row
-    return StoredResource(rtype, rid, version, patient, labels_of(labels), bytes(body))

@@ -11,7 +11,7 @@ from api.data.indexing import care_team_links, index_entries
 from api.data.port import StoredResource
 from api.data.sql.rows import Stamped, next_version, stamp
 
-__all__ = ["Connection", "batches", "unindex", "write_retrying"]
+__all__ = ["Connection", "unindex", "write_all", "write_retrying"]
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 BATCH = 500  # resources written per statement by save_many
@@ -35,6 +35,15 @@ def batches(resources: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]
             batch.append(resource)
             keys.add(key)
         yield batch
+
+
+def write_all(conn: Connection, resources: Iterable[dict[str, Any]], now_iso: str) -> int:
+    """Every resource, batch by batch, in the caller's transaction; returns how many."""
+    count = 0
+    for batch in batches(resources):
+        write_retrying(conn, batch, now_iso, None)
+        count += len(batch)
+    return count
 
 
 def write_retrying(

@@ -14,10 +14,16 @@ from typing import Any
 from api.data.indexing import care_team_links, index_entries
 from api.data.port import RepositoryUnavailable, SearchPage, StoredResource
 from api.data.query import Alternatives, Criterion, SortKey
-from api.data.sql.compile import compile_alternatives, compile_criteria
-from api.data.sql.rows import labels_of, next_version, stamp
-from api.data.sql.search import constraint_sql, count_query, page_query
-from api.security.access import PatientReach, Reach
+from api.data.sql.rows import next_version, stamp
+from api.data.sql.search import Sql
+from api.data.sql.statements import (
+    answer,
+    satisfies_sql,
+    scan_rows,
+    search_statements,
+    stored_row,
+)
+from api.security.access import PatientReach
 
 __all__ = ["ResourceRepository"]
 
@@ -91,7 +97,7 @@ class ResourceRepository:
                 "WHERE type = ? AND id = ? AND deleted = 0",
                 (resource_type, resource_id),
             ).fetchone()
-        return _stored(row) if row else None
+        return stored_row(row) if row else None
 
     def save(
         self, resource: dict[str, Any], now_iso: str, expected_version: int | None = None
@@ -172,11 +178,7 @@ class ResourceRepository:
 
     def satisfies(self, resource_type: str, resource_id: str, alternatives: Alternatives) -> bool:
         """Whether the stored resource meets one of the granular-scope alternatives."""
-        constrained = constraint_sql(resource_type, compile_alternatives(alternatives), "r.id")
-        sql = f"SELECT 1 FROM resources r WHERE r.type = ? AND r.id = ? AND {constrained.text}"
-        with self._locked():
-            row = self._conn.execute(sql, (resource_type, resource_id, *constrained.args))
-            return row.fetchone() is not None
+        return bool(self._rows(satisfies_sql(resource_type, resource_id, alternatives)))
 
     def care_team_member(self, practitioner: str, patient_id: str) -> bool:
         with self._locked():
@@ -198,24 +200,21 @@ class ResourceRepository:
         alternatives: Alternatives = (),
         sort: Sequence[SortKey] = (),
     ) -> SearchPage:
-        """One page of what the caller may see, with the counts the evidence needs.
-
-        Counting matches outside the caller's reach reads everything the query matches, so
-        it is done only on request (when the query names patients, where it is cheap).
-        """
-        conditions, constraints = compile_criteria(criteria), compile_alternatives(alternatives)
-        page = page_query(
-            resource_type, conditions, reach, hidden_labels, limit, offset, constraints, sort
+        """One page of what the caller may see, with the counts the evidence needs (the
+        statements run under one hold of the lock)."""
+        statements = search_statements(
+            resource_type,
+            criteria,
+            reach,
+            hidden_labels,
+            limit,
+            offset,
+            count_outside_reach,
+            alternatives,
+            sort,
         )
-        counts = count_query(resource_type, conditions, reach, hidden_labels, constraints)
         with self._locked():
-            rows = self._conn.execute(page.text, page.args).fetchall() if limit > 0 else []
-            in_reach, total = self._conn.execute(counts.text, counts.args).fetchone()
-            matching = in_reach
-            if count_outside_reach and reach.kind is not Reach.ALL:
-                everything = count_query(resource_type, conditions, None, frozenset())
-                matching = self._conn.execute(everything.text, everything.args).fetchone()[0]
-        return SearchPage([_stored(row) for row in rows], int(total), int(in_reach), int(matching))
+            return SearchPage(*answer(self._rows, statements))
 
     def scan(
         self,
@@ -226,29 +225,11 @@ class ResourceRepository:
         alternatives: Alternatives = (),
         batch_size: int = 500,
     ) -> Iterator[list[StoredResource]]:
-        """Keyset paging by id: each batch is one query, the lock is free between batches."""
-        conditions, constraints = compile_criteria(criteria), compile_alternatives(alternatives)
-        after = ""
-        while True:
-            batch = page_query(
-                resource_type,
-                conditions,
-                reach,
-                hidden_labels,
-                batch_size,
-                0,
-                constraints,
-                after_id=after,
-            )
-            with self._locked():
-                rows = self._conn.execute(batch.text, batch.args).fetchall()
-            if rows:
-                yield [_stored(row) for row in rows]
-            if len(rows) < batch_size:
-                return
-            after = rows[-1][1]
+        """The lock is free between batches."""
+        yield from scan_rows(
+            self._rows, resource_type, criteria, reach, hidden_labels, alternatives, batch_size
+        )
 
-
-def _stored(row: Sequence[Any]) -> StoredResource:
-    rtype, rid, version, patient, labels, body = row
-    return StoredResource(rtype, rid, version, patient, labels_of(labels), body)
+    def _rows(self, sql: Sql) -> list[Any]:
+        with self._locked():
+            return self._conn.execute(sql.text, sql.args).fetchall()
