@@ -31,7 +31,9 @@ class LoadResult:
         )
 
 
-def start_server(args: list[str], data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(
+    args: list[str], data_dir: Path, port: int, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     env = dict(
         os.environ,
         FHIR_EVIDENCE_DATA_DIR=str(data_dir),
@@ -41,6 +43,7 @@ def start_server(args: list[str], data_dir: Path, port: int) -> subprocess.Popen
         # (its cost is measured) but must not throttle the load generator
         FHIR_EVIDENCE_RATE_LIMIT_PER_S="1000000",
         FHIR_EVIDENCE_RATE_LIMIT_BURST="1000000",
+        **(extra_env or {}),
     )
     log = open(data_dir.parent / f"server-{port}.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
