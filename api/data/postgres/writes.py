@@ -15,6 +15,7 @@ __all__ = ["Connection", "unindex", "write_all", "write_retrying"]
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 BATCH = 500  # resources written per statement by save_many
+COPY_ABOVE = 200  # index rows sent by COPY beyond this many (one save: one INSERT)
 
 
 class _Raced(Exception):
@@ -128,7 +129,11 @@ def _index(conn: Connection, stamped: list[Stamped]) -> None:
         for s in stamped
         for entry in index_entries(s.resource)
     ]
-    if rows:
+    if len(rows) > COPY_ABOVE:
+        with conn.cursor() as cursor, cursor.copy("COPY search_index FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    elif rows:
         conn.execute(
             "INSERT INTO search_index SELECT * FROM unnest(%s::text[], %s::text[], "
             "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])",
