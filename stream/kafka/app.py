@@ -167,7 +167,8 @@ class WorkerHost:
         return self._thread is not None and self._thread.is_alive()
 
     def crashed(self, exc: BaseException) -> None:
-        """An agent failed (when the composition hands this in as its `on_crash`)."""
+        """A pipeline task beside the workers cannot go on: stop them with `fatal` set.
+        Never an agent's `on_crash`: this stop is graceful and would commit the batch."""
         self.fatal = exc
         self.request_stop()
 
@@ -225,7 +226,8 @@ class WorkerHost:
 
     def request_stop(self) -> None:
         if self._loop is not None and self._stopping is not None:
-            self._loop.call_soon_threadsafe(self._stopping.set)
+            with contextlib.suppress(RuntimeError):  # the loop has ended already
+                self._loop.call_soon_threadsafe(self._stopping.set)
 
     def stop(self, timeout: float = 30.0) -> None:
         self.stopping = True
