@@ -23,19 +23,24 @@ class _Raced(Exception):
 
 
 def batches(resources: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    """Batches of at most BATCH resources, none naming one resource twice."""
+    """Batches of at most BATCH resources, none naming one resource twice, each in key order
+    (concurrent loads then lock shared rows in one order: no deadlock)."""
     iterator = iter(resources)
     while chunk := list(islice(iterator, BATCH)):
         batch: list[dict[str, Any]] = []
         keys: set[tuple[str, str]] = set()
         for resource in chunk:
-            key = (resource["resourceType"], resource["id"])
+            key = _key(resource)
             if key in keys:
-                yield batch
+                yield sorted(batch, key=_key)
                 batch, keys = [], set()
             batch.append(resource)
             keys.add(key)
-        yield batch
+        yield sorted(batch, key=_key)
+
+
+def _key(resource: dict[str, Any]) -> tuple[str, str]:
+    return resource["resourceType"], resource["id"]
 
 
 def write_all(conn: Connection, resources: Iterable[dict[str, Any]], now_iso: str) -> int:
@@ -70,7 +75,7 @@ def _write(
     ids = [resource["id"] for resource in batch]
     locked = conn.execute(
         "SELECT type, id, version_id, deleted FROM resources WHERE (type, id) IN "
-        "(SELECT * FROM unnest(%s::text[], %s::text[])) FOR UPDATE",
+        "(SELECT * FROM unnest(%s::text[], %s::text[])) ORDER BY type, id FOR UPDATE",
         (types, ids),
     ).fetchall()
     current = {(rtype, rid): (version, bool(deleted)) for rtype, rid, version, deleted in locked}

@@ -93,3 +93,18 @@ def test_conditional_updates_apply_or_conflict(clients: list[PostgresRepository]
     stored = clients[0].read("Observation", "o1")
     assert stored is not None and stored.version_id == 1 + sum(applied)
     assert sum(applied) + sum(conflicts) == WRITERS * UPDATES
+
+
+def test_concurrent_bulk_loads_of_the_same_resources(clients: list[PostgresRepository]) -> None:
+    """Overlapping loads in opposite orders: no deadlock, every resource saved by both."""
+    resources = [observation(f"b{n:03d}", "p1") for n in range(300)]
+
+    def write(writer: int) -> None:
+        ordered = resources if writer % 2 else list(reversed(resources))
+        for _ in range(3):
+            clients[writer].save_many(ordered, NOW)
+
+    _together(write)
+    for n in range(300):
+        read = clients[0].read("Observation", f"b{n:03d}")
+        assert read is not None and read.version_id == WRITERS * 3
