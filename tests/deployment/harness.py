@@ -71,13 +71,13 @@ class Proc:
         return self.popen is not None and self.popen.poll() is None
 
     def ready(self) -> bool:
+        """`GET /readyz` answers 200: every check of the process holds (the FHIR store, the
+        outbox, Kafka and the relay, the workers, the evidence store)."""
         if self.popen is None or self.popen.poll() is not None:
             raise RuntimeError(f"{self.name} exited with {self.popen and self.popen.returncode}"
                                f"\n{self.log_tail()}")  # fmt: skip
-        if self.role == "worker":
-            return self.log_text().count("stream workers running") >= self.starts
-        try:
-            return httpx.get(f"{self.url}/fhir/metadata", timeout=2).status_code == 200
+        try:  # the API's port, or the worker's metrics port (beside its /metrics)
+            return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
 
