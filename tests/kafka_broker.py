@@ -3,22 +3,17 @@ scripts/kafka.sh. The broker keeps its ports and data across stop/start, so a te
 it away and bring the same one back."""
 
 import os
-import re
-import subprocess
 import time
 from pathlib import Path
+
+from tests.server_scripts import ServerScriptError, run_script
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "kafka.sh"
 
 
-class KafkaBrokerError(RuntimeError):
+class KafkaBrokerError(ServerScriptError):
     """scripts/kafka.sh could not fetch, start or stop the broker. `summary` is one line;
     str() adds what the script printed (maven errors, the broker's last log lines)."""
-
-    def __init__(self, summary: str, details: str = "") -> None:
-        super().__init__(f"{summary}\n{details}" if details else summary)
-        self.summary = summary
-        self.details = details
 
 
 def in_ci() -> bool:
@@ -34,24 +29,9 @@ class KafkaBroker:
         self.started_in: float | None = None  # seconds the last start() took
 
     def _run(self, command: str, timeout: float) -> str:
-        env = dict(os.environ, KAFKA_WATCH_PID=str(os.getpid()))
-        try:
-            done = subprocess.run(
-                ["bash", str(SCRIPT), command, str(self.state_dir)],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise KafkaBrokerError(f"kafka.sh {command} timed out after {timeout:.0f}s") from exc
-        if done.returncode != 0:
-            stderr = re.sub(r"\x1b\[[0-9;]*m", "", done.stderr).strip()
-            said = [line for line in stderr.splitlines() if line.startswith("kafka.sh: ")]
-            reason = said[-1].removeprefix("kafka.sh: ") if said else f"exit {done.returncode}"
-            raise KafkaBrokerError(f"kafka.sh {command}: {reason}", stderr[-4000:])
-        return done.stdout.strip()
+        return run_script(
+            SCRIPT, command, self.state_dir, timeout, "KAFKA_WATCH_PID", KafkaBrokerError
+        )
 
     def start(self) -> str:
         """Start (or restart, same port and data) and return the bootstrap once it answers."""

@@ -4,9 +4,7 @@ it. The server keeps its port, data and DSN across stop/start, so a test can tak
 bring the same one back."""
 
 import contextlib
-import os
 import re
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,18 +13,14 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
+from tests.server_scripts import ServerScriptError, run_script
+
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "postgres.sh"
 URL_VARIABLE = "FHIR_EVIDENCE_TEST_POSTGRES_URL"
 
 
-class PostgresServerError(RuntimeError):
-    """scripts/postgres.sh could not start or stop the server. `summary` is one line; str()
-    adds what the script printed."""
-
-    def __init__(self, summary: str, details: str = "") -> None:
-        super().__init__(f"{summary}\n{details}" if details else summary)
-        self.summary = summary
-        self.details = details
+class PostgresServerError(ServerScriptError):
+    """scripts/postgres.sh could not install, start or stop the server."""
 
 
 class PostgresServer:
@@ -37,23 +31,9 @@ class PostgresServer:
         self.state_dir = state_dir
 
     def _run(self, command: str, timeout: float) -> str:
-        env = dict(os.environ, POSTGRES_WATCH_PID=str(os.getpid()))
-        try:
-            done = subprocess.run(
-                ["bash", str(SCRIPT), command, str(self.state_dir)],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise PostgresServerError(f"postgres.sh {command} timed out") from exc
-        if done.returncode != 0:
-            said = [line for line in done.stderr.splitlines() if line.startswith("postgres.sh: ")]
-            reason = said[-1].removeprefix("postgres.sh: ") if said else f"exit {done.returncode}"
-            raise PostgresServerError(f"postgres.sh {command}: {reason}", done.stderr[-4000:])
-        return done.stdout.strip()
+        return run_script(
+            SCRIPT, command, self.state_dir, timeout, "POSTGRES_WATCH_PID", PostgresServerError
+        )
 
     def start(self) -> str:
         """Start (or start again: same port, data and DSN) and return the DSN once it answers."""
