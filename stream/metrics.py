@@ -1,5 +1,6 @@
 """Pipeline metrics (Prometheus): counts and levels only, never an identifier in a label.
-Labels hold runtimes, stages, reason codes, outcomes, topic names and partition numbers."""
+Labels hold runtimes, stages, sources, task names, reason codes, outcomes, topic names and
+partition numbers."""
 
 from prometheus_client import Counter, Gauge, Histogram
 
