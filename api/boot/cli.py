@@ -9,6 +9,34 @@ from api.settings import Settings
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="fhir-evidence")
 
 
+@cli.callback()
+def _private_by_default() -> None:
+    """Every file any command creates is its user's only (umask 077; api.boot.private_files)."""
+    import os
+
+    from api.boot.private_files import UMASK
+
+    os.umask(UMASK)
+
+
+def _refuse_unsafe_start(settings: Settings, host: str | None) -> None:
+    """Exit 78 (a configuration error), saying why, before anything is opened or created."""
+    from api.boot.exposure import startup_refusals
+
+    refusals = startup_refusals(settings, host)
+    for reason in refusals:
+        typer.echo(f"fhir-evidence: {reason}", err=True)
+    if refusals:
+        raise typer.Exit(78)
+
+
+def _private_data(settings: Settings) -> Settings:
+    from api.boot.private_files import make_private
+
+    make_private(settings)
+    return settings
+
+
 @cli.command()
 def serve(
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
@@ -27,12 +55,14 @@ def serve(
 
     settings = Settings()
     configure_logging(settings.log_level)
+    _refuse_unsafe_start(settings, host)
     if role not in ("all", "api"):
         typer.echo("--role is all or api", err=True)
         raise typer.Exit(2)
     if role == "api" and not settings.kafka_bootstrap:
         typer.echo("--role api needs FHIR_EVIDENCE_KAFKA_BOOTSTRAP", err=True)
         raise typer.Exit(2)
+    from api.boot.health import stop_server
     from api.boot.kafka import check_topics
     from api.boot.worker import topology_message
     from stream.kafka.admin import TopologyMismatch
@@ -42,6 +72,7 @@ def serve(
     except TopologyMismatch as exc:
         typer.echo(topology_message(exc), err=True)
         raise typer.Exit(78) from None
+    _private_data(settings)
     runtime = build_runtime(settings, demo_data=demo_data, role=role)
     config = uvicorn.Config(
         create_app(runtime),
@@ -52,7 +83,9 @@ def serve(
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
-    uvicorn.Server(config).run()
+    server = uvicorn.Server(config)
+    runtime.on_fatal = stop_server(server)
+    server.run()
     if runtime.exit_code is not None:  # a pipeline task could not go on: say so by the code
         raise typer.Exit(runtime.exit_code)
 
@@ -65,10 +98,11 @@ def worker() -> None:
 
     settings = Settings()
     configure_logging(settings.log_level)
+    _refuse_unsafe_start(settings, None)
     if not settings.kafka_bootstrap:
         typer.echo("the worker needs FHIR_EVIDENCE_KAFKA_BOOTSTRAP", err=True)
         raise typer.Exit(2)
-    raise typer.Exit(run_worker(settings))
+    raise typer.Exit(run_worker(_private_data(settings)))
 
 
 @cli.command()
@@ -80,7 +114,7 @@ def seed(
     from api.boot.runtime import load_demo_data
     from api.boot.stores import open_fhir_data
 
-    repository = open_fhir_data(Settings())
+    repository = open_fhir_data(_private_data(Settings()))
     count = load_demo_data(repository, patients, seed)
     repository.close()
     typer.echo(f"loaded {count} resources for {patients} patients (seed {seed})")
@@ -103,6 +137,7 @@ def token(
     if not settings.dev_issuer_enabled:
         typer.echo("the development issuer is off: trusted issuers are configured", err=True)
         raise typer.Exit(2)
+    _private_data(settings)
     labels = [c.strip() for c in clearance.split(",") if c.strip()]
     typer.echo(mint_token(settings, sub, scope, ttl, patient, fhir_user, purpose, labels))
 
@@ -122,7 +157,7 @@ def verify(
     from evidence.store import StoreUnavailable, open_evidence_store
     from evidence.store.clickhouse import store_dsn
 
-    settings = Settings()
+    settings = _private_data(Settings())
     jwks = json.loads(Path(keys).read_text()) if keys else public_jwks(settings)
     try:
         store = open_evidence_store(store_dsn(settings.clickhouse_url, settings.data_dir))
@@ -152,7 +187,7 @@ def erase(
     from evidence.store import StoreUnavailable
 
     try:
-        outcome = erase_patient(Settings(), patient, reason, include_shared)
+        outcome = erase_patient(_private_data(Settings()), patient, reason, include_shared)
     except StoreUnavailable:
         typer.echo("the evidence store cannot be opened (stop the server first)", err=True)
         raise typer.Exit(2) from None

@@ -109,12 +109,31 @@ def alert_raiser(detector: Detector | None, store: EvidenceStore) -> Callable[[A
 
 
 def terminate_process(code: int) -> None:
-    """A fatal pipeline failure in `serve`: SIGTERM to itself (uvicorn shuts down
-    gracefully, the CLI then exits with `code`), cut short if it hangs."""
-    timer = threading.Timer(HARD_EXIT_AFTER_S, os._exit, (code,))
+    """A fatal pipeline failure where no server can be asked to stop: SIGTERM to itself,
+    cut short with `code` if the shutdown hangs."""
+    _hard_exit_later(code)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def stop_server(server: Any, hard_exit_after_s: float | None = HARD_EXIT_AFTER_S)\
+        -> Callable[[int], None]:  # fmt: skip
+    """A fatal pipeline failure in `serve`: ask uvicorn to shut down gracefully (no signal:
+    uvicorn would re-raise it, and the process would end by the signal, not the code); the
+    CLI then exits with the code. Cut short after `hard_exit_after_s` if the shutdown hangs
+    (None: never, for tests)."""
+
+    def fatal(code: int) -> None:
+        if hard_exit_after_s is not None:
+            _hard_exit_later(code, hard_exit_after_s)
+        server.should_exit = True
+
+    return fatal
+
+
+def _hard_exit_later(code: int, after_s: float = HARD_EXIT_AFTER_S) -> None:
+    timer = threading.Timer(after_s, os._exit, (code,))
     timer.daemon = True
     timer.start()
-    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def stall_watch(source: str, read: Callable[[], int | None], raiser: Callable[[Alert], None],

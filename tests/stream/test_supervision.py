@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from api.boot.health import Supervised
+from api.boot.health import PipelineHealth, Supervised, stop_server
 from stream.alerting.webhook import WebhookDeliverer, WebhookQueue
 from stream.health import Health, Probe
 from stream.kafka.admin import TopologyMismatch
@@ -182,3 +182,32 @@ def test_probes_are_refreshed_by_the_watchdog_not_per_read() -> None:
     assert health.failing() == []  # cached until the next beat
     dog.check()
     assert health.failing() == ["fhir_store"]
+
+
+def test_serve_is_stopped_with_exit_code_78_when_the_relay_meets_a_wrong_topic(
+    tmp_path: Path,
+) -> None:
+    """The path of `serve`: the watchdog sees the relay's fatal end, asks uvicorn to shut down
+    (no signal) and leaves the exit code for the CLI."""
+    writer = OutboxWriter(tmp_path / "outbox.sqlite", lambda e: {}, 1)
+
+    async def prepare() -> None:
+        raise TopologyMismatch("fhir.access.raw: 3 partitions, expected 6")
+
+    relay = OutboxRelay(OutboxReader(tmp_path / "outbox.sqlite", "r"), lambda: None,  # type: ignore[arg-type, return-value]
+                        writer.wait_for_commit, prepare=prepare)  # fmt: skip
+
+    class Server:
+        should_exit = False
+
+    server = Server()
+    pipeline = PipelineHealth(Health(), [Supervised("relay", relay)])
+    relay.start()
+    pipeline.start(stop_server(server, hard_exit_after_s=None))
+    try:
+        took = wait_until(lambda: server.should_exit)
+        assert pipeline.exit_code == 78
+        print(f"fatal relay error to shutdown: {took:.2f} s")
+    finally:
+        pipeline.stop()
+        writer.close()
