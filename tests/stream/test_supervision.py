@@ -211,3 +211,56 @@ def test_serve_is_stopped_with_exit_code_78_when_the_relay_meets_a_wrong_topic(
     finally:
         pipeline.stop()
         writer.close()
+
+
+class Dies:
+    """Raises Killed on the first `times` calls (the thread calling it dies), then works."""
+
+    def __init__(self, times: int = 1) -> None:
+        self.calls, self.times = 0, times
+
+    def __call__(self, *args: object, **kwargs: object) -> list[object]:
+        self.calls += 1
+        if self.calls <= self.times:
+            raise Killed
+        return []
+
+
+def test_the_inline_processor_killed_in_its_thread_is_restarted(tmp_path: Path) -> None:
+    from stream.inline import InlineProcessor
+    from stream.step import EvidenceStep
+    from tests.stream.kafka.kafka_support import append, open_writer
+
+    writer = open_writer(tmp_path / "outbox.sqlite")
+    append(writer, range(3))
+    step = EvidenceStep(None, {1}, "inline")  # type: ignore[arg-type]
+    step.run = Dies()  # type: ignore[method-assign, assignment]
+    reader = OutboxReader(tmp_path / "outbox.sqlite", "inline")
+    processor = InlineProcessor(reader, step, writer.wait_for_commit)
+    processor.start()
+    wait_until(lambda: not processor.running)
+    assert processor.position == 0
+    dog = Watchdog([Supervised("inline-processor", processor)], lambda *_: pytest.fail("x"),
+                   interval_s=0.01, base_s=0.05)  # fmt: skip
+    dog.start()
+    wait_until(lambda: processor.position == 3 and processor.running)
+    dog.stop()
+    processor.stop()
+    writer.close()
+
+
+def test_the_checkpointer_killed_in_its_thread_is_restarted() -> None:
+    from evidence.store.seal.checkpointer import CheckpointRunner
+
+    class Checkpointer:
+        run_once = Dies()
+
+    runner = CheckpointRunner(Checkpointer(), interval_s=0.01)  # type: ignore[arg-type]
+    runner.start()
+    wait_until(lambda: not runner.running)
+    dog = Watchdog([Supervised("checkpointer", runner)], lambda *_: pytest.fail("x"),
+                   interval_s=0.01, base_s=0.05)  # fmt: skip
+    dog.start()
+    wait_until(lambda: Checkpointer.run_once.calls >= 3 and runner.running)
+    dog.stop()
+    runner.stop(final_pass=False)
