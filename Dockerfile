@@ -18,6 +18,14 @@ COPY api ./api
 COPY stream ./stream
 COPY evidence ./evidence
 COPY --from=console /build/api/console/static/dist ./api/console/static/dist
+# The trusted issuer: deploy/issuer/jwks.json is a placeholder key set (no token verifies
+# against it). Use your identity provider: run with
+#   -e FHIR_EVIDENCE_TRUSTED_ISSUERS='[{"issuer": "<its iss>", "jwks_uri": "<its JWKS URL>"}]'
+# or mount its JWKS over /etc/fhir-evidence/issuer/jwks.json (deploy/issuer/README.md).
+# Without a trusted issuer, `serve` on 0.0.0.0 refuses to start (the development issuer
+# works on loopback only; FHIR_EVIDENCE_DEV_MODE=true overrides that, unsafely).
+COPY deploy/issuer/jwks.json /etc/fhir-evidence/issuer/jwks.json
+ENV FHIR_EVIDENCE_TRUSTED_ISSUERS='[{"issuer": "https://idp.example.org/realms/hospital", "jwks_file": "/etc/fhir-evidence/issuer/jwks.json"}]'
 RUN pip install . && useradd --system --uid 10001 --home-dir /data fhir \
     && mkdir -p /data /keys && chown fhir /data /keys
 USER fhir

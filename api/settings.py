@@ -68,6 +68,19 @@ class Settings(BaseSettings):
     detection: dict[str, Any] = Field(default_factory=dict)
     rate_limit_per_s: float = 200.0  # per principal; 0 switches the limit off
     rate_limit_burst: float = 1000.0
+    # Requests without a valid token, per client address (token bucket; 0 switches it off).
+    unauthenticated_rate_limit_per_s: float = 5.0
+    unauthenticated_rate_limit_burst: float = 50.0
+    # UNSAFE, development only: serve on a non-loopback address with the development issuer
+    # (anyone who reaches the port can get a token). Off: `serve` refuses to start there
+    # without FHIR_EVIDENCE_TRUSTED_ISSUERS.
+    dev_mode: bool = False
+    # GET /metrics and /openapi.json are answered only when switched on (off by default).
+    expose_metrics: bool = False
+    expose_openapi: bool = False
+    # Outbox rows every consumer has confirmed are deleted once older than this (their raw
+    # patient ids go with them); 0 deletes them as soon as they are confirmed.
+    outbox_retention_s: float = Field(default=3600.0, ge=0)
     token_endpoint: str | None = None  # advertised in discovery when set
     authorization_endpoint: str | None = None
 

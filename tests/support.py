@@ -139,6 +139,9 @@ class ServerProcess:
             FHIR_EVIDENCE_DATA_DIR=str(self.data_dir),
             FHIR_EVIDENCE_BASE_URL=self.base_url,
             FHIR_EVIDENCE_TRUSTED_ISSUERS=json.dumps(issuers),
+            # opt-in endpoints the e2e tests read (schemathesis: the OpenAPI description)
+            FHIR_EVIDENCE_EXPOSE_OPENAPI="true",
+            FHIR_EVIDENCE_EXPOSE_METRICS="true",
         )
         env.update(self.extra_env)  # may override any of the above
         return env

@@ -1,6 +1,7 @@
 """docker-compose.yml cannot run here (no Docker engine), so it is checked by reading it:
 every service, image, port, health check and FHIR_EVIDENCE_* variable against the code."""
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -164,3 +165,59 @@ def test_dockerfile_installs_the_package_and_runs_the_cli() -> None:
         assert f"COPY {package} ./{package}" in text
     assert "pip install ." in text and 'CMD ["fhir-evidence", "serve"' in text
     assert "USER fhir" in text
+
+
+API_REPLICAS = ("api-1", "api-2")
+
+
+def _issuers(value: str) -> list[dict[str, Any]]:
+    return Settings(trusted_issuers=value).model_dump()["trusted_issuers"]  # type: ignore[no-any-return]
+
+
+def test_the_replicas_trust_an_issuer_whose_jwks_file_is_mounted(compose: Any) -> None:
+    """Never the development issuer: the replicas listen on 0.0.0.0, so without a trusted
+    issuer `serve` would refuse to start (api.boot.exposure); the key set they verify
+    against is the repository's placeholder, mounted read-only where the config says."""
+    for name in API_REPLICAS:
+        service = compose["services"][name]
+        env = _env(service)
+        assert env.get("FHIR_EVIDENCE_DEV_MODE", "false").lower() != "true"
+        issuers = _issuers(env["FHIR_EVIDENCE_TRUSTED_ISSUERS"])
+        assert len(issuers) == 1 and issuers[0]["jwks_file"] is not None
+        jwks_file = str(issuers[0]["jwks_file"])
+        mounts = {v.split(":")[1]: v.split(":")[0] for v in service["volumes"]}
+        folder, _, file_name = jwks_file.rpartition("/")
+        assert mounts[folder] == "./deploy/issuer" and service["volumes"][-1].endswith(":ro")
+        jwks = json.loads((ROOT / "deploy/issuer" / file_name).read_text())
+        assert jwks["keys"] and all("d" not in key for key in jwks["keys"])  # public only
+        assert "0.0.0.0" in service["command"]  # a reachable address: hence the issuer
+
+
+def test_the_dockerfile_ships_the_same_trusted_issuer() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    line = next(li for li in text.splitlines() if li.startswith("ENV FHIR_EVIDENCE_TRUSTED"))
+    issuers = _issuers(line.split("=", 1)[1].strip().strip("'"))
+    assert str(issuers[0]["jwks_file"]) == "/etc/fhir-evidence/issuer/jwks.json"
+    assert "COPY deploy/issuer/jwks.json /etc/fhir-evidence/issuer/jwks.json" in text
+    assert "jwks_uri" in text  # it says how to use the hospital's identity provider
+    assert "FHIR_EVIDENCE_DEV_MODE" not in line
+
+
+def test_no_fixed_secret_is_published_or_used_as_the_hash_key(compose: Any) -> None:
+    """ClickHouse (fixed password in this file) is reachable on the compose network only,
+    like Kafka and PostgreSQL; the hash key is not in the file at all: compose refuses to
+    start until the operator sets it (and `serve`/`worker` refuse the old placeholder)."""
+    services = compose["services"]
+    for name in ("clickhouse", "kafka", "postgres", "worker"):
+        assert "ports" not in services[name], name
+    for name in ("api-1", "api-2", "worker"):
+        key = _env(services[name])["FHIR_EVIDENCE_HASH_KEY"]
+        assert re.fullmatch(r"\$\{FHIR_EVIDENCE_HASH_KEY:\?[^}]+\}", key), key
+    assert "change-me-to" not in (ROOT / "docker-compose.yml").read_text()
+
+
+def test_metrics_are_switched_on_where_prometheus_scrapes_them(compose: Any) -> None:
+    assert Settings.model_fields["expose_metrics"].default is False  # off unless asked
+    for name in API_REPLICAS:
+        assert _env(compose["services"][name])["FHIR_EVIDENCE_EXPOSE_METRICS"] == "true"
+        assert "FHIR_EVIDENCE_EXPOSE_OPENAPI" not in _env(compose["services"][name])

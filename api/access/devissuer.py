@@ -1,5 +1,7 @@
 """The development issuer: a key pair generated once into the data dir (0600), a JWKS,
-and token minting for `fhir-evidence token`. Only on while no trusted issuer is configured.
+and token minting for `fhir-evidence token`. Only on while no trusted issuer is configured,
+and `serve` starts with it only on a loopback address (or with FHIR_EVIDENCE_DEV_MODE=true,
+unsafe; see api.boot.exposure).
 """
 
 import contextlib

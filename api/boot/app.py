@@ -28,7 +28,9 @@ from api.security.verdict import ALLOWED
 
 
 def create_app(runtime: Runtime, record_evidence: bool = True) -> FastAPI:
-    """The HTTP app. `record_evidence=False` exists only for the benchmark baseline."""
+    """The HTTP app. `record_evidence=False` exists only for the benchmark baseline.
+    GET /metrics and /openapi.json exist only when the settings switch them on
+    (FHIR_EVIDENCE_EXPOSE_METRICS, FHIR_EVIDENCE_EXPOSE_OPENAPI): otherwise 404."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -43,7 +45,12 @@ def create_app(runtime: Runtime, record_evidence: bool = True) -> FastAPI:
     app.state.services = runtime.services
     bind_levels(lambda: runtime.outbox.last_sequence, runtime.pipeline_lag)
     install_error_handlers(app)
+    settings = runtime.settings
     _include_routers(app)
+    if settings is not None and settings.expose_metrics:
+        app.include_router(metrics_router)
+    if settings is not None and settings.expose_openapi:
+        _serve_openapi(app)
     if record_evidence:
         max_body = runtime.services.max_body_bytes
         app.add_middleware(
@@ -62,7 +69,6 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(auditevent_router)  # before fhir_router: /fhir/AuditEvent
     app.include_router(fhir_router)
     app.include_router(writes_router)
-    app.include_router(metrics_router)
     app.include_router(audit_router)
     app.include_router(alerts_router)
     app.include_router(alert_actions_router)
@@ -70,6 +76,8 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(console_router)
     app.include_router(dev_issuer_router)
 
+
+def _serve_openapi(app: FastAPI) -> None:
     async def openapi(request: Request) -> Response:
         """The OpenAPI description (no token), recorded like every request."""
         audit(request).conclude(ALLOWED)

@@ -50,6 +50,7 @@ class Runtime:
     checkpoints: CheckpointRunner | None = None  # embedded: signed Merkle checkpoints
     pipeline: "PipelineHealth | None" = None  # readiness checks, watchdog, stall watches
     on_fatal: Callable[[int], None] = terminate_process  # a pipeline task cannot go on
+    settings: Settings | None = None  # what the HTTP app reads (opt-in endpoints)
 
     def start(self) -> None:
         if self.alerting is not None:
@@ -135,7 +136,8 @@ def _dev_issuer(settings: Settings, guard_keys: IssuerKeys) -> dict[str, object]
     guard_keys.add_static(settings.dev_issuer_url, settings.fhir_base, keys_from_jwks(jwks))
     log.warning(
         "development issuer enabled: tokens minted by `fhir-evidence token` are "
-        "trusted; configure FHIR_EVIDENCE_TRUSTED_ISSUERS for production"
+        "trusted; configure FHIR_EVIDENCE_TRUSTED_ISSUERS for production",
+        unsafe_dev_mode=settings.dev_mode,
     )
     return jwks
 
@@ -194,4 +196,5 @@ def build_runtime(
         services, outbox, store, processor, owns_store, alerting, relay, workers, checkpoints
     )
     runtime.pipeline = serve_health(runtime, settings)
+    runtime.settings = settings
     return runtime

@@ -1,5 +1,5 @@
 """GET /console (index.html, app.js, app.css) and, only while the development issuer is on,
-POST /console/demo-token.
+POST /console/demo-token (a read-only auditor token).
 
 app.js and app.css are the front end built from `api/console/frontend/` (npm packages pinned
 in its package-lock.json, bundled by esbuild into `static/dist/` by `npm ci && npm run build`,
@@ -50,7 +50,9 @@ NOT_BUILT = (
     "(scripts/serve.sh and scripts/test.sh do it)."
 )
 DEMO_SUB = "console-demo"
-DEMO_SCOPE = "system/AuditEvent.rus"
+# Read and search only: acting on alerts (acknowledge, suppress) needs AuditEvent update,
+# which a token anyone can get from the demo login must never carry.
+DEMO_SCOPE = "system/AuditEvent.rs"
 DEMO_CLIENT = "fhir-evidence-console-demo"
 DEMO_TTL_S = 900
 NOT_FOUND = deny(ReasonCode.NOT_FOUND)
@@ -106,8 +108,9 @@ async def static_asset(request: Request, name: str) -> Response:
 
 @router.post("/demo-token")
 async def demo_token(request: Request, issuer: DevIssuerIfOn) -> Response:
-    """Demo only: a short-lived auditor token (read + act on alerts) from the development
-    issuer. 404 as soon as a trusted issuer is configured (the development issuer is off)."""
+    """Demo only: a short-lived, read-only auditor token from the development issuer (on
+    only while `serve` listens on a loopback address, or in FHIR_EVIDENCE_DEV_MODE). 404 as
+    soon as a trusted issuer is configured (the development issuer is off)."""
     record = audit(request)
     record.target("console.demo_token")
     if issuer is None:

@@ -21,6 +21,7 @@ def demo_runtime(tmp: Path, chdb_client: object, issuer: TestIssuer) -> Iterator
     jwks = issuer.write_jwks(tmp / "jwks.json")
     settings = Settings(
         data_dir=tmp / "data", base_url=BASE, rate_limit_per_s=0,
+        expose_metrics=True, expose_openapi=True,  # opt-in: walked and read by the tests
         trusted_issuers=json.dumps([{"issuer": issuer.issuer, "jwks_file": str(jwks)}]),
     )  # fmt: skip
     data = open_fhir_data(settings)

@@ -103,10 +103,16 @@ def test_demo_token_works_on_the_auditor_api(demo_app: ConsoleApp) -> None:
     alerts = demo_app.client.get("/audit/alerts", headers=headers)
     assert alerts.status_code == 200, alerts.text
     assert alerts.json()["alerts"] == []
-    # it may act on alerts (write scope): an unknown alert is 404, not 403
-    acted = demo_app.client.post("/audit/alerts/al-none/acknowledge", headers=headers,
-                                 json={"reason": "demo"})  # fmt: skip
-    assert acted.status_code == 404
+    # read-only: acting on alerts (acknowledge, suppress) is refused before the alert is
+    # even looked up, for want of AuditEvent update
+    for action, body in (
+        ("acknowledge", {"reason": "demo"}),
+        ("suppress", {"reason": "demo", "until": "2999-01-01T00:00:00Z"}),
+    ):
+        acted = demo_app.client.post(f"/audit/alerts/al-none/{action}", headers=headers,
+                                     json=body)  # fmt: skip
+        assert acted.status_code == 403, (action, acted.text)
+        assert "AuditEvent" in acted.headers["www-authenticate"]
 
 
 def test_console_requests_are_evidence(demo_app: ConsoleApp) -> None:
@@ -123,3 +129,15 @@ def test_console_requests_are_evidence(demo_app: ConsoleApp) -> None:
     assert set(seen) == {"console.page", "console.demo_token"}
     assert all(e["decision"] == "allow" for e in seen.values())
     assert all(e["reasons"] == ["public.endpoint"] for e in seen.values())
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/openapi.json", "/docs", "/redoc"])
+def test_metrics_and_the_api_description_are_off_by_default(
+    trusted_app: ConsoleApp, path: str
+) -> None:
+    """Opt-in (FHIR_EVIDENCE_EXPOSE_METRICS / _OPENAPI): by default they answer like any
+    unknown path, and the refusal is recorded."""
+    response = trusted_app.client.get(path)
+    assert response.status_code == 404
+    assert response.json()["resourceType"] == "OperationOutcome"
+    assert "fhir_evidence_requests" not in response.text and "openapi" not in response.text
