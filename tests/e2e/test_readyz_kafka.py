@@ -1,6 +1,6 @@
 """/readyz of `serve` (API, relay and workers in one process) and of `worker` (on its metrics
-listener) while a broker of this test's own goes away and comes back: 503 naming `kafka`
-soon after the stop, 200 again after the start. Prints the times measured."""
+listener) while a broker of this test's own goes away (stopped, then killed -9) and comes
+back: 503 naming `kafka` soon after, 200 again after the start. Prints the times measured."""
 
 import os
 import subprocess
@@ -74,6 +74,15 @@ def test_readyz_follows_the_broker(tmp_path: Path) -> None:
         for name, url in urls.items():
             took = until(lambda u=url: ready(u)[0] == 200, 120)  # type: ignore[misc]
             print(f"{name}: ready again {took:.1f} s after the broker answered")
+        broker.kill()  # a crash: no connection is closed cleanly, the heartbeats time out
+        killed = time.monotonic()
+        for name, url in urls.items():
+            until(lambda u=url: "kafka" in ready(u)[1], 60)  # type: ignore[misc]
+            print(f"{name}: /readyz named kafka {time.monotonic() - killed:.1f} s after kill -9")
+        broker.start()
+        for name, url in urls.items():
+            took = until(lambda u=url: ready(u)[0] == 200, 120)  # type: ignore[misc]
+            print(f"{name}: ready again {took:.1f} s after the killed broker answered")
         assert worker.poll() is None and server.process is not None
         assert server.process.poll() is None
     finally:
