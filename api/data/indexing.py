@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from api.security.compartment import owner_patient as owner_patient  # re-exported
+
 Resource = dict[str, Any]
 IndexValue = tuple[str, str, str]  # (value, lo, hi)
 
@@ -197,18 +199,6 @@ def index_entries(resource: Resource) -> list[tuple[str, str, str, str]]:
             for raw in walk(resource, path.split(".")):
                 entries.update((param.name, *value) for value in _values_for(param, raw))
     return sorted(entries)
-
-
-def owner_patient(resource: Resource) -> str:
-    """The id of the patient whose compartment holds the resource ("" for none)."""
-    if resource.get("resourceType") == "Patient":
-        return str(resource.get("id", ""))
-    subject = resource.get("subject")
-    if isinstance(subject, dict):
-        rtype, _, rid = str(subject.get("reference", "")).partition("/")
-        if rtype == "Patient":
-            return rid
-    return ""
 
 
 def security_labels(resource: Resource) -> frozenset[str]:

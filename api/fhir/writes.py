@@ -3,6 +3,7 @@ policy is checked for the resource as it is now and as it would be after the wri
 A write never returns content the caller could not read.
 """
 
+import functools
 import re
 import uuid
 from typing import Annotated, Any
@@ -27,6 +28,7 @@ from api.fhir.visibility import known_type, resource_verdict, served_body
 from api.http.deps import CurrentPrincipal, audit
 from api.http.outcomes import FhirResponse
 from api.security.access import AccessPlan, Reach, decide_resource
+from api.security.compartment import InvalidReference, normalize_references
 from api.security.disclosure import Disclosure
 from api.security.principal import Principal
 from api.security.verdict import ALLOWED
@@ -122,7 +124,7 @@ async def create(
     request: Request, resource_type: CreateType, principal: CurrentPrincipal, fhir: FhirServices
 ) -> Response:
     plan = _authorize(request, fhir, principal, resource_type, "create")
-    resource = await _body(request, resource_type)
+    resource = await _body(request, fhir, resource_type)
     resource["id"] = uuid.uuid4().hex
     return _save(request, fhir, principal, plan, resource)
 
@@ -136,7 +138,7 @@ async def update(
     fhir: FhirServices,
 ) -> Response:
     plan = _authorize(request, fhir, principal, resource_type, "update")
-    resource = await _body(request, resource_type)
+    resource = await _body(request, fhir, resource_type)
     if not valid_id(resource_id) or resource.get("id") != resource_id:
         raise InvalidRequest("The body id must match the id in the URL.")
     expected = expected_version(request.headers.get("if-match"))
@@ -144,9 +146,31 @@ async def update(
     return _save(request, fhir, principal, plan, resource, expected)
 
 
-async def _body(request: Request, resource_type: str) -> dict[str, Any]:
+async def _body(request: Request, fhir: FhirServing, resource_type: str) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "")
-    return validate_body(await request.body(), resource_type, content_type)
+    body = validate_body(await request.body(), resource_type, content_type)
+    return stored_references(body, fhir.fhir_base)
+
+
+def stored_references(resource: dict[str, Any], fhir_base: str) -> dict[str, Any]:
+    """The body with its references as stored (`normalize_references`): 422 for one this
+    server cannot resolve or pass on, so that compartment membership is never guessed."""
+    try:
+        return normalize_references(resource, fhir_base, is_resource_type)
+    except InvalidReference:
+        raise UnprocessableResource("A reference is not Type/id, #id, a URN or a URL.") from None
+
+
+@functools.lru_cache(maxsize=512)
+def is_resource_type(name: str) -> bool:
+    """A resource type FHIR R4 defines (the letter case as defined)."""
+    from fhir.resources.R4B import get_fhir_model_class
+    from fhir.resources.R4B.resource import Resource as FhirResource
+
+    try:
+        return issubclass(get_fhir_model_class(name), FhirResource)
+    except (KeyError, ValueError, AttributeError, ImportError):
+        return False
 
 
 def _save(

@@ -10,15 +10,13 @@ own verdict.
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from api.security.compartment import COMPARTMENT_TYPES as COMPARTMENT_TYPES  # re-exported
 from api.security.principal import Principal
 from api.security.scopes import Scope, matching_scopes
 from api.security.verdict import Verdict, allow, deny, resource_denied
 from evidence.core import ReasonCode
 
-POLICY_VERSION = "2026-11.1"
-COMPARTMENT_TYPES = frozenset(
-    {"Patient", "Encounter", "Observation", "Condition", "MedicationRequest", "CareTeam"}
-)
+POLICY_VERSION = "2026-11.2"  # .2: a compartment resource of nobody is for system scopes
 SENSITIVE_LABELS = frozenset(
     {
         "R",
@@ -138,7 +136,8 @@ def decide_resource(
     care_team_member: bool,
     constraints_met: bool = True,
 ) -> Verdict:
-    """May the caller see one resource owned by `owner_patient` ("" for none) with `labels`?
+    """May the caller see one resource owned by `owner_patient` ("" for nobody: only a reach
+    of every patient covers it) with `labels`?
     `constraints_met`: whether it satisfies one of the plan's granular-scope constraints.
     Visible: the grant itself; hidden: a deny that replaces the grant (`replaces_grant`)."""
     if not plan.granted:
@@ -154,8 +153,12 @@ def decide_resource(
 
 
 def _within_reach(reach: PatientReach, owner: str, care_team_member: bool) -> tuple[bool, str]:
-    if not owner or reach.kind is Reach.ALL:
+    """A reach short of every patient never covers a resource that belongs to nobody ("");
+    non-compartment types always plan the reach of every patient, so they stay shared."""
+    if reach.kind is Reach.ALL:
         return True, ""
+    if not owner:
+        return False, str(ReasonCode.COMPARTMENT_OUTSIDE)
     if reach.kind is Reach.ONE:
         inside = owner == reach.patient
         return inside, "" if inside else str(ReasonCode.COMPARTMENT_OUTSIDE)

@@ -32,16 +32,18 @@ class Sql:
 
 
 def reach_sql(reach: PatientReach | None, alias: str) -> Sql:
-    """Rows of resources outside every compartment (patient_id '') are never limited."""
+    """Rows within the reach. A resource that belongs to nobody (patient_id '') is within a
+    reach of every patient only: a compartment type's resource without a patient is for
+    system scopes (fail closed); other types always plan the reach of every patient."""
     col = f"{alias}.patient_id"
     if reach is None or reach.kind is Reach.ALL:
         return Sql("1 = 1", ())
     if reach.kind is Reach.ONE:
-        return Sql(f"({col} = '' OR {col} = ?)", (reach.patient,))
+        return Sql(f"({col} = ? AND {col} <> '')", (reach.patient,))
     if reach.kind is Reach.CARE_TEAM:
         members = "SELECT patient_id FROM care_team_members WHERE practitioner = ?"
-        return Sql(f"({col} = '' OR {col} IN ({members}))", (reach.practitioner,))
-    return Sql(f"{col} = ''", ())
+        return Sql(f"{col} IN ({members})", (reach.practitioner,))
+    return Sql("0 = 1", ())
 
 
 def label_sql(hidden_labels: frozenset[str], alias: str) -> Sql:

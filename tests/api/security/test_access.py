@@ -32,7 +32,7 @@ class Case:
     context: str  # patient | user | system
     fhir_user: str
     purpose: str
-    placement: str  # mine | other | none (a non-compartment type)
+    placement: str  # mine | other | nobody (a compartment type, no patient) | none (not one)
     labels: frozenset[str]
     clearance: frozenset[str]
     member: bool
@@ -43,7 +43,7 @@ class Case:
 
     @property
     def owner(self) -> str:
-        return {"mine": ME, "other": OTHER, "none": ""}[self.placement]
+        return {"mine": ME, "other": OTHER, "nobody": "", "none": ""}[self.placement]
 
     def principal(self, scope: str | None = None) -> Principal:
         return principal(
@@ -70,7 +70,7 @@ CASES = [
         ["patient", "user", "system"],
         [PRACTITIONER, f"Patient/{ME}", ""],
         ["TREAT", "ETREAT"],
-        ["mine", "other", "none"],
+        ["mine", "other", "nobody", "none"],
         LABELS,
         [True, False],
     )
@@ -92,6 +92,8 @@ def expected(case: Case) -> tuple[bool, tuple[str, ...]]:
     else:
         plan_reason = R.CARETEAM_NOT_MEMBER
     plan = (R.SCOPE_GRANTED, plan_reason)
+    if case.placement == "nobody" and plan_reason not in (R.SYSTEM_ACCESS, R.BREAK_GLASS):
+        return False, (R.SCOPE_GRANTED, R.COMPARTMENT_OUTSIDE)  # fail closed: no patient
     if plan_reason == R.COMPARTMENT_PATIENT and case.owner != ME:
         return False, (R.SCOPE_GRANTED, R.COMPARTMENT_OUTSIDE)
     if plan_reason == R.CARETEAM_MEMBER and not case.member:

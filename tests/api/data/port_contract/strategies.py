@@ -54,7 +54,38 @@ def an_observation(draw: st.DrawFn, rid: str) -> Resource:
         "unit": draw(st.sampled_from(("kg", "mg"))),
     }
     fields = {name: value for name, value in drawn.items() if value is not None}
-    return observation(rid, draw(st.sampled_from((*PATIENTS, "p9"))), **fields)
+    body = observation(rid, draw(st.sampled_from((*PATIENTS, "p9"))), **fields)
+    return draw(st.sampled_from(OWNERS)).shape(body)
+
+
+class _Owner:
+    """How an observation's compartment elements name its patient: most often its subject
+    alone; else a shape that leaves it to nobody (system scopes only)."""
+
+    def __init__(self, subject: Any = "keep", performer: str = "") -> None:
+        self.subject, self.performer = subject, performer
+
+    def shape(self, body: Resource) -> Resource:
+        shaped = dict(body)
+        if self.subject is None:
+            del shaped["subject"]
+        elif self.subject != "keep":
+            shaped["subject"] = self.subject
+        if self.performer:
+            shaped["performer"] = [{"reference": self.performer}]
+        return shaped
+
+
+OWNERS = (
+    *(_Owner(),) * 4,
+    _Owner(performer="Practitioner/d1"),
+    _Owner(performer="Patient/p1"),  # several patients when the subject is another one
+    _Owner(subject=None),
+    _Owner(subject={"reference": "Group/g1"}),
+    _Owner(subject={"reference": "#contained"}),
+    _Owner(subject={"identifier": {"value": "p1"}}),
+    _Owner(subject={"reference": "Group/g1"}, performer="Patient/p2"),  # then p2's
+)
 
 
 @st.composite

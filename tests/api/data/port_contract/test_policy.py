@@ -3,6 +3,7 @@ all, none), hidden labels and granular-scope alternatives decide what is returne
 counts say how many matches each layer kept (total <= in_reach <= matching)."""
 
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -89,9 +90,39 @@ def test_criteria_and_reach_together(catalog: FhirData) -> None:
     assert summary(page) == (["o2"], 1, 2, 2)
 
 
-def test_resources_outside_every_compartment_are_in_every_reach(catalog: FhirData) -> None:
-    for reach in (NOBODY, one("p1"), team_of("d2"), EVERYONE):
-        assert summary(search(catalog, "Practitioner", reach)) == (["d1", "d2"], 2, 2, 2)
+def test_resources_of_nobody_are_within_the_reach_of_every_patient_only(
+    catalog: FhirData,
+) -> None:
+    """Fail closed: a resource without an owning patient is reached by system scopes only.
+    Types outside the Patient compartment stay shared because the policy plans them the
+    reach of every patient (plan_access), whatever the token's context."""
+    assert summary(search(catalog, "Practitioner", EVERYONE)) == (["d1", "d2"], 2, 2, 2)
+    for reach in (NOBODY, one("p1"), team_of("d2")):
+        assert summary(search(catalog, "Practitioner", reach, outside=True)) == ([], 0, 0, 2)
+
+
+def test_a_compartment_resource_without_a_patient_is_for_system_scopes_only(
+    store: FhirData,
+) -> None:
+    store.save_many(CATALOG, NOW)
+    subjectless: dict[str, Any] = {"resourceType": "Observation", "id": "o-none", "status": "final"}
+    group = {"reference": "Group/g1"}
+    shapes = [
+        subjectless,
+        {**subjectless, "id": "o-group", "subject": group},
+        {**subjectless, "id": "o-contained", "subject": {"reference": "#p"}},
+        {**subjectless, "id": "o-logical", "subject": {"identifier": {"value": "p1"}}},
+        {**subjectless, "id": "o-foreign", "subject": {"reference": "http://x.org/Patient/p1"}},
+        {**subjectless, "id": "o-two", "subject": {"reference": "Patient/p1"},
+         "performer": [{"reference": "Patient/p2"}]},
+    ]  # fmt: skip
+    store.save_many(shapes, NOW)
+    ids = sorted(shape["id"] for shape in shapes)
+    for reach in (one("p1"), one("p2"), team_of("d1"), NOBODY):
+        page = search(store, "Observation", reach, params=[("_id", ",".join(ids))])
+        assert summary(page) == ([], 0, 0, 0)
+    every = search(store, "Observation", EVERYONE, params=[("_id", ",".join(ids))])
+    assert [row.id for row in every.rows] == ids
 
 
 def test_a_patient_is_in_its_own_compartment(catalog: FhirData) -> None:

@@ -121,7 +121,8 @@ def test_reach_none_sees_no_patient_data(repository: ResourceRepository) -> None
     page = _search(repository, "Observation", [], reach=PatientReach(Reach.NONE))
     assert page.total == 0
     practitioners = _search(repository, "Practitioner", [], reach=PatientReach(Reach.NONE))
-    assert practitioners.total > 0  # outside every compartment
+    assert practitioners.total == 0  # nobody's: only the reach of every patient (plan_access
+    # gives it to non-compartment types, so Practitioners stay shared)
 
 
 def test_hidden_labels_filtered_in_sql(repository: ResourceRepository) -> None:
