@@ -149,7 +149,7 @@ def serve_health(runtime: Any, settings: Settings) -> PipelineHealth:
     health.add("outbox", lambda: outbox.writable)
     relay, workers, processor = runtime.relay, runtime.workers, runtime.processor
     if relay is not None:
-        health.add("kafka", lambda: relay.connected)
+        health.add("kafka", lambda: relay.connected and relay.broker_ok)
         health.add("relay", lambda: relay.running and relay.fatal is None)
         ph.tasks.append(Supervised("relay", relay))
     if workers is not None:

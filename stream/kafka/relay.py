@@ -20,6 +20,7 @@ from stream.kafka.messages import encode_raw, principal_runs
 from stream.kafka.topology import RAW_TOPIC, TopicNames, topology
 from stream.metrics import RELAY_LAG
 from stream.outbox import OutboxReader
+from stream.outbox_retention import OutboxRetention
 
 log = structlog.get_logger("fhir_evidence.relay")
 OUTBOX_KEEP = 50_000
@@ -92,18 +93,21 @@ class OutboxRelay:
         heartbeat: Heartbeat | None = None,
     ) -> None:
         """`prepare` runs before publishing on every (re)connect: topic creation (a topic
-        of the wrong shape ends the relay with `fatal` set). `heartbeat` runs while idle,
-        every HEARTBEAT_S, so `connected` turns False soon after the broker goes away."""
+        of the wrong shape ends the relay with `fatal` set). `heartbeat` runs beside the
+        publishing, every HEARTBEAT_S, so `broker_ok` turns False soon after the broker goes
+        away even while a send waits for its acknowledgement (up to the request timeout)."""
         self._reader, self._factory, self._wait = reader, producer_factory, wait_for_commit
         self._prepare, self._heartbeat = prepare, heartbeat
         self.fatal: BaseException | None = None
         self._batch_size, self._topic = batch_size, topic
         self._position = reader.position()
         self._pruned_below = 0
+        self.retention: OutboxRetention | None = None  # confirmed rows purged after it
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.published = 0
         self.connected = False
+        self.broker_ok = True  # the last heartbeat was answered (readiness: `kafka`)
 
     @property
     def position(self) -> int:
@@ -123,6 +127,8 @@ class OutboxRelay:
 
     async def publish_available(self, producer: Producer) -> int:
         """Publish one batch and wait for every acknowledgement; returns rows published."""
+        if self.retention is not None:  # idle or not: acknowledged rows do not stay
+            self.retention.maybe_purge()
         rows = self._reader.read_after(self._position, self._batch_size)
         if not rows:
             return 0
@@ -147,7 +153,7 @@ class OutboxRelay:
                 if self._prepare is not None:
                     await self._prepare()
                 await producer.start()
-                self.connected, backoff = True, 0.2
+                self.connected, self.broker_ok, backoff = True, True, 0.2
                 log.info("relay connected", position=self._position)
                 await self._pump(producer)
             except TopologyMismatch as exc:  # fatal: retrying cannot fix a topic's shape
@@ -164,17 +170,31 @@ class OutboxRelay:
             backoff = min(backoff * 2, 5.0)
 
     async def _pump(self, producer: Producer) -> None:
-        beat = time.monotonic()
-        while not self._stop.is_set():
-            done = await self.publish_available(producer)
-            RELAY_LAG.set(self.lag())
-            if done:
-                beat = time.monotonic()
-            elif self._heartbeat is not None and time.monotonic() - beat >= HEARTBEAT_S:
-                await self._heartbeat(producer)  # raises while the broker is away
-                beat = time.monotonic()
-            if done < self._batch_size:
-                await asyncio.to_thread(self._wait, self._position, 0.2)
+        beats = asyncio.ensure_future(self._beats(producer))
+        try:
+            while not self._stop.is_set():
+                if beats.done():  # the broker stopped answering: reconnect
+                    beats.result()
+                done = await self.publish_available(producer)
+                RELAY_LAG.set(self.lag())
+                if done < self._batch_size:
+                    await asyncio.to_thread(self._wait, self._position, 0.2)
+        finally:
+            beats.cancel()
+
+    async def _beats(self, producer: Producer) -> None:
+        """Every HEARTBEAT_S: raises (ending the connection) once the broker does not answer."""
+        if self._heartbeat is None:
+            await asyncio.Event().wait()
+            return
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            try:
+                await self._heartbeat(producer)
+            except Exception:
+                self.broker_ok = False
+                raise
+            self.broker_ok = True
 
     def start(self) -> None:
         """Start the relay's thread (again, after it ended: the watchdog restarts it)."""

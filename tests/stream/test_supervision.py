@@ -264,3 +264,40 @@ def test_the_checkpointer_killed_in_its_thread_is_restarted() -> None:
     wait_until(lambda: Checkpointer.run_once.calls >= 3 and runner.running)
     dog.stop()
     runner.stop(final_pass=False)
+
+
+def test_the_relay_sees_the_broker_go_while_a_send_waits_for_its_ack(tmp_path: Path) -> None:
+    """Under load a send may wait for its acknowledgement up to the request timeout; the
+    heartbeat beside it says `kafka` at once (HEARTBEAT_S), not after that timeout."""
+    import asyncio
+
+    from tests.stream.kafka.kafka_support import append, open_writer
+
+    writer = open_writer(tmp_path / "outbox.sqlite")
+    append(writer, range(3))
+    away = threading.Event()
+
+    class Hanging:
+        async def start(self) -> None: ...
+        async def stop(self) -> None: ...
+
+        async def send(self, topic: str, value: bytes, key: bytes) -> object:
+            return asyncio.get_running_loop().create_future()  # never acknowledged
+
+    async def heartbeat(producer: object) -> None:
+        if away.is_set():
+            raise ConnectionError("broker away")
+
+    relay = OutboxRelay(OutboxReader(tmp_path / "outbox.sqlite", "r"), Hanging,  # type: ignore[arg-type]
+                        writer.wait_for_commit, heartbeat=heartbeat)  # fmt: skip
+    relay.start()
+    try:
+        wait_until(lambda: relay.connected)
+        time.sleep(2.5)
+        assert relay.broker_ok
+        away.set()
+        took = wait_until(lambda: not relay.broker_ok, timeout=5)
+        print(f"broker gone seen {took:.2f} s into a send waiting for its ack")
+    finally:
+        relay.stop(timeout=1)
+        writer.close()
