@@ -7,6 +7,7 @@ cursors; with `_format=ndjson|csv` (or the matching Accept) they stream every ma
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
@@ -89,10 +90,75 @@ async def patient_accesses(
     return json_response({"patient": patient_id, "patient_pseudonym": patient_hash, **body})
 
 
-@router.get("/principals/{sub}/accesses",
+@router.get("/principals/accesses",
+            dependencies=_audit_target("audit.principal_accesses"))  # fmt: skip
+async def principal_accesses_by_query(
+    request: Request, auditor: StaffReading, auditing: AuditServices
+) -> Response:
+    """The same as the path form, for any `sub` (`?sub=`, percent-encoded as usual)."""
+    return await _principal_accesses(request, _sub(request.query_params.get("sub")), auditor,
+                                     auditing)  # fmt: skip
+
+
+@router.get("/principals/activity",
+            dependencies=_audit_target("audit.principal_activity"))  # fmt: skip
+async def principal_activity_by_query(
+    request: Request, auditor: StaffReading, auditing: AuditServices
+) -> Response:
+    return await _principal_activity(request, _sub(request.query_params.get("sub")), auditing)
+
+
+@router.get("/principals/{sub:path}/accesses",
             dependencies=_audit_target("audit.principal_accesses"))  # fmt: skip
 async def principal_accesses(
     request: Request, sub: str, auditor: StaffReading, auditing: AuditServices
+) -> Response:
+    """`sub` is the rest of the path, percent-decoded once: a `/` in it may be sent as is or
+    as %2F; `.` and `..` (which clients collapse) as %2E."""
+    return await _principal_accesses(request, _path_sub(request, sub, "/accesses"), auditor,
+                                     auditing)  # fmt: skip
+
+
+@router.get("/principals/{sub:path}/activity",
+            dependencies=_audit_target("audit.principal_activity"))  # fmt: skip
+async def principal_activity(
+    request: Request, sub: str, _auditor: StaffReading, auditing: AuditServices
+) -> Response:
+    return await _principal_activity(request, _path_sub(request, sub, "/activity"), auditing)
+
+
+MAX_SUB_CHARS = 8192  # a token is at most 8 KiB
+
+
+def _sub(value: str | None) -> str:
+    """Any principal's `sub` as the evidence holds it: non-empty (tokens never carry an
+    empty one), bounded by the size of a token."""
+    if not value:
+        raise InvalidRequest("Name the principal: sub is required.")
+    if len(value) > MAX_SUB_CHARS:
+        raise InvalidRequest("sub is too long.")
+    return value
+
+
+def _path_sub(request: Request, routed: str, suffix: str) -> str:
+    """The `sub` of a path form, decoded exactly once from the path as sent (`raw_path`), so
+    that a `%25` in a sub is never decoded twice by whatever decoded the routed path."""
+    raw = request.scope.get("raw_path")
+    prefix = b"/audit/principals/"
+    if (
+        not isinstance(raw, bytes)
+        or not raw.startswith(prefix)
+        or not raw.endswith(suffix.encode())
+    ):
+        return _sub(routed)
+    try:
+        return _sub(unquote_to_bytes(raw[len(prefix) : -len(suffix)]).decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidRequest("sub must be UTF-8, percent-encoded.") from None
+
+
+async def _principal_accesses(
+    request: Request, sub: str, auditor: Auditor, auditing: Auditing
 ) -> Response:
     base, limit = _filters(request)
     f = with_axis(base, sub=sub)
@@ -104,11 +170,7 @@ async def principal_accesses(
     return json_response({"principal": sub, **body})
 
 
-@router.get("/principals/{sub}/activity",
-            dependencies=_audit_target("audit.principal_activity"))  # fmt: skip
-async def principal_activity(
-    request: Request, sub: str, _auditor: StaffReading, auditing: AuditServices
-) -> Response:
+async def _principal_activity(request: Request, sub: str, auditing: Auditing) -> Response:
     """Hourly counts (distinct patients, requests, denials, break-glass) against the
     principal's baseline; see `api.audit.activity`."""
     q = request.query_params

@@ -138,7 +138,8 @@ def auditors(w: Walk) -> None:
                 "/audit/checkpoints", "/audit/checkpoints/consistency?producer=x",
                 "/audit/checkpoints/consistency?producer=x&first=1&second=2",
                 "/fhir/AuditEvent?_count=2", "/fhir/AuditEvent?nope=1",
-                "/fhir/AuditEvent/nope"):  # fmt: skip
+                "/fhir/AuditEvent/nope", "/audit/principals/accesses?sub=a%2F..",
+                "/audit/principals/accesses", "/audit/principals/activity?sub=%2E%2E"):  # fmt: skip
         w.go("GET", url, headers=auditor)
     for url in (
         "/audit/patients/pat-00001/accesses",
