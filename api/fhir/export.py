@@ -2,8 +2,9 @@
 
 Kick-off needs `Prefer: respond-async`, the `export` scope and a system/ read scope for
 every exported type; the job runs in the background (see export_jobs). Status polls,
-downloads and cancels answer only the token subject (and issuer) that started the job:
-anyone else gets 404, as if the job did not exist. Every kick-off, poll, download and
+downloads and cancels answer only the token subject, issuer and client that started the job
+(anyone else gets 404, as if the job did not exist), and only while that token still holds
+the job's grant (`api.fhir.export_access`; otherwise 403). Every kick-off, poll, download and
 cancel is one access event (actions export, export.status, export.download, export.cancel).
 """
 
@@ -24,6 +25,7 @@ from api.errors import (
     NotFound,
     TooManyRequests,
 )
+from api.fhir.export_access import collect_verdict, required_scope
 from api.fhir.export_jobs import RETENTION_S, ExportJobs
 from api.fhir.export_params import (
     COMPLETED,
@@ -150,6 +152,7 @@ def _new_job(
         id=uuid.uuid4().hex,
         owner_sub=principal.sub,
         owner_issuer=principal.issuer,
+        owner_client=principal.client_id,
         request_url=f"{exports.base_url}{request.url.path}" + (f"?{query}" if query else ""),
         transaction_time=fhir.now_iso(),
         types=grant.types,
@@ -186,15 +189,25 @@ def _jobs(exports: Exporting, kick_off: bool = False) -> ExportJobs:
 
 
 def _owned_job(
-    request: Request, jobs: ExportJobs, principal: Principal, job_id: str, action: str
-) -> ExportJob:
-    """The job, when the caller started it (its owner is the request's grant); otherwise
-    404 (never reveal others' jobs)."""
+    request: Request, fhir: FhirServing, jobs: ExportJobs, principal: Principal, job_id: str,
+    action: str,
+) -> ExportJob:  # fmt: skip
+    """The job, when the caller started it (same subject, issuer and client; otherwise 404,
+    never revealing others' jobs) and its token still holds the job's grant (otherwise 403,
+    `api.fhir.export_access`): every poll, download and cancel is authorized anew."""
     job = jobs.store.load(job_id)
     if job is None or not job.owned_by(principal):
         raise NotFound("No such export job.")
     audit(request).target(action, ",".join(job.types))
-    audit(request).granted(ALLOWED, ())
+    verdict, scopes = collect_verdict(principal, job, _redactions(fhir, principal, job.types))
+    if verdict.denies:
+        raise Forbidden(
+            "The access token does not permit collecting this export.",
+            reason=ReasonCode.EXPORT_NOT_PERMITTED,
+            required_scope=required_scope(job),
+            verdict=verdict,
+        )
+    audit(request).granted(verdict, scopes)
     return job
 
 
@@ -207,7 +220,8 @@ async def export_status(
     exports: ExportServices,
 ) -> Response:
     jobs = _jobs(exports)
-    job = jobs.resume_if_stalled(_owned_job(request, jobs, principal, job_id, "export.status"))
+    job = _owned_job(request, fhir, jobs, principal, job_id, "export.status")
+    job = jobs.resume_if_stalled(job)
     if job.status == IN_PROGRESS:
         audit(request).conclude(ALLOWED)
         progress = jobs.progress(job.id) or "in progress"
@@ -229,10 +243,14 @@ def _manifest_response(request: Request, fhir: FhirServing, job: ExportJob) -> R
 
 @router.delete("/$export-status/{job_id}", dependencies=[Depends(target("export.cancel"))])
 async def export_cancel(
-    request: Request, job_id: str, principal: CurrentPrincipal, exports: ExportServices
+    request: Request,
+    job_id: str,
+    principal: CurrentPrincipal,
+    fhir: FhirServices,
+    exports: ExportServices,
 ) -> Response:
     jobs = _jobs(exports)
-    job = _owned_job(request, jobs, principal, job_id, "export.cancel")
+    job = _owned_job(request, fhir, jobs, principal, job_id, "export.cancel")
     await jobs.cancel(job.id)
     audit(request).conclude(ALLOWED)
     body = operation_outcome("information", "informational", "The export job was removed.")
@@ -245,10 +263,11 @@ async def export_file(
     job_id: str,
     file_name: str,
     principal: CurrentPrincipal,
+    fhir: FhirServices,
     exports: ExportServices,
 ) -> Response:
     jobs = _jobs(exports)
-    job = _owned_job(request, jobs, principal, job_id, "export.download")
+    job = _owned_job(request, fhir, jobs, principal, job_id, "export.download")
     match = _FILE_RE.match(file_name)
     output = job.output(match.group(1)) if match and job.status == COMPLETED else None
     if output is None:

@@ -192,9 +192,17 @@ class ExportJob:
     outputs: tuple[OutputFile, ...] = ()
     attempts: int = 0
     finished_at: float = 0.0
+    # The client (token `client_id`) that started it; None in a job.json written before it
+    # was recorded: such a job is served to nobody (fail closed; its owner starts again).
+    owner_client: str | None = None
 
     def owned_by(self, principal: Principal) -> bool:
-        return (self.owner_sub, self.owner_issuer) == (principal.sub, principal.issuer)
+        """The same subject of the same issuer, through the same client."""
+        return self.owner_client is not None and (
+            self.owner_sub,
+            self.owner_issuer,
+            self.owner_client,
+        ) == (principal.sub, principal.issuer, principal.client_id)
 
     def output(self, resource_type: str) -> OutputFile | None:
         return next((o for o in self.outputs if o.type == resource_type and o.count), None)
@@ -237,6 +245,7 @@ def job_from_dict(body: dict[str, Any]) -> ExportJob:
         ),
         attempts=int(body.get("attempts", 0)),
         finished_at=float(body.get("finished_at", 0.0)),
+        owner_client=None if body.get("owner_client") is None else str(body["owner_client"]),
     )
 
 

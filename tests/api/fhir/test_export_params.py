@@ -268,8 +268,10 @@ def test_job_record_round_trips(patients: tuple[str, ...] | None) -> None:
     assert job_from_dict(original.as_dict()) == original
 
 
-def test_ownership_is_subject_and_issuer() -> None:
-    record = job()
-    assert record.owned_by(Principal(sub="s", issuer="i"))
-    assert not record.owned_by(Principal(sub="s", issuer="other"))
-    assert not record.owned_by(Principal(sub="t", issuer="i"))
+def test_ownership_is_subject_issuer_and_client() -> None:
+    record = job(owner_client="app")
+    assert record.owned_by(Principal(sub="s", issuer="i", client_id="app"))
+    assert not record.owned_by(Principal(sub="s", issuer="i", client_id="other"))
+    assert not record.owned_by(Principal(sub="s", issuer="other", client_id="app"))
+    assert not record.owned_by(Principal(sub="t", issuer="i", client_id="app"))
+    assert not job().owned_by(Principal(sub="s", issuer="i"))  # no client recorded: nobody's
