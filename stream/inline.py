@@ -13,6 +13,7 @@ from collections.abc import Callable
 import structlog
 
 from stream.outbox import OutboxReader
+from stream.outbox_retention import OutboxRetention
 from stream.step import EvidenceStep, StepStopped
 
 log = structlog.get_logger("fhir_evidence.inline")
@@ -39,6 +40,7 @@ class InlineProcessor:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # one batch at a time: the reader is not shareable
         self._pruned_below = 0
+        self.retention: OutboxRetention | None = None  # confirmed rows purged after it
         self.processed = 0
 
     @property
@@ -60,6 +62,8 @@ class InlineProcessor:
         StoreUnavailable with the position unchanged."""
         with self._lock:
             done = self._process_batch(patience_s)
+            if self.retention is not None:  # idle or not: stored rows do not stay
+                self.retention.maybe_purge()
         if self._position - self._pruned_below >= 2 * OUTBOX_KEEP:
             self._pruned_below = self._reader.prune_below(self._position - OUTBOX_KEEP)
         return done

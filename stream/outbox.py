@@ -4,12 +4,18 @@
 so the API can release a response only once its evidence is durable. Appends from many
 requests are group-committed by one writer thread. Sequence numbers are per producer (one
 producer per data directory) and every row carries the chain hash of its pseudonymous payload.
+
+Rows carry raw identifiers (for enrichment), so they do not stay: once every consumer has
+confirmed a row (its position is past it) and the row is older than the retention, it is
+purged (stream.outbox_retention). The chain continues across a
+purge: the newest purged row's sequence and hash are kept as the chain's tip.
 """
 
 import asyncio
 import contextlib
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +34,7 @@ from evidence.core import (
 )
 
 PayloadOf = Callable[[AccessEvent], dict[str, Any]]
+ClockUs = Callable[[], int]  # microseconds since the epoch
 Encoded = tuple[bytes, bytes]  # (canonical pseudonymous payload, raw event body)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -38,7 +45,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     payload BLOB NOT NULL,
     prev_hash TEXT NOT NULL,
     event_hash TEXT NOT NULL,
-    key_version INTEGER NOT NULL
+    key_version INTEGER NOT NULL,
+    written_us INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS positions (name TEXT PRIMARY KEY, sequence INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS dead_letters (
@@ -46,6 +54,10 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     PRIMARY KEY (consumer, sequence)
 );
 """
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
 
 
 class OutboxUnavailable(EvidenceError):
@@ -74,6 +86,31 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def open_outbox(path: Path) -> sqlite3.Connection:
+    """The outbox database with its current schema (written_us added to older files: their
+    rows count as written long ago)."""
+    conn = connect(path)
+    conn.executescript(_SCHEMA)
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(outbox)")}
+    if "written_us" not in columns:
+        with contextlib.suppress(sqlite3.OperationalError):  # another opener added it first
+            conn.execute("ALTER TABLE outbox ADD COLUMN written_us INTEGER NOT NULL DEFAULT 0")
+    return conn
+
+
+def chain_tip(conn: sqlite3.Connection) -> tuple[int, str]:
+    """(sequence, hash) of the chain's newest row: in the table, or kept by a purge."""
+    last = conn.execute(
+        "SELECT sequence, event_hash FROM outbox ORDER BY sequence DESC LIMIT 1"
+    ).fetchone()
+    if last:
+        return int(last[0]), str(last[1])
+    kept = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('tip_seq', 'tip_hash')"))
+    if "tip_seq" in kept:
+        return int(kept["tip_seq"]), str(kept["tip_hash"])
+    return 0, GENESIS_HASH
+
+
 def _producer_id(conn: sqlite3.Connection) -> str:
     row = conn.execute("SELECT value FROM meta WHERE key = 'producer_id'").fetchone()
     if row:
@@ -98,17 +135,15 @@ class OutboxWriter:
     writer, their commits serialised by a lock.
     """
 
-    def __init__(self, path: Path, payload_of: PayloadOf, key_version: int) -> None:
-        self._conn = connect(path)
-        self._conn.executescript(_SCHEMA)
+    def __init__(
+        self, path: Path, payload_of: PayloadOf, key_version: int, clock_us: ClockUs = _now_us
+    ) -> None:
+        self._conn = open_outbox(path)
         self.producer_id = _producer_id(self._conn)
         self._payload_of = payload_of
         self._key_version = key_version
-        last = self._conn.execute(
-            "SELECT sequence, event_hash FROM outbox ORDER BY sequence DESC LIMIT 1"
-        ).fetchone()
-        self._last_seq: int = int(last[0]) if last else 0
-        self._last_hash: str = str(last[1]) if last else GENESIS_HASH
+        self._clock_us = clock_us
+        self._last_seq, self._last_hash = chain_tip(self._conn)
         self._pending: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
         self._write_lock = threading.Lock()
         self._committed = threading.Condition()
@@ -187,20 +222,23 @@ class OutboxWriter:
             return None
 
     def _write(self, accepted: list[tuple[_Pending, Encoded]]) -> list[int]:
-        seq, prev = self._last_seq, self._last_hash
+        seq, prev, now_us = self._last_seq, self._last_hash, self._clock_us()
         rows = []
         for pending, (payload, body) in accepted:
             seq += 1
             event_hash = chain_hash_bytes(self.producer_id, seq, prev, payload)
-            rows.append(
-                (seq, pending.event.event_id, body, payload, prev, event_hash, self._key_version)
-            )
+            event_id = pending.event.event_id
+            rows.append((seq, event_id, body, payload, prev, event_hash, self._key_version, now_us))
             prev = event_hash
         if not rows:
             return []
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            self._conn.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            self._conn.executemany(
+                "INSERT INTO outbox (sequence, event_id, event, payload, prev_hash, event_hash, "
+                "key_version, written_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
@@ -223,8 +261,7 @@ class OutboxReader:
     """Reads the outbox in order and keeps a durable position per named consumer."""
 
     def __init__(self, path: Path, name: str) -> None:
-        self._conn = connect(path)
-        self._conn.executescript(_SCHEMA)
+        self._conn = open_outbox(path)
         self.name = name
         self.producer_id = _producer_id(self._conn)
 
@@ -273,8 +310,7 @@ class OutboxReader:
         return int(row[0])
 
     def last_sequence(self) -> int:
-        row = self._conn.execute("SELECT max(sequence) FROM outbox").fetchone()
-        return int(row[0] or 0)
+        return chain_tip(self._conn)[0]
 
     def close(self) -> None:
         self._conn.close()

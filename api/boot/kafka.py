@@ -19,6 +19,7 @@ from stream.kafka.lag import LagMonitor
 from stream.kafka.relay import OutboxRelay, WaitForCommit, kafka_relay
 from stream.kafka.topology import TopicNames
 from stream.outbox import OutboxReader
+from stream.outbox_retention import OutboxRetention
 
 RELAY_CONSUMER = "kafka-relay"
 log = structlog.get_logger("fhir_evidence.kafka")
@@ -31,8 +32,10 @@ def build_relay(
         raise ValueError("the relay needs FHIR_EVIDENCE_KAFKA_BOOTSTRAP")
     reader = OutboxReader(outbox_path, RELAY_CONSUMER)
     names = TopicNames(settings.kafka_topic_prefix)
-    return kafka_relay(reader, wait_for_commit, settings.kafka_bootstrap, names,
-                       settings.kafka_partitions)  # fmt: skip
+    relay = kafka_relay(reader, wait_for_commit, settings.kafka_bootstrap, names,
+                        settings.kafka_partitions)  # fmt: skip
+    relay.retention = OutboxRetention(outbox_path, settings.outbox_retention_s)
+    return relay
 
 
 def build_workers(

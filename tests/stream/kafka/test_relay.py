@@ -11,6 +11,7 @@ import pytest
 from stream.kafka.messages import decode_raw_event, raw_envelope
 from stream.kafka.relay import OutboxRelay
 from stream.outbox import OutboxReader
+from stream.outbox_retention import OutboxRetention
 from tests.stream.kafka.kafka_support import append, open_writer
 
 
@@ -67,3 +68,18 @@ def test_nothing_is_marked_sent_without_an_acknowledgement(tmp_path: Path) -> No
     producer.fail = False
     asyncio.run(relay.publish_available(producer))
     assert reader.position() == 10
+
+
+def test_acknowledged_rows_leave_the_outbox_after_the_retention(tmp_path: Path) -> None:
+    """The relay's retention (stream.outbox_retention): rows the broker acknowledged go once
+    older than the retention; unacknowledged rows stay, whatever their age."""
+    producer = FakeProducer()
+    relay, reader = _relay(tmp_path, producer)
+    relay.retention = OutboxRetention(tmp_path / "outbox.sqlite", 0.0)
+    asyncio.run(relay.publish_available(producer))  # 1..10 acknowledged
+    producer.fail = True
+    with pytest.raises(TimeoutError):
+        asyncio.run(relay.publish_available(producer))  # purges 1..10; 11..20 not acknowledged
+    rows = reader.read_after(0, 100)
+    assert [r.sequence for r in rows] == list(range(11, 26))
+    assert reader.position() == 10 and relay.lag() == 15
