@@ -142,6 +142,8 @@ class ServerProcess:
             # opt-in endpoints the e2e tests read (schemathesis: the OpenAPI description)
             FHIR_EVIDENCE_EXPOSE_OPENAPI="true",
             FHIR_EVIDENCE_EXPOSE_METRICS="true",
+            # adversarial suites send hundreds of refused requests from one address
+            FHIR_EVIDENCE_UNAUTHENTICATED_RATE_LIMIT_PER_S="0",
         )
         env.update(self.extra_env)  # may override any of the above
         return env

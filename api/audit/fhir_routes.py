@@ -53,9 +53,15 @@ async def _asked_by_query(request: Request) -> AuditEventQuery:
     return AuditEventQuery(params)
 
 
-async def _asked_by_form(request: Request) -> AuditEventQuery:
-    """A dependency: what a POST _search asks; a token in the body is refused."""
+async def _searched(request: Request) -> None:
+    """A dependency: a POST _search (recorded before the token is checked)."""
     audit(request).target("search", "AuditEvent")
+    audit(request).asked(request.query_params.keys())
+
+
+async def _asked_by_form(request: Request) -> AuditEventQuery:
+    """What a POST _search asks, read once the caller is authenticated (no body of an
+    unauthenticated caller is ever read); a token in the body is refused."""
     form = await request.form()
     params = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
     if any(name == "access_token" for name, _ in params):  # RFC 6750 body tokens: refused
@@ -104,13 +110,11 @@ async def search_get(
     return await _search(request, auditing, principal, asked.params)
 
 
-@router.post("/AuditEvent/_search")
+@router.post("/AuditEvent/_search", dependencies=[Depends(_searched)])
 async def search_post(
-    request: Request,
-    asked: Annotated[AuditEventQuery, Depends(_asked_by_form)],
-    principal: CurrentPrincipal,
-    auditing: AuditServices,
+    request: Request, principal: CurrentPrincipal, auditing: AuditServices
 ) -> Response:
+    asked = await _asked_by_form(request)
     return await _search(request, auditing, principal, asked.params)
 
 

@@ -14,7 +14,7 @@ from api.access.issuers import IssuerKeys, issuer_keys_for, keys_from_jwks
 from api.boot.alerting import Alerting, build_step
 from api.boot.checkpointing import build_checkpoint_runner, checkpoint_jwks, checkpoint_signer
 from api.boot.health import PipelineHealth, serve_health, terminate_process
-from api.boot.keys import HASH_KEY_VERSION, hash_key
+from api.boot.keys import HASH_KEY_VERSION, derived_key, hash_key
 from api.boot.services import ServiceParts, Services, build_services
 from api.boot.stores import open_evidence, open_fhir_data
 from api.data.port import FhirData
@@ -27,6 +27,7 @@ from evidence.store import EvidenceStore
 from evidence.store.seal.checkpointer import CheckpointRunner
 from stream.inline import InlineProcessor
 from stream.outbox import OutboxReader, OutboxWriter
+from stream.outbox_retention import OutboxRetention
 
 if TYPE_CHECKING:  # faust and aiokafka are imported only when Kafka is configured
     from stream.kafka.app import WorkerHost
@@ -51,6 +52,7 @@ class Runtime:
     pipeline: "PipelineHealth | None" = None  # readiness checks, watchdog, stall watches
     on_fatal: Callable[[int], None] = terminate_process  # a pipeline task cannot go on
     settings: Settings | None = None  # what the HTTP app reads (opt-in endpoints)
+    text_key: bytes = b""  # keys the hashed forms of caller text in evidence
 
     def start(self) -> None:
         if self.alerting is not None:
@@ -185,6 +187,7 @@ def build_runtime(
         step, alerting = build_step(settings, store, pseudonymizer, "inline")
         reader = OutboxReader(outbox_path, "inline-processor")
         processor = InlineProcessor(reader, step, outbox.wait_for_commit)
+        processor.retention = OutboxRetention(outbox_path, settings.outbox_retention_s)
         checkpoints = build_checkpoint_runner(settings, store, signer)
     services = build_services(ServiceParts(
         settings, repository, guard, store, pseudonymizer, master, outbox,
@@ -197,4 +200,5 @@ def build_runtime(
     )
     runtime.pipeline = serve_health(runtime, settings)
     runtime.settings = settings
+    runtime.text_key = derived_key(master, "evidence/caller-text")
     return runtime

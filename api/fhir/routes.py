@@ -10,7 +10,13 @@ from starlette.responses import Response
 
 from api.errors import NotFound
 from api.fhir.search import valid_id
-from api.fhir.searching import SearchInput, run_search, searched_by_form, searched_by_query
+from api.fhir.searching import (
+    SearchInput,
+    run_search,
+    searched_by_form,
+    searched_by_query,
+    searched_type,
+)
 from api.fhir.serving import DiscoveryDocuments, FhirServices, FhirServing
 from api.fhir.visibility import known_type, resource_verdict, served_body
 from api.http.deps import CurrentPrincipal, audit, target
@@ -23,7 +29,7 @@ router = APIRouter(prefix="/fhir")
 ReadType = Annotated[str, Depends(known_type("read"))]
 VreadType = Annotated[str, Depends(known_type("vread"))]
 QuerySearch = Annotated[SearchInput, Depends(searched_by_query)]
-FormSearch = Annotated[SearchInput, Depends(searched_by_form)]
+SearchType = Annotated[str, Depends(searched_type)]
 RETURNED = Disclosure(returned=1)
 RETURNED_REDACTED = Disclosure(returned=1, redacted=1)
 WITHHELD = Disclosure(withheld=1)
@@ -103,6 +109,8 @@ async def search_get(
 
 @router.post("/{resource_type}/_search")
 async def search_post(
-    request: Request, searched: FormSearch, principal: CurrentPrincipal, fhir: FhirServices
+    request: Request, resource_type: SearchType, principal: CurrentPrincipal, fhir: FhirServices
 ) -> Response:
+    """The form body is read only now, after the token was accepted."""
+    searched = await searched_by_form(request, resource_type)
     return FhirResponse(run_search(request, fhir, principal, searched))

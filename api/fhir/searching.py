@@ -1,6 +1,8 @@
-"""The search interaction (GET and POST _search): what was asked (dependencies resolved
-before the token, so a refused search still names its parameters), then the guarded query,
-the page's verdict and disclosure, the included resources and the searchset Bundle."""
+"""The search interaction (GET and POST _search): what was asked (a GET's query names are
+resolved before the token, so a refused search still names them; a POST's form body is read
+only once the caller is authenticated), then the guarded query, the page's verdict and
+disclosure, the included resources and the searchset Bundle. Only the type's own search
+parameters and the result parameters are recorded by name; any other name only hashed."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -9,12 +11,19 @@ from urllib.parse import urlencode
 import orjson
 from fastapi import Request
 
+from api.data.indexing import SEARCH_PARAMS
 from api.data.port import SearchPage
 from api.errors import InvalidRequest, Unauthorized
 from api.fhir.includes import collect_included, included_entries
 from api.fhir.projection import project
 from api.fhir.responses import searchset
-from api.fhir.search import SearchRequest, constraint_alternatives, ignored_outcome, parse_search
+from api.fhir.search import (
+    CONTROL_PARAMS,
+    SearchRequest,
+    constraint_alternatives,
+    ignored_outcome,
+    parse_search,
+)
 from api.fhir.serving import FhirServing
 from api.fhir.visibility import Body, known_type, served_body
 from api.http.deps import audit
@@ -36,24 +45,35 @@ class SearchInput:
     params: list[tuple[str, str]]
 
 
+def known_params(resource_type: str) -> frozenset[str]:
+    """The names a search of `resource_type` may carry: recorded as they are."""
+    return frozenset(SEARCH_PARAMS[resource_type]) | CONTROL_PARAMS
+
+
 async def searched_by_query(request: Request, resource_type: str) -> SearchInput:
     """A dependency: GET search of a served type; its parameter names recorded."""
     await _check_type(request, resource_type)
     params = list(request.query_params.multi_items())
-    audit(request).asked(name for name, _ in params)
+    audit(request).asked((name for name, _ in params), known_params(resource_type))
     return SearchInput(resource_type, params)
 
 
+async def searched_type(request: Request, resource_type: str) -> str:
+    """A dependency: the served type of a POST _search (404 before any token check)."""
+    return await _check_type(request, resource_type)
+
+
 async def searched_by_form(request: Request, resource_type: str) -> SearchInput:
-    """A dependency: POST _search of a served type (form and query parameters); a token in
-    the body is refused (RFC 6750 body tokens are never accepted)."""
-    await _check_type(request, resource_type)
+    """POST _search of a served type (form and query parameters), called by the route once
+    the caller is authenticated: no body of an unauthenticated caller is ever read. A token
+    in the body is refused (RFC 6750 body tokens are never accepted)."""
+    audit(request).asked(request.query_params.keys(), known_params(resource_type))
     form = await request.form()
     params = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
     if any(name == "access_token" for name, _ in params):
         raise Unauthorized(ReasonCode.TOKEN_MALFORMED)
     params += list(request.query_params.multi_items())
-    audit(request).asked(name for name, _ in params)
+    audit(request).asked((name for name, _ in params), known_params(resource_type))
     return SearchInput(resource_type, params)
 
 

@@ -26,7 +26,8 @@ def known_type(action: str) -> Callable[..., Awaitable[str]]:
     target; 404 for a type this server does not serve (before any token check)."""
 
     async def served_type(request: Request, resource_type: str) -> str:
-        audit(request).target(action, resource_type)
+        record = audit(request)  # an unserved type is the caller's text: only its hash
+        record.target(action, record.word(resource_type, SEARCH_PARAMS))
         if resource_type not in SEARCH_PARAMS:
             raise NotFound("Unknown or unsupported resource type.")
         return resource_type

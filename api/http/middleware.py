@@ -3,7 +3,9 @@
 The event is appended to the outbox when the handler starts its response; the response
 is released only after the append returned. If the outbox cannot be written the client
 gets a 503 OperationOutcome instead (fail closed). Unhandled errors become a 500 that
-discloses nothing. Bodies over the limit are refused with 413 before they are read.
+discloses nothing. Bodies over the limit are refused with 413 before they are read;
+callers without a valid token over their address's rate get 429 before anything of their
+request is read (api.http.door).
 """
 
 import re
@@ -14,6 +16,8 @@ import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.http.caller_text import recorded_word
+from api.http.door import Door
 from api.http.metrics import count_request
 from api.http.outcomes import FHIR_JSON, operation_outcome
 from api.http.request_audit import RequestAudit
@@ -25,7 +29,9 @@ log = structlog.get_logger("fhir_evidence.http")
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 Clock = Callable[[], int]  # microseconds since the epoch
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # the only ones whose handlers read bodies
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 TOO_LARGE = deny(ReasonCode.REQUEST_TOO_LARGE)
+THROTTLED = deny(ReasonCode.RATE_LIMITED)
 FAILED = deny(ReasonCode.DEPENDENCY_FAILED)
 
 
@@ -40,11 +46,14 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
-def _outcome_messages(status: int, code: str, text: str) -> list[Message]:
+def _outcome_messages(
+    status: int, code: str, text: str, extra: tuple[tuple[bytes, bytes], ...] = ()
+) -> list[Message]:
     body = orjson.dumps(operation_outcome("error", code, text))
     headers = [
         (b"content-type", FHIR_JSON.encode()),
         (b"content-length", str(len(body)).encode()),
+        *extra,
     ]
     return [
         {"type": "http.response.start", "status": status, "headers": headers},
@@ -54,12 +63,22 @@ def _outcome_messages(status: int, code: str, text: str) -> list[Message]:
 
 class EvidenceMiddleware:
     def __init__(
-        self, app: ASGIApp, outbox: OutboxWriter, clock: Clock, max_body_bytes: int
+        self,
+        app: ASGIApp,
+        outbox: OutboxWriter,
+        clock: Clock,
+        max_body_bytes: int,
+        text_key: bytes = b"",
+        vocabulary: frozenset[str] = frozenset(),
+        door: Door | None = None,
     ) -> None:
+        """`text_key` keys the hashed forms of caller text, `vocabulary` is every parameter
+        name the app knows (api.http.caller_text); `door` throttles unauthenticated callers."""
         self.app = app
         self.outbox = outbox
         self.clock = clock
         self.max_body_bytes = max_body_bytes
+        self.text_key, self.vocabulary, self.door = text_key, vocabulary, door
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,7 +86,9 @@ class EvidenceMiddleware:
             return
         request_id = uuid.uuid4().hex
         match = _TRACEPARENT.match(_header(scope, b"traceparent"))
-        audit = RequestAudit(request_id, match.group(1) if match else request_id, scope["method"])
+        method = recorded_word(scope["method"], HTTP_METHODS, self.text_key)
+        trace_id = match.group(1) if match else request_id
+        audit = RequestAudit(request_id, trace_id, method, self.text_key, self.vocabulary)
         scope.setdefault("state", {})["audit"] = audit
         structlog.contextvars.bind_contextvars(request_id=request_id)
         exchange = _Exchange(self, scope, send, audit)
@@ -75,6 +96,13 @@ class EvidenceMiddleware:
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             await exchange.refuse(TOO_LARGE, 413, "too-costly", "The request body is too large.")
             return
+        if self.door is not None:
+            client = scope.get("client") or ("", 0)
+            wait = self.door.admit(str(client[0]), _header(scope, b"authorization"))
+            if wait is not None:
+                retry = ((b"retry-after", str(wait).encode()),)
+                await exchange.refuse(THROTTLED, 429, "throttled", "Too many requests.", retry)
+                return
         try:
             if scope["method"] in _BODY_METHODS:
                 receive = exchange.limited_receive(receive)
@@ -140,12 +168,16 @@ class _Exchange:
             return False
         return True
 
-    async def refuse(self, verdict: Verdict, status: int, code: str, text: str) -> None:
-        """Answer for the app (too large, failed): its verdict recorded like any other."""
+    async def refuse(
+        self, verdict: Verdict, status: int, code: str, text: str,
+        extra: tuple[tuple[bytes, bytes], ...] = (),
+    ) -> None:  # fmt: skip
+        """Answer for the app (too large, throttled, failed): its verdict recorded like any
+        other."""
         if self.started:
             return  # the response is under way; its event is recorded already
         self.audit.conclude(verdict)
-        for message in _outcome_messages(status, code, text):
+        for message in _outcome_messages(status, code, text, extra):
             await self.send(message)
 
 

@@ -22,6 +22,7 @@ def demo_runtime(tmp: Path, chdb_client: object, issuer: TestIssuer) -> Iterator
     settings = Settings(
         data_dir=tmp / "data", base_url=BASE, rate_limit_per_s=0,
         expose_metrics=True, expose_openapi=True,  # opt-in: walked and read by the tests
+        unauthenticated_rate_limit_per_s=0,  # the tests send many refused requests at once
         trusted_issuers=json.dumps([{"issuer": issuer.issuer, "jwks_file": str(jwks)}]),
     )  # fmt: skip
     data = open_fhir_data(settings)

@@ -37,7 +37,11 @@ def _app(tmp: Path, chdb_client: object, issuer: TestIssuer | None) -> Iterator[
         jwks = issuer.write_jwks(tmp / "jwks.json")
         trusted = json.dumps([{"issuer": issuer.issuer, "jwks_file": str(jwks)}])
     settings = Settings(
-        data_dir=tmp / "data", base_url=BASE, trusted_issuers=trusted, rate_limit_per_s=0
+        data_dir=tmp / "data",
+        base_url=BASE,
+        trusted_issuers=trusted,
+        rate_limit_per_s=0,
+        unauthenticated_rate_limit_per_s=0,
     )
     database = f"t_{uuid.uuid4().hex[:12]}"
     store = EvidenceStore(chdb_client, database)  # type: ignore[arg-type]
