@@ -55,13 +55,18 @@ def _no_constants(name: str) -> Any:
 
 
 def b64url_bytes(segment: str) -> bytes:
-    """Strict base64url without padding: any other character is refused, not skipped."""
+    """Strict, canonical base64url without padding: any other character is refused, not
+    skipped, and so is a segment whose unused trailing bits are not zero (two spellings of
+    the same bytes: the token would not be the one that was signed or cached)."""
     if not _SEGMENT.match(segment) or len(segment) % 4 == 1:
         raise _malformed("segment is not base64url")
     try:
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     except (binascii.Error, ValueError) as exc:
         raise _malformed("segment is not base64url") from exc
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != segment:
+        raise _malformed("segment is not canonical base64url")
+    return raw
 
 
 def strict_segment(segment: str) -> dict[str, Any]:

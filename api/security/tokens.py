@@ -83,6 +83,10 @@ def verify_access_token(
 
 
 def _check_type(header: dict[str, Any]) -> None:
+    """`typ` an access token's; no `crit` (RFC 7515 4.1.11: a recipient that does not
+    understand a listed extension must refuse the JWS, and this one understands none)."""
+    if "crit" in header:
+        raise TokenRejected(ReasonCode.TOKEN_MALFORMED, "critical header extension")
     typ = header.get("typ")
     if typ is not None and (not isinstance(typ, str) or typ.lower() not in ALLOWED_TYPES):
         raise TokenRejected(ReasonCode.TOKEN_MALFORMED, "unexpected token type")
