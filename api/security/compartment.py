@@ -7,8 +7,10 @@ definition names and the element each one reads. A type absent from the table (P
 is in no patient's compartment and is shared by every token that may read its type.
 
 A resource of a compartment type belongs to the one patient its compartment elements name
-(the Patient resource to itself). When they name no patient, or several different ones, it
-belongs to nobody and only `system/` scopes reach it (fail closed).
+(the Patient resource to itself). When they name no patient, several different ones, or one
+of them cannot be told to name no other patient (a foreign URL, a URN, a contained or logical
+patient, no reference at all), it belongs to nobody and only a reach of every patient (system
+scopes, break-glass) covers it: fail closed.
 
 References are normalised when written (`normalize_reference`): this server's absolute URLs
 become relative, version-specific references (`…/_history/n`) lose the version, and a
@@ -141,6 +143,33 @@ def patient_named(reference: Any) -> str:
     return match.group(1) if match else ""
 
 
+def _names(resource: dict[str, Any], value: Any) -> str | None:
+    """What one compartment element names: a patient id of this server, "" when it surely
+    names no patient (another local type, a contained or logical non-patient), None when it
+    cannot be told (a foreign URL, a URN, a contained or logical patient, no reference)."""
+    if not isinstance(value, dict):
+        return None
+    text = value.get("reference")
+    if isinstance(text, str):
+        if patient := patient_named(value):
+            return patient
+        if _RELATIVE_RE.fullmatch(text):
+            return ""
+        if text.startswith("#"):
+            contained = _contained(resource, text[1:])
+            return "" if contained not in (None, "Patient") else None
+        return None
+    declared = value.get("type")
+    return "" if isinstance(declared, str) and declared.lower() not in ("", "patient") else None
+
+
+def _contained(resource: dict[str, Any], rid: str) -> str | None:
+    for item in resource.get("contained") or ():
+        if isinstance(item, dict) and item.get("id") == rid:
+            return str(item.get("resourceType"))
+    return None
+
+
 def _at(node: Any, path: list[str]) -> Iterator[Any]:
     if isinstance(node, list):
         for item in node:
@@ -151,24 +180,32 @@ def _at(node: Any, path: list[str]) -> Iterator[Any]:
         yield from _at(node[path[0]], path[1:])
 
 
-def compartment_patients(resource: dict[str, Any]) -> frozenset[str]:
-    """Every patient in whose compartment the resource is, by the CompartmentDefinition."""
-    rtype = resource.get("resourceType")
-    named = {
-        patient_named(value)
-        for _, path in PATIENT_COMPARTMENT.get(str(rtype), ())
+def _named(resource: dict[str, Any]) -> list[str | None]:
+    return [
+        _names(resource, value)
+        for _, path in PATIENT_COMPARTMENT.get(str(resource.get("resourceType")), ())
         for value in _at(resource, path.split("."))
-    }
-    if rtype == "Patient" and isinstance(resource.get("id"), str):
+    ]
+
+
+def compartment_patients(resource: dict[str, Any]) -> frozenset[str]:
+    """Every patient of this server in whose compartment the resource is, by the
+    CompartmentDefinition (a Patient is in its own)."""
+    named = {name for name in _named(resource) if name}
+    if resource.get("resourceType") == "Patient" and isinstance(resource.get("id"), str):
         named.add(resource["id"])
-    return frozenset(named - {""})
+    return frozenset(named)
 
 
 def owner_patient(resource: dict[str, Any]) -> str:
     """The one patient a resource belongs to: a Patient itself; otherwise the single patient
     its compartment elements name. "" (nobody: system scopes only, for a compartment type)
-    when they name none or several."""
+    when they name none or several, or when one of them cannot be told (it might name
+    another patient: fail closed)."""
     if resource.get("resourceType") == "Patient":
         return str(resource.get("id", ""))
-    patients = compartment_patients(resource)
-    return next(iter(patients)) if len(patients) == 1 else ""
+    named = _named(resource)
+    patients = {name for name in named if name}
+    if None in named or len(patients) != 1:
+        return ""
+    return patients.pop()

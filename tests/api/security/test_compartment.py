@@ -112,6 +112,17 @@ def ref(text: str) -> dict[str, str]:
         (obs(subject=ref("Patient/p1"), performer=[ref("Patient/p1")]), "p1"),
         (obs(subject=ref("Patient/p1"), performer=[ref("Patient/p2")]), ""),  # several
         (obs(subject=ref("Group/g1"), performer=[ref("Patient/p2")]), "p2"),
+        (obs(subject=ref("Patient/p2"), performer=[ref("#d")],
+             contained=[{"resourceType": "Practitioner", "id": "d"}]), "p2"),
+        (obs(subject=ref("Patient/p2"), performer=[ref("#d")],
+             contained=[{"resourceType": "Patient", "id": "d"}]), ""),  # might be another
+        (obs(subject=ref("Patient/p2"), performer=[ref("#nowhere")]), ""),
+        (obs(subject=ref("Patient/p2"), performer=[ref("https://x.org/Practitioner/d")]), ""),
+        (obs(subject=ref("Patient/p2"), performer=[{"identifier": {"value": "p1"}}]), ""),
+        (obs(subject=ref("Patient/p2"),
+             performer=[{"type": "Practitioner", "identifier": {"value": "d1"}}]), "p2"),
+        (obs(subject=ref("Patient/p2"),
+             performer=[{"type": "patient", "identifier": {"value": "p1"}}]), ""),
         (obs(), ""),
         (obs(subject=ref("Group/g1")), ""),
         (obs(subject=ref("#p")), ""),
