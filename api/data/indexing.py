@@ -5,6 +5,7 @@ date (a [lo, hi] UTC range as ISO strings), quantity (the unit as value, the num
 as a sortable text). Every search parameter the API accepts is here.
 """
 
+import calendar
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 from api.security.compartment import owner_patient as owner_patient  # re-exported
 
 Resource = dict[str, Any]
+OPEN_END = "9999-12-31T24:00:00"  # a Period without an end: after every date there is
 IndexValue = tuple[str, str, str]  # (value, lo, hi)
 
 
@@ -124,36 +126,63 @@ def token_values(value: Any) -> Iterator[str]:
 
 
 def parse_fhir_date(text: str) -> tuple[str, str]:
-    """A FHIR date/dateTime/instant as a [lo, hi] range of UTC ISO seconds; ValueError if bad."""
+    """A FHIR date/dateTime/instant as a [lo, hi] range of UTC ISO seconds; ValueError if bad.
+
+    Every valid FHIR date has a range, years 0001 and 9999 with any offset included: a moment
+    before 0001-01-01T00:00:00Z (0001-01-01T00:00:00+14:00) keeps its UTC text in year 0000,
+    one after 9999-12-31T23:59:59Z (9999-12-31T23:59:59-14:00) counts as that last second.
+    """
     if len(text) == 4:
-        lo = datetime(int(text), 1, 1, tzinfo=UTC)
-        return _iso(lo), _iso(lo.replace(year=lo.year + 1) - timedelta(seconds=1))
+        year = int(text)
+        return _iso(datetime(year, 1, 1, tzinfo=UTC)), _iso(_last_second(year, 12, 31))
     if len(text) == 7:
         year, month = int(text[:4]), int(text[5:7])
         lo = datetime(year, month, 1, tzinfo=UTC)
-        nxt = lo.replace(year=year + month // 12, month=month % 12 + 1)
-        return _iso(lo), _iso(nxt - timedelta(seconds=1))
+        return _iso(lo), _iso(_last_second(year, month, calendar.monthrange(year, month)[1]))
     if len(text) == 10:
-        lo = datetime.fromisoformat(text).replace(tzinfo=UTC)
-        return _iso(lo), _iso(lo + timedelta(days=1, seconds=-1))
+        day = datetime.fromisoformat(text)
+        return _iso(day.replace(tzinfo=UTC)), _iso(_last_second(day.year, day.month, day.day))
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return _iso(moment), _iso(moment)
 
 
+def _last_second(year: int, month: int, day: int) -> datetime:
+    return datetime(year, month, day, 23, 59, 59, tzinfo=UTC)
+
+
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    """UTC seconds as text that sorts in time order (the year always four digits)."""
+    offset = moment.utcoffset() or timedelta(0)
+    local = moment.replace(tzinfo=None)
+    try:
+        utc = local - offset
+    except OverflowError:
+        if offset < timedelta(0):  # after 9999-12-31T23:59:59Z
+            return "9999-12-31T23:59:59"
+        shifted = local.replace(year=local.year + 400) - offset  # the calendar repeats
+        return _text(shifted, shifted.year - 400)
+    return _text(utc, utc.year)
+
+
+def _text(moment: datetime, year: int) -> str:
+    return f"{year:04d}-{moment:%m-%dT%H:%M:%S}"
 
 
 def _date_values(value: Any) -> Iterator[IndexValue]:
-    if isinstance(value, str):
-        lo, hi = parse_fhir_date(value)
-        yield "", lo, hi
-    elif isinstance(value, dict) and ("start" in value or "end" in value):
-        lo = parse_fhir_date(value["start"])[0] if "start" in value else "0000"
-        hi = parse_fhir_date(value["end"])[1] if "end" in value else "9999"
-        yield "", lo, hi
+    """A date or a Period as its range; a value that is no FHIR date is not indexed (the
+    write validated the body: this never turns a stored resource into an error)."""
+    try:
+        if isinstance(value, str):
+            lo, hi = parse_fhir_date(value)
+            yield "", lo, hi
+        elif isinstance(value, dict) and ("start" in value or "end" in value):
+            lo = parse_fhir_date(value["start"])[0] if "start" in value else "0000"
+            hi = parse_fhir_date(value["end"])[1] if "end" in value else OPEN_END
+            yield "", lo, hi
+    except (ValueError, TypeError, OverflowError):
+        return
 
 
 def _values_for(param: SearchParam, raw: Any) -> Iterator[IndexValue]:

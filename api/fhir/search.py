@@ -228,7 +228,7 @@ def _date(name: str, value: str) -> DateRange:
         raise InvalidRequest(f"Date prefix not supported for '{name}'.")
     try:
         start, end = parse_fhir_date(text)
-    except (ValueError, IndexError) as exc:
+    except (ValueError, IndexError, OverflowError) as exc:
         raise InvalidRequest(f"Parameter '{name}' needs a FHIR date.") from exc
     return DateRange(Prefix(prefix), start, end)
 
