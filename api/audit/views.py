@@ -6,6 +6,11 @@ from typing import Any
 from api.errors import InvalidRequest
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Evidence exists between these: an instant outside counts as the nearer one (what it selects
+# is the same), which keeps every window's arithmetic within the calendar (no 5xx at 0001 or
+# 9999).
+_EARLIEST_US = 0
+_LATEST_US = (datetime(9999, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
 
 
 def iso_from_us(ts_us: int) -> str:
@@ -21,7 +26,11 @@ def parse_instant_us(value: str | None, default: int) -> int:
         raise InvalidRequest("since and until must be ISO 8601 date-times.") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return (moment - _EPOCH) // timedelta(microseconds=1)  # exact: a float would drift 1 µs
+    try:
+        us = (moment - _EPOCH) // timedelta(microseconds=1)  # exact: a float would drift 1 µs
+    except OverflowError:  # a valid instant at a calendar edge (0001 at +14:00, 9999 at -14:00)
+        us = _EARLIEST_US if moment.year == 1 else _LATEST_US
+    return min(max(us, _EARLIEST_US), _LATEST_US)
 
 
 def access_view(row: dict[str, Any]) -> dict[str, Any]:
