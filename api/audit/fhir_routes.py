@@ -3,13 +3,14 @@ POST _search) and read, read-only, for holders of an explicit AuditEvent scope. 
 these requests is recorded like any other (action search/read, resource type AuditEvent)."""
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from api.audit.access import auditor_of
 from api.audit.auditevent import Server, auditevent, split_id
 from api.audit.auditevent_search import (
     AuditEventSearch,
@@ -20,6 +21,7 @@ from api.audit.auditevent_search import (
     parse_auditevent_search,
 )
 from api.audit.filters import filter_key
+from api.audit.own_view import own_patient_details
 from api.audit.serving import Auditing, AuditServices
 from api.errors import Forbidden, InvalidRequest, MethodNotAllowed, NotFound, Unauthorized
 from api.fhir.responses import searchset
@@ -27,6 +29,7 @@ from api.fhir.search import valid_id
 from api.http.deps import Authorization, CurrentPrincipal, audit, authorized, target
 from api.http.outcomes import FhirResponse
 from api.security.access import AccessPlan
+from api.security.audit_reach import Confined, audit_reach, row_within
 from api.security.cursor import CursorInvalid, decode_cursor, encode_cursor
 from api.security.disclosure import Disclosure
 from api.security.principal import Principal
@@ -71,20 +74,19 @@ async def _asked_by_form(request: Request) -> AuditEventQuery:
     return AuditEventQuery(params)
 
 
-def _patient_only(principal: Principal, plan: AccessPlan) -> bool:
-    return {s.context for s in principal.scopes if s.raw in plan.scopes_used} == {"patient"}
-
-
-def _confine(principal: Principal, plan: AccessPlan, query: AuditEventSearch) -> str:
-    """The patient searched for; a patient-context token sees its own patient only."""
-    if not _patient_only(principal, plan):
-        return query.patient
-    if not principal.patient or query.patient not in ("", principal.patient):
+def _confine(principal: Principal, plan: AccessPlan, query: AuditEventSearch) -> Confined:
+    """The patient and agent searched for, within the token's AuditEvent scopes (every
+    constraint and the user context enforced: `api.security.audit_reach`); a token confined
+    to one patient may name no other entity than that patient (an entity filter would tell
+    which other resources the same requests touched)."""
+    auditor = auditor_of(Authorization(principal, plan))
+    confined = auditor.confined(query.patient, query.agent)
+    if confined.own_patient and query.entity not in ("", f"Patient/{confined.own_patient}"):
         raise Forbidden(
-            "Patient-context tokens may read only their own patient's audit events.",
+            "A token confined to one patient's evidence may filter by that patient only.",
             reason=ReasonCode.COMPARTMENT_OUTSIDE,
         )
-    return principal.patient
+    return confined
 
 
 def _resume(auditing: Auditing, principal: Principal, key: str, cursor: str) -> Resume | None:
@@ -124,16 +126,16 @@ async def _search(
     query = parse_auditevent_search(params)
     plan = auditing.guard.authorize(principal, "AuditEvent", "search")
     audit(request).granted(plan.verdict, plan.scopes_used)
-    patient = _confine(principal, plan, query)
-    if patient:
-        audit(request).subject(patient_id=patient)
+    confined = _confine(principal, plan, query)
+    if confined.patient:
+        audit(request).subject(patient_id=confined.patient)
     pseudonyms = auditing.pseudonymizer
-    patient_hash = pseudonyms.patient(patient) if patient else ""
+    patient_hash = pseudonyms.patient(confined.patient) if confined.patient else ""
     f = AccessFilter(
         since_us=query.since_us,
         until_us=query.until_us,
         patient_hash=patient_hash,
-        sub=query.agent,
+        sub=confined.agent,
         entity=pseudonyms.reference(query.entity) if query.entity else "",
         outcomes=query.outcomes,
     )
@@ -145,7 +147,8 @@ async def _search(
     page, following = page_parts(rows, query.count, resume[2] if resume else 0, fetched,
                                  patient_hash)  # fmt: skip
     server = Server(auditing.base_url)
-    entries = [auditevent(row, server, part) for row, part in page]
+    own = pseudonyms.patient(confined.own_patient) if confined.own_patient else ""
+    entries = [auditevent(_seen(row, own), server, part) for row, part in page]
     audit(request).conclude(ALLOWED, Disclosure(returned=len(entries)))
     base = auditing.fhir_base
     self_url = f"{base}/AuditEvent" + (f"?{urlencode(query.kept)}" if query.kept else "")
@@ -174,12 +177,21 @@ async def read(
     patients = list(row["patient_hashes"]) if row else []
     if row is None or not (part == 0 if len(patients) <= 1 else 1 <= part <= len(patients)):
         raise NotFound()
-    if _patient_only(principal, plan):
-        own = auditing.pseudonymizer.patient(principal.patient) if principal.patient else ""
-        if own not in (patients[part - 1 : part] if part else patients):
-            raise NotFound(verdict=OUTSIDE)  # another patient's event answers like a missing one
+    shown = patients[part - 1 : part] if part else patients
+    pseudonym = auditing.pseudonymizer.patient
+    reach = audit_reach(principal, plan.scopes_used)
+    within = row_within(reach, shown, str(row["sub"]), pseudonym)
+    if within is None:
+        raise NotFound(verdict=OUTSIDE)  # beyond the token's reach: answers like a missing one
     audit(request).conclude(ALLOWED, RETURNED)
-    return FhirResponse(auditevent(row, Server(auditing.base_url), part))
+    own = pseudonym(within.patient) if within.patient else ""
+    return FhirResponse(auditevent(_seen(row, own), Server(auditing.base_url), part))
+
+
+def _seen(row: dict[str, Any], own: str) -> dict[str, Any]:
+    """The row as a token confined to the patient `own` ("" for none) may see it: its part
+    of a multi-patient row shows that patient alone already, and no resources."""
+    return own_patient_details(row, own) if own else row
 
 
 async def read_only(request: Request) -> Response:

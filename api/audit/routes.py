@@ -20,12 +20,14 @@ from api.audit.disclosures import disclosure_filter, disclosure_view, period_sta
 from api.audit.exports import export_format, stream_export
 from api.audit.filters import access_filter, filter_key, multi_params, with_axis
 from api.audit.lifecycle import lifecycle
+from api.audit.own_view import own_patient_row
 from api.audit.paging import after_cursor, answered, json_response, page_body, window
 from api.audit.serving import Auditing, AuditServices
 from api.audit.tabular import ACCESS_COLUMNS, DISCLOSURE_COLUMNS
 from api.audit.views import access_view, iso_from_us, parse_instant_us
 from api.errors import Forbidden, InvalidRequest, NotFound
 from api.http.deps import audit, target
+from api.security.audit_reach import Confined
 from api.security.principal import Principal
 from evidence.core import ReasonCode
 from evidence.core.queries import AccessFilter
@@ -38,14 +40,24 @@ def _audit_target(action: str) -> list[Any]:
     return [Depends(target(action, "AuditEvent"))]
 
 
-def _about_patient(request: Request, auditor: Auditor, patient_id: str) -> None:
-    """An auditor, or a patient-context token asking about its own patient only."""
+def _about_patient(request: Request, auditor: Auditor, patient_id: str) -> Confined:
+    """The patient's evidence (narrowed by `principal`), within the token's AuditEvent
+    scopes: a patient's own token, or a scope naming this patient or an agent, or 403."""
     audit(request).subject(patient_id=patient_id)
-    if auditor.patient_only and auditor.principal.patient != patient_id:
-        raise Forbidden(
-            "Patient-context tokens may read only their own disclosures.",
-            reason=ReasonCode.COMPARTMENT_OUTSIDE,
-        )
+    return auditor.confined(patient=patient_id, agent=_principal_filter(request))
+
+
+def _shown(auditing: Auditing, confined: Confined, view: View) -> View:
+    """`view`, of the row as the token may see it: a token confined to one patient sees
+    nothing of the other patients a request touched (`api.audit.own_view`)."""
+    if not confined.own_patient:
+        return view
+    own = auditing.pseudonymizer.patient(confined.own_patient)
+    return lambda row: view(own_patient_row(row, own))
+
+
+def _patient_hash(auditing: Auditing, confined: Confined) -> str:
+    return auditing.pseudonymizer.patient(confined.patient) if confined.patient else ""
 
 
 def _filters(request: Request) -> tuple[AccessFilter, int]:
@@ -78,22 +90,23 @@ async def _page(
 async def patient_accesses(
     request: Request, patient_id: str, auditor: AuditorReading, auditing: AuditServices
 ) -> Response:
-    _about_patient(request, auditor, patient_id)
+    confined = _about_patient(request, auditor, patient_id)
     base, limit = _filters(request)
-    patient_hash = auditing.pseudonymizer.patient(patient_id)
-    f = with_axis(base, patient_hash=patient_hash, sub=_principal_filter(request))
+    patient_hash = _patient_hash(auditing, confined)
+    f = with_axis(base, patient_hash=patient_hash, sub=confined.agent)
+    view = _shown(auditing, confined, access_view)
     fmt = export_format(request)
     if fmt != "json":
-        return await stream_export(request, auditing, f, fmt, access_view, ACCESS_COLUMNS,
+        return await stream_export(request, auditing, f, fmt, view, ACCESS_COLUMNS,
                                    "patient-accesses")  # fmt: skip
-    body = await _page(request, auditing, auditor.principal, f, limit, "accesses", access_view)
+    body = await _page(request, auditing, auditor.principal, f, limit, "accesses", view)
     return json_response({"patient": patient_id, "patient_pseudonym": patient_hash, **body})
 
 
 @router.get("/principals/accesses",
             dependencies=_audit_target("audit.principal_accesses"))  # fmt: skip
 async def principal_accesses_by_query(
-    request: Request, auditor: StaffReading, auditing: AuditServices
+    request: Request, auditor: AuditorReading, auditing: AuditServices
 ) -> Response:
     """The same as the path form, for any `sub` (`?sub=`, percent-encoded as usual)."""
     return await _principal_accesses(request, _sub(request.query_params.get("sub")), auditor,
@@ -103,15 +116,16 @@ async def principal_accesses_by_query(
 @router.get("/principals/activity",
             dependencies=_audit_target("audit.principal_activity"))  # fmt: skip
 async def principal_activity_by_query(
-    request: Request, auditor: StaffReading, auditing: AuditServices
+    request: Request, auditor: AuditorReading, auditing: AuditServices
 ) -> Response:
-    return await _principal_activity(request, _sub(request.query_params.get("sub")), auditing)
+    sub = _sub(request.query_params.get("sub"))
+    return await _principal_activity(request, sub, auditor, auditing)
 
 
 @router.get("/principals/{sub:path}/accesses",
             dependencies=_audit_target("audit.principal_accesses"))  # fmt: skip
 async def principal_accesses(
-    request: Request, sub: str, auditor: StaffReading, auditing: AuditServices
+    request: Request, sub: str, auditor: AuditorReading, auditing: AuditServices
 ) -> Response:
     """`sub` is the rest of the path, percent-decoded once: a `/` in it may be sent as is or
     as %2F; `.` and `..` (which clients collapse) as %2E."""
@@ -122,9 +136,10 @@ async def principal_accesses(
 @router.get("/principals/{sub:path}/activity",
             dependencies=_audit_target("audit.principal_activity"))  # fmt: skip
 async def principal_activity(
-    request: Request, sub: str, _auditor: StaffReading, auditing: AuditServices
+    request: Request, sub: str, auditor: AuditorReading, auditing: AuditServices
 ) -> Response:
-    return await _principal_activity(request, _path_sub(request, sub, "/activity"), auditing)
+    sub = _path_sub(request, sub, "/activity")
+    return await _principal_activity(request, sub, auditor, auditing)
 
 
 MAX_SUB_CHARS = 8192  # a token is at most 8 KiB
@@ -161,18 +176,26 @@ async def _principal_accesses(
     request: Request, sub: str, auditor: Auditor, auditing: Auditing
 ) -> Response:
     base, limit = _filters(request)
-    f = with_axis(base, sub=sub)
+    confined = auditor.confined(agent=sub)
+    f = with_axis(base, patient_hash=_patient_hash(auditing, confined), sub=sub)
+    view = _shown(auditing, confined, access_view)
     fmt = export_format(request)
     if fmt != "json":
-        return await stream_export(request, auditing, f, fmt, access_view, ACCESS_COLUMNS,
+        return await stream_export(request, auditing, f, fmt, view, ACCESS_COLUMNS,
                                    "principal-accesses")  # fmt: skip
-    body = await _page(request, auditing, auditor.principal, f, limit, "accesses", access_view)
+    body = await _page(request, auditing, auditor.principal, f, limit, "accesses", view)
     return json_response({"principal": sub, **body})
 
 
-async def _principal_activity(request: Request, sub: str, auditing: Auditing) -> Response:
+async def _principal_activity(
+    request: Request, sub: str, auditor: Auditor, auditing: Auditing
+) -> Response:
     """Hourly counts (distinct patients, requests, denials, break-glass) against the
-    principal's baseline; see `api.audit.activity`."""
+    principal's baseline; see `api.audit.activity`. Counts over every patient: a token
+    confined to a patient's evidence may not ask."""
+    if auditor.confined(agent=sub).patient:
+        raise Forbidden("Activity counts every patient; this token reaches one.",
+                        reason=ReasonCode.COMPARTMENT_OUTSIDE)  # fmt: skip
     q = request.query_params
     audit(request).asked(q.keys())
     now_us = int(auditing.clock() * 1_000_000)
@@ -194,24 +217,24 @@ async def patient_disclosures(
     request: Request, patient_id: str, auditor: AuditorReading, auditing: AuditServices
 ) -> Response:
     """Accounting of disclosures (45 CFR 164.528), by default over the last six years."""
-    _about_patient(request, auditor, patient_id)
+    confined = _about_patient(request, auditor, patient_id)
     now_us = int(auditing.clock() * 1_000_000)
     since, until, limit = window(request, period_start_us(now_us), now_us)
     include_audit = request.query_params.get("include_audit", "false").lower()
     if include_audit not in ("true", "false"):
         raise InvalidRequest("include_audit must be true or false.")
     audit(request).asked(request.query_params.keys())
-    patient_hash = auditing.pseudonymizer.patient(patient_id)
+    patient_hash = _patient_hash(auditing, confined)
     window_filter = AccessFilter(
-        since_us=since, until_us=until, patient_hash=patient_hash, sub=_principal_filter(request)
+        since_us=since, until_us=until, patient_hash=patient_hash, sub=confined.agent
     )
     f = disclosure_filter(window_filter, include_audit == "true")
+    view = _shown(auditing, confined, disclosure_view)
     fmt = export_format(request)
     if fmt != "json":
-        return await stream_export(request, auditing, f, fmt, disclosure_view,
-                                   DISCLOSURE_COLUMNS, "disclosures")  # fmt: skip
-    body = await _page(request, auditing, auditor.principal, f, limit, "disclosures",
-                       disclosure_view)  # fmt: skip
+        return await stream_export(request, auditing, f, fmt, view, DISCLOSURE_COLUMNS,
+                                   "disclosures")  # fmt: skip
+    body = await _page(request, auditing, auditor.principal, f, limit, "disclosures", view)
     header = {
         "patient": patient_id,
         "patient_pseudonym": patient_hash,
