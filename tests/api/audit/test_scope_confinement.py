@@ -10,7 +10,7 @@ import pytest
 from api.audit import balp
 from tests.api.audit.conftest import AuditApp
 
-MINE, OTHER = "pat-00011", "pat-00012"
+MINE, OTHER = "pat-00027", "pat-00028"
 AGENT_A, AGENT_B = "conf-agent-a", "conf-agent-b"
 READ = "system/Patient.rs system/Observation.rs"
 
@@ -195,7 +195,7 @@ def test_a_patient_sees_nothing_of_the_other_patients(
     assert both["resource_pseudonyms"] == []
     refused = [
         f"/fhir/AuditEvent?entity=Patient/{OTHER}",
-        f"/fhir/AuditEvent?entity=Observation/{quote('obs-00012-1')}",
+        f"/fhir/AuditEvent?entity=Observation/{quote('obs-00028-1')}",
         f"/fhir/AuditEvent?patient={OTHER}",
         f"/audit/patients/{OTHER}/accesses",
         f"/audit/patients/{OTHER}/disclosures",
