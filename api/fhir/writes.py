@@ -6,6 +6,7 @@ A write never returns content the caller could not read.
 import functools
 import re
 import uuid
+from dataclasses import replace
 from typing import Annotated, Any
 
 import orjson
@@ -22,6 +23,7 @@ from api.errors import (
     UnprocessableResource,
     UnsupportedMediaType,
 )
+from api.fhir.access_grants import access_changes, self_added
 from api.fhir.search import resource_satisfies, valid_id
 from api.fhir.serving import FhirServices, FhirServing
 from api.fhir.visibility import known_type, resource_verdict, served_body
@@ -31,7 +33,7 @@ from api.security.access import AccessPlan, Reach, decide_resource
 from api.security.compartment import InvalidReference, normalize_references
 from api.security.disclosure import Disclosure
 from api.security.principal import Principal
-from api.security.verdict import ALLOWED
+from api.security.verdict import ALLOWED, allow, deny
 from evidence.core import ReasonCode
 
 router = APIRouter(prefix="/fhir")
@@ -126,7 +128,7 @@ async def create(
     plan = _authorize(request, fhir, principal, resource_type, "create")
     resource = await _body(request, fhir, resource_type)
     resource["id"] = uuid.uuid4().hex
-    return _save(request, fhir, principal, plan, resource)
+    return _save(request, fhir, principal, plan, resource, "create")
 
 
 @router.put("/{resource_type}/{resource_id}")
@@ -142,8 +144,9 @@ async def update(
     if not valid_id(resource_id) or resource.get("id") != resource_id:
         raise InvalidRequest("The body id must match the id in the URL.")
     expected = expected_version(request.headers.get("if-match"))
-    _existing_visible(fhir, plan, resource_type, resource_id, required=expected is not None)
-    return _save(request, fhir, principal, plan, resource, expected)
+    existing = _existing_visible(fhir, plan, resource_type, resource_id,
+                                 required=expected is not None)  # fmt: skip
+    return _save(request, fhir, principal, plan, resource, "update", expected, existing)
 
 
 async def _body(request: Request, fhir: FhirServing, resource_type: str) -> dict[str, Any]:
@@ -179,11 +182,18 @@ def _save(
     principal: Principal,
     plan: AccessPlan,
     resource: dict[str, Any],
+    interaction: str,
     expected: int | None = None,
+    existing: StoredResource | None = None,
 ) -> Response:
-    """Policy check of the new content, store (create or new version, or 412 when If-Match
-    named another version than the stored one), evidence, answer."""
+    """Policy check of the new content (and of what it changes of who may see what), store
+    (create or new version, or 412 when If-Match named another version than the stored
+    one), evidence, answer."""
     _may_write(fhir, plan, resource)
+    before = existing.as_dict() if existing is not None else None
+    self_grant = self_added(before, resource, principal.fhir_user)
+    if access_changes(before, resource) and ReasonCode.BREAK_GLASS in plan.reasons:
+        _not_by_break_glass_alone(fhir, principal, interaction, resource, existing, self_grant)
     try:
         stored, created = fhir.data.save(resource, fhir.now_iso(), expected)
     except VersionConflict as exc:
@@ -192,8 +202,36 @@ def _save(
         fhir.guard.care_teams_changed()
     response, redacted = _write_response(fhir, principal, plan, stored, created=created)
     written = _written(stored, owner_patient(resource))
-    audit(request).conclude(ALLOWED, written + Disclosure(redacted=int(redacted)))
+    verdict = allow(ReasonCode.CARETEAM_SELF_ADDED) if self_grant else ALLOWED
+    audit(request).conclude(verdict, written + Disclosure(redacted=int(redacted)))
     return response
+
+
+def _not_by_break_glass_alone(
+    fhir: FhirServing, principal: Principal, interaction: str, resource: dict[str, Any],
+    existing: StoredResource | None, self_grant: bool,
+) -> None:  # fmt: skip
+    """A write that changes who may see what (`api.fhir.access_grants`) under a grant that
+    came from break-glass stands only if the same token without break-glass could make it
+    (the resource, before and after, within its ordinary care-team reach); otherwise 403
+    `break_glass.grant_refused` (and `careteam.self_added` when it listed its own user)."""
+    ordinary = fhir.guard.plan(replace(principal, purpose_of_use=""), resource["resourceType"],
+                               interaction)  # fmt: skip
+    allowed = ordinary.granted and (
+        existing is None or not resource_verdict(fhir, ordinary, existing).denies
+    )
+    if allowed:
+        try:
+            _may_write(fhir, ordinary, resource)
+        except Forbidden:
+            allowed = False
+    if not allowed:
+        self_reason = [ReasonCode.CARETEAM_SELF_ADDED] if self_grant else []
+        raise Forbidden(
+            "Break-glass access does not authorize a write that grants access.",
+            reason=ReasonCode.BREAK_GLASS_GRANT_REFUSED,
+            verdict=deny(ReasonCode.BREAK_GLASS_GRANT_REFUSED, *self_reason),
+        )
 
 
 @router.delete("/{resource_type}/{resource_id}")

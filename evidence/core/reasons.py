@@ -34,5 +34,9 @@ class ReasonCode(StrEnum):
     PUBLIC_ENDPOINT = "public.endpoint"
     EXPORT_STORAGE_MISSING = "export.no_shared_storage"
     VERSION_CONFLICT = "resource.version_conflict"
+    # A write that grants access (care teams, groups, labels, links) under break-glass alone.
+    BREAK_GLASS_GRANT_REFUSED = "break_glass.grant_refused"
+    # A principal listed itself (its fhirUser) as a member of an active CareTeam.
+    CARETEAM_SELF_ADDED = "careteam.self_added"
     # A response that started without a recorded decision (a bug): recorded as a deny.
     DECISION_MISSING = "decision.missing"

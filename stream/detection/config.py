@@ -23,6 +23,7 @@ KINDS = (
     "same_surname",
     "after_hours",
     "dormant_principal",
+    "self_granted_access",
 )
 DEFAULT_SEVERITIES: Mapping[str, str] = MappingProxyType(
     {
@@ -36,6 +37,7 @@ DEFAULT_SEVERITIES: Mapping[str, str] = MappingProxyType(
         "same_surname": "medium",
         "after_hours": "low",
         "dormant_principal": "medium",
+        "self_granted_access": "high",
     }
 )
 

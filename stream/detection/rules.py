@@ -35,6 +35,7 @@ from stream.detection.per_event import (
     BREAK_GLASS_RULE,
     EXPORT_RULE,
     SAME_SURNAME_RULE,
+    SELF_GRANT_RULE,
     STAFF_RULE,
     VIP_RULE,
     EpisodeState,
@@ -98,6 +99,7 @@ DEFAULT_RULES: tuple[Rule[Any], ...] = (
     SAME_SURNAME_RULE,
     AfterHours(),
     DormantPrincipal(),
+    SELF_GRANT_RULE,
 )
 
 

@@ -1,6 +1,10 @@
 """Rules that flag single events; repeated triggers within an alert window update one alert.
 
 - break_glass: every event whose reasons include `break_glass` (emergency access, ETREAT).
+- self_granted_access: every event whose reasons include `careteam.self_added` (a principal
+  listed itself on an active CareTeam, granting itself standing access; the API, which sees
+  the CareTeam and the token's fhirUser, records that reason; an attempt refused because it
+  came from break-glass alone is alerted too).
 - export: every bulk export kick-off (`action == "export"`, status 202).
 - vip_access / staff_record_access: data of a VIP / staff patient returned to a principal
   without a treating relationship (neither `careteam.member` nor `compartment.patient`).
@@ -27,6 +31,7 @@ from stream.detection.config import DetectionConfig
 from stream.detection.event import DetectionEvent
 
 BREAK_GLASS = "break_glass"
+SELF_ADDED = "careteam.self_added"
 TREATING = frozenset({"careteam.member", "compartment.patient"})
 
 
@@ -109,6 +114,10 @@ def _break_glass(event: DetectionEvent) -> bool:
     return BREAK_GLASS in event.reasons
 
 
+def _self_granted(event: DetectionEvent) -> bool:
+    return SELF_ADDED in event.reasons
+
+
 def _export(event: DetectionEvent) -> bool:
     return event.action == "export" and event.status == 202
 
@@ -140,6 +149,9 @@ def _staff_members(event: DetectionEvent) -> tuple[str, ...]:
 
 
 BREAK_GLASS_RULE = EventRule("break_glass", "1", _break_glass, _touched, "break-glass access")
+SELF_GRANT_RULE = EventRule(
+    "self_granted_access", "1", _self_granted, _touched, "added itself to a care team"
+)
 EXPORT_RULE = EventRule("export", "1", _export, _touched, "bulk export kick-off")
 _NO_CARE = "accessed without a care relationship"
 VIP_RULE = EventRule("vip_access", "1", _vip, _vips, f"VIP record {_NO_CARE}")

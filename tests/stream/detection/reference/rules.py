@@ -15,6 +15,7 @@ from tests.stream.detection.reference.per_event import (
     BREAK_GLASS_RULE,
     EXPORT_RULE,
     SAME_SURNAME_RULE,
+    SELF_GRANT_RULE,
     STAFF_RULE,
     VIP_RULE,
 )
@@ -53,4 +54,5 @@ DEFAULT_RULES: tuple[Rule[Any], ...] = (
     SAME_SURNAME_RULE,
     AfterHours(),
     DormantPrincipal(),
+    SELF_GRANT_RULE,
 )

@@ -10,7 +10,8 @@ import { alertView } from "./alert.js";
 
 export const POLL_MS = 5000;
 export const KINDS = ["bulk_access_spike", "denied_burst", "enumeration", "break_glass", "export",
-  "vip_access", "staff_record_access", "same_surname", "after_hours", "dormant_principal"];
+  "vip_access", "staff_record_access", "same_surname", "after_hours", "dormant_principal",
+  "self_granted_access"];
 export const SEVERITIES = ["low", "medium", "high", "critical"];
 const STATUSES = ["open", "acknowledged", "suppressed"];
 
