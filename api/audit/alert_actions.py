@@ -3,7 +3,9 @@
     POST /audit/alerts/{id}/acknowledge   {"reason": "..."}
     POST /audit/alerts/{id}/suppress      {"reason": "...", "until": "<ISO 8601 instant>"}
 
-`reason`: plain text, 1-500 characters (no identifiers: it is kept in the evidence store).
+`reason`: plain text, 1-500 characters (no identifiers: it is kept in the evidence store;
+references become pseudonyms and identifiers of known shapes `[id withheld]`, see
+`evidence.core.scrub`, before it is kept).
 `until` (suppress only): in the future, at most a year ahead; by default the end of the
 alert's episode. Acting needs AuditEvent write permission (`system/AuditEvent.u`, or
 `.cu`, v1 `.write`; user/ too, patient/ never). The action is recorded in the evidence
@@ -28,11 +30,13 @@ from api.http.deps import audit, target
 from api.security.principal import Principal
 from evidence.core.alert_actions import (
     ACKNOWLEDGE,
+    REASON_MAX,
     SUPPRESS,
     AlertAction,
     check_reason,
     episode_end_us,
 )
+from evidence.core.scrub import scrubbed_text
 
 router = APIRouter(prefix="/audit")
 UNTIL_MAX = timedelta(days=366)
@@ -62,7 +66,8 @@ async def _act(
     request: Request, auditing: Auditing, principal: Principal, alert_id: str, action: str
 ) -> Response:
     now_us = int(auditing.clock() * 1_000_000)
-    reason, until_us = parse_body(await request.body(), action, now_us)
+    typed, until_us = parse_body(await request.body(), action, now_us)
+    reason = scrubbed_text(typed, auditing.pseudonymizer, REASON_MAX)  # no raw ids kept
     row = await run_in_threadpool(auditing.evidence.alert, alert_id[:64])
     if row is None:
         raise NotFound("No such alert.")

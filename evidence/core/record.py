@@ -1,7 +1,8 @@
 """The pseudonymous evidence form of an AccessEvent, and the row the store keeps.
 
 `evidence_payload` is the part that is hash-chained: every raw identifier replaced by its
-keyed pseudonym, nothing derived. `to_evidence_record` adds the seal and enrichment.
+keyed pseudonym (those inside scope strings too: `evidence.core.scrub`), nothing derived.
+`to_evidence_record` adds the seal and enrichment.
 """
 
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from typing import Any
 from evidence.core.chain import chain_hash
 from evidence.core.event import AccessEvent, event_to_dict
 from evidence.core.pseudonym import Pseudonymizer, sha256_hex
+from evidence.core.scrub import pseudonymous_scope
 
 _RAW_ID_FIELDS = ("context_patient_id", "patient_ids", "resource_ids")
 _MICROS_PER_HOUR = 3_600_000_000
@@ -27,6 +29,8 @@ def evidence_payload(event: AccessEvent, pseudonymizer: Pseudonymizer) -> dict[s
     data["patient_hashes"] = sorted({pseudonymizer.patient(p) for p in event.patient_ids})
     data["resource_hashes"] = sorted({pseudonymizer.reference(r) for r in event.resource_ids})
     data["fhir_user"] = _pseudonymous_user(event.fhir_user, pseudonymizer)
+    for name in ("scopes_granted", "scopes_used"):  # granular values may name patients
+        data[name] = [pseudonymous_scope(s, pseudonymizer) for s in data[name]]
     data["key_version"] = pseudonymizer.key_version
     known = set(payload_fields(event.schema_version))
     return {name: value for name, value in data.items() if name in known}
