@@ -9,12 +9,21 @@ import httpx
 
 from tests.api.audit.conftest import AuditApp
 
-SCOPE = "system/Patient.rs system/Condition.rs export"
+SCOPE = "system/Patient.rs system/Condition.rs system/Group.rs export"
 ASYNC = {"Prefer": "respond-async"}
+PATIENT = "pat-00030"  # a group of this patient alone: other tests count others' accesses
 
 
 def done_job(a: AuditApp, headers: dict[str, str]) -> tuple[str, dict[str, Any]]:
-    started = a.get("/fhir/Patient/$export?_type=Patient,Condition", headers={**headers, **ASYNC})
+    group = {"resourceType": "Group", "type": "person", "actual": True,
+             "member": [{"entity": {"reference": f"Patient/{PATIENT}"}}]}  # fmt: skip
+    made = a.client.post(
+        "/fhir/Group", json=group, headers=a.headers("grouper", "system/Group.cruds")
+    )
+    assert made.status_code == 201, made.text
+    group_id = made.headers["location"].split("/Group/")[1].split("/")[0]
+    url = f"/fhir/Group/{group_id}/$export?_type=Patient,Condition"
+    started = a.get(url, headers={**headers, **ASYNC})
     assert started.status_code == 202, started.text
     status = started.headers["content-location"].replace("http://testserver", "")
     deadline = time.monotonic() + 30
