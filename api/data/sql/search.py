@@ -3,8 +3,9 @@ Written in the SQL that SQLite and PostgreSQL both read (`?` placeholders; text 
 byte order: the PostgreSQL schema declares its text columns COLLATE "C").
 
 Index rows carry the owner patient and the labels of their resource, so a search with
-criteria is answered from the search index alone (counts are index-only scans) and only
-the page itself touches resource bodies. Ordering is by id: stable for offset paging.
+criteria finds its matches in the search index alone (index-only scans), and one statement
+counts them and picks the page's ids before any resource body is read (one round trip on a
+networked store). Ordering is by id: stable for offset paging.
 """
 
 from collections.abc import Sequence
@@ -31,6 +32,12 @@ class Sql:
     args: tuple[Any, ...]
 
 
+# The patients of a practitioner's care teams, as SQL both read; PostgreSQL's adapter writes
+# it as `= ANY(ARRAY(...))`, which it plans without weighing semi-join strategies.
+CARE_TEAM_PATIENTS = "SELECT patient_id FROM care_team_members WHERE practitioner = ?"
+IN_CARE_TEAM = f"IN ({CARE_TEAM_PATIENTS})"
+
+
 def reach_sql(reach: PatientReach | None, alias: str) -> Sql:
     """Rows within the reach. A resource that belongs to nobody (patient_id '') is within a
     reach of every patient only: a compartment type's resource without a patient is for
@@ -41,8 +48,7 @@ def reach_sql(reach: PatientReach | None, alias: str) -> Sql:
     if reach.kind is Reach.ONE:
         return Sql(f"({col} = ? AND {col} <> '')", (reach.patient,))
     if reach.kind is Reach.CARE_TEAM:
-        members = "SELECT patient_id FROM care_team_members WHERE practitioner = ?"
-        return Sql(f"{col} IN ({members})", (reach.practitioner,))
+        return Sql(f"{col} {IN_CARE_TEAM}", (reach.practitioner,))
     return Sql("0 = 1", ())
 
 
@@ -102,6 +108,33 @@ def _matching_index_rows(
     return Sql(" AND ".join(parts), tuple(args))
 
 
+def matches_sql(
+    resource_type: str,
+    criteria: Sequence[IndexCondition],
+    reach: PatientReach | None,
+    hidden_labels: frozenset[str],
+    alternatives: Alternatives = (),
+) -> Sql:
+    """SELECT (id, visible) of each match within reach and constraints, once; `visible` is 1
+    when the labels hide nothing. Index rows carry their resource's owner and labels, and
+    a deleted resource has none, so with criteria the search index alone answers."""
+    if criteria:
+        where = _matching_index_rows(resource_type, criteria, reach, alternatives)
+        labels = label_sql(hidden_labels, "i")
+        text = (
+            f"SELECT DISTINCT i.id, CASE WHEN {labels.text} THEN 1 ELSE 0 END AS visible "
+            f"FROM search_index i WHERE {where.text}"
+        )
+        return Sql(text, (*labels.args, *where.args))
+    reach_part, labels = reach_sql(reach, "r"), label_sql(hidden_labels, "r")
+    constrained = constraint_sql(resource_type, alternatives, "r.id")
+    text = (
+        f"SELECT r.id, CASE WHEN {labels.text} THEN 1 ELSE 0 END AS visible FROM resources r "
+        f"WHERE r.type = ? AND r.deleted = 0 AND {reach_part.text} AND {constrained.text}"
+    )
+    return Sql(text, (*labels.args, resource_type, *reach_part.args, *constrained.args))
+
+
 def count_query(
     resource_type: str,
     criteria: Sequence[IndexCondition],
@@ -110,22 +143,56 @@ def count_query(
     alternatives: Alternatives = (),
 ) -> Sql:
     """SELECT (matches within reach and constraints, of which visible through the labels)."""
-    if criteria:
-        where = _matching_index_rows(resource_type, criteria, reach, alternatives)
-        labels = label_sql(hidden_labels, "m")
-        text = (
-            f"SELECT count(*), coalesce(sum(CASE WHEN {labels.text} THEN 1 ELSE 0 END), 0) "
-            f"FROM (SELECT DISTINCT i.id, i.labels FROM search_index i WHERE {where.text}) m"
+    matches = matches_sql(resource_type, criteria, reach, hidden_labels, alternatives)
+    text = f"SELECT count(*), coalesce(sum(m.visible), 0) FROM ({matches.text}) m"
+    return Sql(text, matches.args)
+
+
+def matching_count_query(resource_type: str, criteria: Sequence[IndexCondition]) -> Sql:
+    """SELECT (every match, policy ignored)."""
+    matches = matches_sql(resource_type, criteria, None, frozenset())
+    return Sql(f"SELECT count(*) FROM ({matches.text}) a", matches.args)
+
+
+def counted_page_query(
+    resource_type: str,
+    criteria: Sequence[IndexCondition],
+    reach: PatientReach,
+    hidden_labels: frozenset[str],
+    limit: int,
+    offset: int,
+    alternatives: Alternatives = (),
+    sort: Sequence[SortKey] = (),
+    matching: Sql | None = None,
+) -> Sql:
+    """The page and the counts in one statement: the matches are found once (ids and
+    labels only), the page picked from them, and only its resources read. Each row is
+    (type, id, version_id, patient_id, labels, body, in reach, visible, matching or NULL);
+    no row when the page is empty (count_query then answers). The counts are materialised:
+    a planner inlining them beside the page's join would count once per row."""
+    matches = matches_sql(resource_type, criteria, reach, hidden_labels, alternatives)
+    order, order_args = order_by(sort)
+    if sort:  # sort keys read the resources (last_updated, their index rows)
+        page = (
+            "SELECT r.id FROM m JOIN resources r ON r.type = ? AND r.id = m.id "
+            f"WHERE m.visible = 1 ORDER BY {order} LIMIT ? OFFSET ?"
         )
-        return Sql(text, (*labels.args, *where.args))
-    reach_part, labels = reach_sql(reach, "r"), label_sql(hidden_labels, "r")
-    constrained = constraint_sql(resource_type, alternatives, "r.id")
+        page_args: tuple[Any, ...] = (resource_type, *order_args, limit, offset)
+    else:
+        page = "SELECT m.id FROM m WHERE m.visible = 1 ORDER BY m.id LIMIT ? OFFSET ?"
+        page_args = (limit, offset)
+    counted = f"({matching.text})" if matching else "NULL"
     text = (
-        f"SELECT count(*), coalesce(sum(CASE WHEN {labels.text} THEN 1 ELSE 0 END), 0) "
-        f"FROM resources r WHERE r.type = ? AND r.deleted = 0 AND {reach_part.text} "
-        f"AND {constrained.text}"
+        f"WITH m AS ({matches.text}), p AS ({page}), "
+        "c AS MATERIALIZED (SELECT count(*) AS in_reach, coalesce(sum(visible), 0) AS visible "
+        "FROM m) "
+        "SELECT r.type, r.id, r.version_id, r.patient_id, r.labels, r.body, c.in_reach, "
+        f"c.visible, {counted} FROM p JOIN resources r ON r.type = ? AND r.id = p.id "
+        f"CROSS JOIN c ORDER BY {order}"
     )
-    return Sql(text, (*labels.args, resource_type, *reach_part.args, *constrained.args))
+    counted_args = matching.args if matching else ()
+    args = (*matches.args, *page_args, *counted_args, resource_type, *order_args)
+    return Sql(text, args)
 
 
 def page_query(
@@ -139,7 +206,8 @@ def page_query(
     sort: Sequence[SortKey] = (),
     after_id: str | None = None,
 ) -> Sql:
-    """`after_id`: only resources whose id sorts after it (keyset paging in id order)."""
+    """The resources themselves filtered and ordered (a scan's batches); `after_id`: only
+    resources whose id sorts after it (keyset paging in id order)."""
     columns = "r.type, r.id, r.version_id, r.patient_id, r.labels, r.body"
     reach_part, labels = reach_sql(reach, "r"), label_sql(hidden_labels, "r")
     constrained = constraint_sql(resource_type, alternatives, "r.id")

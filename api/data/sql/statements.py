@@ -10,7 +10,14 @@ from api.data.port import StoredResource
 from api.data.query import Alternatives, Criterion, SortKey
 from api.data.sql.compile import compile_alternatives, compile_criteria
 from api.data.sql.rows import labels_of
-from api.data.sql.search import Sql, constraint_sql, count_query, page_query
+from api.data.sql.search import (
+    Sql,
+    constraint_sql,
+    count_query,
+    counted_page_query,
+    matching_count_query,
+    page_query,
+)
 from api.security.access import PatientReach, Reach
 
 __all__ = [
@@ -32,6 +39,7 @@ class SearchStatements:
     page: Sql | None  # None: the counts alone were asked (limit 0)
     counts: Sql  # one row: (within reach and constraints, of which visible through labels)
     matching: Sql | None  # one row: every match, policy ignored (only when asked)
+    counted: bool = False  # the page's rows carry the counts (counted_page_query)
 
 
 def search_statements(
@@ -44,28 +52,44 @@ def search_statements(
     count_outside_reach: bool = False,
     alternatives: Alternatives = (),
     sort: Sequence[SortKey] = (),
+    *,
+    one_statement: bool = False,
 ) -> SearchStatements:
     """Counting matches outside the caller's reach reads everything the query matches, so
-    it is done only on request (when the query names patients, where it is cheap)."""
+    it is done only on request (when the query names patients, where it is cheap).
+
+    `one_statement`: the page carries the counts, for a store a round trip away (with rows,
+    one statement answers). Embedded SQLite answers faster from two: its page query walks
+    the matching ids in order and stops at the page's end."""
     conditions, constraints = compile_criteria(criteria), compile_alternatives(alternatives)
+    matching = None
+    if count_outside_reach and reach.kind is not Reach.ALL:
+        matching = matching_count_query(resource_type, conditions)
     page = None
-    if limit > 0:
+    if limit > 0 and one_statement:
+        page = counted_page_query(
+            resource_type, conditions, reach, hidden_labels, limit, offset, constraints, sort,
+            matching,
+        )  # fmt: skip
+    elif limit > 0:
         page = page_query(
             resource_type, conditions, reach, hidden_labels, limit, offset, constraints, sort
         )
     counts = count_query(resource_type, conditions, reach, hidden_labels, constraints)
-    matching = None
-    if count_outside_reach and reach.kind is not Reach.ALL:
-        matching = count_query(resource_type, conditions, None, frozenset())
-    return SearchStatements(page, counts, matching)
+    return SearchStatements(page, counts, matching, one_statement)
 
 
 def answer(run: Run, statements: SearchStatements) -> tuple[list[StoredResource], int, int, int]:
     """(page, total, in_reach, matching) as the port's SearchPage holds them."""
     rows = run(statements.page) if statements.page else []
-    in_reach, total = run(statements.counts)[0]
-    matching = run(statements.matching)[0][0] if statements.matching else in_reach
-    return [stored_row(row) for row in rows], int(total), int(in_reach), int(matching)
+    if rows and statements.counted:
+        in_reach, total, matching = rows[0][6:9]
+    else:
+        in_reach, total = run(statements.counts)[0]
+        matching = run(statements.matching)[0][0] if statements.matching else None
+    if matching is None:
+        matching = in_reach
+    return [stored_row(row[:6]) for row in rows], int(total), int(in_reach), int(matching)
 
 
 def satisfies_sql(resource_type: str, resource_id: str, alternatives: Alternatives) -> Sql:
