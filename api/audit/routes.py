@@ -26,6 +26,7 @@ from api.audit.serving import Auditing, AuditServices
 from api.audit.tabular import ACCESS_COLUMNS, DISCLOSURE_COLUMNS
 from api.audit.views import access_view, iso_from_us, parse_instant_us
 from api.errors import Forbidden, InvalidRequest, NotFound
+from api.http.caller_text import bounded
 from api.http.deps import audit, target
 from api.security.audit_reach import Confined
 from api.security.principal import Principal
@@ -147,12 +148,13 @@ MAX_SUB_CHARS = 8192  # a token is at most 8 KiB
 
 def _sub(value: str | None) -> str:
     """Any principal's `sub` as the evidence holds it: non-empty (tokens never carry an
-    empty one), bounded by the size of a token."""
+    empty one), at most the size of a token, and bounded as every recorded field is
+    (api.http.caller_text.bounded)."""
     if not value:
         raise InvalidRequest("Name the principal: sub is required.")
     if len(value) > MAX_SUB_CHARS:
         raise InvalidRequest("sub is too long.")
-    return value
+    return bounded(value)  # a sub beyond MAX_FIELD is recorded in this bounded form
 
 
 def _path_sub(request: Request, routed: str, suffix: str) -> str:

@@ -8,6 +8,7 @@ from urllib.parse import quote, urlencode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from api.http.caller_text import bounded
 from tests.api.audit.conftest import AuditApp
 
 SCOPE = "system/Patient.rs"
@@ -48,10 +49,11 @@ def test_any_sub_is_reachable_both_ways(audit_app: AuditApp, sub: str) -> None:
     for url in (path_form(sub, "accesses"), query_form(sub, "accesses")):
         found = entries(a, url)
         assert request_id in {e["request_id"] for e in found}, url[:200]
-        assert {e["principal"]["sub"] for e in found} == {sub}
+        assert {e["principal"]["sub"] for e in found} == {bounded(sub)}  # as recorded
     for url in (path_form(sub, "activity"), query_form(sub, "activity")):
         response = a.get(url, headers=a.auditor)
-        assert response.status_code == 200 and response.json()["principal"] == sub, url[:200]
+        assert response.status_code == 200, url[:200]
+        assert response.json()["principal"] == bounded(sub), url[:200]
 
 
 def test_the_query_form_needs_a_sub(audit_app: AuditApp) -> None:
