@@ -62,17 +62,35 @@ LOAD_LOCK = 7_146_320_158_624_733_186
 ANALYZE_AFTER_ROWS = 1000
 
 
-def _configure(conn: Connection) -> None:
+def _configure(conn: Connection, statement_timeout_ms: int) -> None:
     """Each new connection plans every statement for its own values: a generic plan of the
     policy-aware searches (a patient's compartment, a practitioner's teams) cannot know how
-    selective the values are, and was seen scanning where the custom plan takes an index."""
+    selective the values are, and was seen scanning where the custom plan takes an index.
+    A statement running (or waiting on a lock) longer than the timeout is cancelled by the
+    server, so a runaway query answers 503 instead of holding a pooled connection."""
     conn.execute("SET plan_cache_mode = force_custom_plan")
+    conn.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
+
+
+def _unbounded(conn: Connection) -> None:
+    """No statement timeout until the transaction ends."""
+    conn.execute("SET LOCAL statement_timeout = 0")
 
 
 class PostgresRepository:
     def __init__(
-        self, dsn: str, *, min_size: int = 1, max_size: int = 8, timeout_s: float = 10.0
+        self,
+        dsn: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 8,
+        timeout_s: float = 10.0,
+        statement_timeout_s: float = 15.0,
     ) -> None:
+        """`timeout_s`: connecting and waiting for a pooled connection; `statement_timeout_s`:
+        the longest one statement of a request may run (0: no bound). Migrations and bulk
+        loads are long on purpose and run without it."""
+        self._statement_timeout_ms = round(statement_timeout_s * 1000)
         self._pool: ConnectionPool[Connection] = ConnectionPool(
             dsn,
             min_size=min_size,
@@ -81,12 +99,15 @@ class PostgresRepository:
             open=False,
             name="fhir-data",
             kwargs={"autocommit": True, "connect_timeout": max(1, round(timeout_s))},
-            configure=_configure,
+            configure=functools.partial(
+                _configure, statement_timeout_ms=self._statement_timeout_ms
+            ),
         )
         try:
             with _translated():
                 self._pool.open(wait=True, timeout=timeout_s)
-                with self._pool.connection() as conn:
+                with self._pool.connection() as conn, conn.transaction():
+                    _unbounded(conn)
                     migrate(conn)
         except BaseException:
             self._pool.close()
@@ -98,8 +119,10 @@ class PostgresRepository:
             yield conn
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[Connection]:
+    def _transaction(self, unbounded: bool = False) -> Iterator[Connection]:
         with self._connection() as conn, conn.transaction():
+            if unbounded:
+                _unbounded(conn)
             yield conn
 
     def close(self) -> None:
@@ -125,7 +148,7 @@ class PostgresRepository:
             return write_retrying(conn, [resource], now_iso, expected_version)[0]
 
     def save_many(self, resources: Iterable[dict[str, Any]], now_iso: str) -> int:
-        with self._transaction() as conn:
+        with self._transaction(unbounded=True) as conn:
             count = write_all(conn, resources, now_iso)
         self._analyze_after(count)
         return count
@@ -138,13 +161,17 @@ class PostgresRepository:
         for a store's first load, not for each batch of a growing one)."""
         if count >= ANALYZE_AFTER_ROWS:
             command = "VACUUM (ANALYZE)" if vacuum else "ANALYZE"
-            with self._connection() as conn:
-                conn.execute(f"{command} resources, search_index, care_team_members")
+            with self._connection() as conn:  # VACUUM runs outside any transaction
+                conn.execute("SET statement_timeout = 0")
+                try:
+                    conn.execute(f"{command} resources, search_index, care_team_members")
+                finally:
+                    conn.execute(f"SET statement_timeout = {self._statement_timeout_ms}")
 
     def load_into_empty(self, resources: Iterable[dict[str, Any]], now_iso: str) -> int:
         """Loaders serialise on an advisory lock; each looks for data only once it holds it
         (READ COMMITTED: it then sees what an earlier loader committed)."""
-        with self._transaction() as conn:
+        with self._transaction(unbounded=True) as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOAD_LOCK,))
             if conn.execute("SELECT 1 FROM resources LIMIT 1").fetchone() is not None:
                 return 0
