@@ -24,6 +24,7 @@ from api.errors import (
     UnsupportedMediaType,
 )
 from api.fhir.access_grants import access_changes, self_added
+from api.fhir.body_text import has_control_character
 from api.fhir.search import resource_satisfies, valid_id
 from api.fhir.serving import FhirServices, FhirServing
 from api.fhir.visibility import known_type, resource_verdict, served_body
@@ -71,6 +72,8 @@ def validate_body(raw: bytes, resource_type: str, content_type: str) -> dict[str
         raise InvalidRequest("The body is nested too deeply.")
     if not isinstance(body, dict) or body.get("resourceType") != resource_type:
         raise InvalidRequest(f"The body must be a {resource_type} resource.")
+    if has_control_character(body):
+        raise UnprocessableResource("A string of the body holds a control character.")
     from fhir.resources.R4B import get_fhir_model_class
 
     try:

@@ -140,3 +140,32 @@ def test_a_care_team_removed_stops_access_at_once(client: httpx.Client, issuer: 
     removed = client.delete(f"/fhir/CareTeam/{created.json()['id']}", headers=admin)
     assert removed.status_code == 204
     assert_outcome(client.get(f"/fhir/Patient/{patient}", headers=doctor), 404)
+
+
+def test_control_characters_in_strings_are_refused(
+    client: httpx.Client, issuer: TestIssuer, auditor_headers: dict[str, str]
+) -> None:
+    """FHIR strings hold no control character but tab, CR and LF; PostgreSQL's jsonb holds
+    no NUL: either store refuses the body at validation (422), stores nothing, records why."""
+    headers = bearer(issuer, "writer-nul", "system/Observation.cruds")
+    created = client.post("/fhir/Observation", json=NEW_OBSERVATION, headers=headers)
+    assert created.status_code == 201, created.text
+    rid = created.json()["id"]
+    bodies = [
+        {**NEW_OBSERVATION, "code": {"text": "heart\u0000rate"}},
+        {**NEW_OBSERVATION, "code": {"text": "bell\u0007"}},
+        {**NEW_OBSERVATION, "code": {"coding": [{"display": "\u001f"}]}},
+        {**NEW_OBSERVATION, "extension\u0000": []},
+    ]
+    for body in bodies:
+        posted = client.post("/fhir/Observation", json=body, headers=headers)
+        assert_outcome(posted, 422)
+        put = client.put(f"/fhir/Observation/{rid}", json={**body, "id": rid}, headers=headers)
+        assert_outcome(put, 422)
+        evidence = evidence_for(client, auditor_headers, put.headers["x-request-id"])
+        assert evidence["decision"] == "deny" and evidence["status"] == 422
+    stored = client.get(f"/fhir/Observation/{rid}", headers=headers).json()
+    assert stored["meta"]["versionId"] == "1"
+    kept = {**NEW_OBSERVATION, "code": {"text": "tab\there\r\nnew line"}}  # allowed
+    assert client.put(f"/fhir/Observation/{rid}", json={**kept, "id": rid},
+                      headers=headers).status_code == 200  # fmt: skip
