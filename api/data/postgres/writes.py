@@ -16,6 +16,12 @@ __all__ = ["Connection", "unindex", "write_all", "write_retrying"]
 Connection = psycopg.Connection[tuple[Any, ...]]
 BATCH = 500  # resources written per statement by save_many
 COPY_ABOVE = 200  # index rows sent by COPY beyond this many (one save: one INSERT)
+COPY_RESOURCES_ABOVE = 20  # a batch of new resources larger than this is sent by COPY
+_COPY_RESOURCES = (
+    "COPY resources (type, id, version_id, last_updated, patient_id, labels, deleted, body, "
+    "resource) FROM STDIN"
+)
+_RESOURCE_TYPES = ["text", "text", "int4", "text", "text", "text", "int2", "bytea", "jsonb"]
 
 
 class _Raced(Exception):
@@ -84,7 +90,23 @@ def _write(
               now_iso)
         for resource, rtype, rid in zip(batch, types, ids, strict=True)
     ]  # fmt: skip
-    written = conn.execute(
+    if len(batch) > COPY_RESOURCES_ABOVE and not current:
+        written = _copy_new(conn, stamped, now_iso)
+    else:
+        written = _upsert(conn, stamped, now_iso)
+    if written != len(batch):
+        raise _Raced
+    unindex(conn, list(current))
+    _index(conn, stamped)
+    return [
+        (s.stored, key not in current)
+        for s, key in zip(stamped, zip(types, ids, strict=True), strict=True)
+    ]
+
+
+def _upsert(conn: Connection, stamped: list[Stamped], now_iso: str) -> int:
+    """Rows written: each new one, or the update of the version it follows."""
+    return conn.execute(
         "INSERT INTO resources AS r (type, id, version_id, last_updated, patient_id, labels, "
         "deleted, body, resource) "
         "SELECT t, i, v, %s, p, l, 0, b, convert_from(b, 'UTF8')::jsonb FROM "
@@ -96,22 +118,30 @@ def _write(
         "resource = excluded.resource WHERE r.version_id = excluded.version_id - 1",
         (
             now_iso,
-            types,
-            ids,
+            [s.stored.resource_type for s in stamped],
+            [s.stored.id for s in stamped],
             [s.stored.version_id for s in stamped],
             [s.stored.patient_id for s in stamped],
             [s.labels for s in stamped],
             [s.stored.body for s in stamped],
         ),
     ).rowcount
-    if written != len(batch):
-        raise _Raced
-    unindex(conn, list(current))
-    _index(conn, stamped)
-    return [
-        (s.stored, key not in current)
-        for s, key in zip(stamped, zip(types, ids, strict=True), strict=True)
-    ]
+
+
+def _copy_new(conn: Connection, stamped: list[Stamped], now_iso: str) -> int:
+    """A batch of resources none of which is stored, by COPY (a third less server time than
+    the INSERT's arrays). One another process stored meanwhile breaks the key: raced."""
+    try:
+        with conn.cursor() as cursor, cursor.copy(_COPY_RESOURCES) as copy:
+            copy.set_types(_RESOURCE_TYPES)
+            for s in stamped:
+                stored = s.stored
+                copy.write_row((stored.resource_type, stored.id, stored.version_id, now_iso,
+                                stored.patient_id, s.labels, 0, stored.body,
+                                stored.body.decode()))  # fmt: skip
+    except psycopg.errors.UniqueViolation:
+        raise _Raced from None
+    return len(stamped)
 
 
 def unindex(conn: Connection, keys: list[tuple[str, str]]) -> None:
