@@ -11,6 +11,7 @@ from urllib.parse import unquote_to_bytes
 
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
 from api.audit.access import Auditor, AuditorReading, StaffReading
@@ -32,6 +33,22 @@ from api.security.audit_reach import Confined
 from api.security.principal import Principal
 from evidence.core import ReasonCode
 from evidence.core.queries import AccessFilter
+
+
+class AnySub(Convertor[str]):
+    """Any text at all, line breaks included (starlette's `path` stops at a newline), so a
+    principal whose `sub` holds one is reachable through the path form too."""
+
+    regex = r"[\s\S]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("anysub", AnySub())
 
 router = APIRouter(prefix="/audit")
 View = Callable[[dict[str, Any]], dict[str, Any]]
@@ -123,7 +140,7 @@ async def principal_activity_by_query(
     return await _principal_activity(request, sub, auditor, auditing)
 
 
-@router.get("/principals/{sub:path}/accesses",
+@router.get("/principals/{sub:anysub}/accesses",
             dependencies=_audit_target("audit.principal_accesses"))  # fmt: skip
 async def principal_accesses(
     request: Request, sub: str, auditor: AuditorReading, auditing: AuditServices
@@ -134,7 +151,7 @@ async def principal_accesses(
                                      auditing)  # fmt: skip
 
 
-@router.get("/principals/{sub:path}/activity",
+@router.get("/principals/{sub:anysub}/activity",
             dependencies=_audit_target("audit.principal_activity"))  # fmt: skip
 async def principal_activity(
     request: Request, sub: str, auditor: AuditorReading, auditing: AuditServices
