@@ -52,10 +52,15 @@ def reach_sql(reach: PatientReach | None, alias: str) -> Sql:
     return Sql("0 = 1", ())
 
 
-def label_sql(hidden_labels: frozenset[str], alias: str) -> Sql:
+def label_sql(hidden_labels: frozenset[str], alias: str, as_array: bool = False) -> Sql:
+    """No hidden label among the row's labels ('|A|B|'). `as_array`: PostgreSQL's form, one
+    array parameter (planning a condition per label cost a search about 0.3 ms there)."""
     if not hidden_labels:
         return Sql("1 = 1", ())
     col = f"{alias}.labels"
+    if as_array:
+        codes = sorted(hidden_labels)
+        return Sql(f"({col} = '' OR NOT (string_to_array({col}, '|') && ?::text[]))", (codes,))
     checks = " AND ".join(f"replace({col}, ?, '') = {col}" for _ in hidden_labels)  # absent
     return Sql(f"({col} = '' OR ({checks}))", tuple(f"|{c}|" for c in sorted(hidden_labels)))
 
@@ -114,19 +119,21 @@ def matches_sql(
     reach: PatientReach | None,
     hidden_labels: frozenset[str],
     alternatives: Alternatives = (),
+    labels_as_array: bool = False,
 ) -> Sql:
     """SELECT (id, visible) of each match within reach and constraints, once; `visible` is 1
     when the labels hide nothing. Index rows carry their resource's owner and labels, and
     a deleted resource has none, so with criteria the search index alone answers."""
     if criteria:
         where = _matching_index_rows(resource_type, criteria, reach, alternatives)
-        labels = label_sql(hidden_labels, "i")
+        labels = label_sql(hidden_labels, "i", labels_as_array)
         text = (
             f"SELECT DISTINCT i.id, CASE WHEN {labels.text} THEN 1 ELSE 0 END AS visible "
             f"FROM search_index i WHERE {where.text}"
         )
         return Sql(text, (*labels.args, *where.args))
-    reach_part, labels = reach_sql(reach, "r"), label_sql(hidden_labels, "r")
+    reach_part = reach_sql(reach, "r")
+    labels = label_sql(hidden_labels, "r", labels_as_array)
     constrained = constraint_sql(resource_type, alternatives, "r.id")
     text = (
         f"SELECT r.id, CASE WHEN {labels.text} THEN 1 ELSE 0 END AS visible FROM resources r "
@@ -169,8 +176,11 @@ def counted_page_query(
     labels only), the page picked from them, and only its resources read. Each row is
     (type, id, version_id, patient_id, labels, body, in reach, visible, matching or NULL);
     no row when the page is empty (count_query then answers). The counts are materialised:
-    a planner inlining them beside the page's join would count once per row."""
-    matches = matches_sql(resource_type, criteria, reach, hidden_labels, alternatives)
+    a planner inlining them beside the page's join would count once per row. Written for
+    PostgreSQL (its label test takes an array)."""
+    matches = matches_sql(
+        resource_type, criteria, reach, hidden_labels, alternatives, labels_as_array=True
+    )
     order, order_args = order_by(sort)
     if sort:  # sort keys read the resources (last_updated, their index rows)
         page = (

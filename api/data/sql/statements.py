@@ -58,9 +58,9 @@ def search_statements(
     """Counting matches outside the caller's reach reads everything the query matches, so
     it is done only on request (when the query names patients, where it is cheap).
 
-    `one_statement`: the page carries the counts, for a store a round trip away (with rows,
-    one statement answers). Embedded SQLite answers faster from two: its page query walks
-    the matching ids in order and stops at the page's end."""
+    `one_statement`: PostgreSQL's form, the page carrying the counts (with rows, one round
+    trip answers). Embedded SQLite answers faster from two: its page query walks the
+    matching ids in order and stops at the page's end."""
     conditions, constraints = compile_criteria(criteria), compile_alternatives(alternatives)
     matching = None
     if count_outside_reach and reach.kind is not Reach.ALL:
