@@ -1,12 +1,13 @@
 """Settings from the environment (FHIR_EVIDENCE_*); built only in composition roots."""
 
+import ipaddress
 import json
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class TrustedIssuer(BaseModel):
@@ -81,6 +82,10 @@ class Settings(BaseSettings):
     # Outbox rows every consumer has confirmed are deleted once older than this (their raw
     # patient ids go with them); 0 deletes them as soon as they are confirmed.
     outbox_retention_s: float = Field(default=3600.0, ge=0)
+    # Proxies (CIDRs) whose X-Forwarded-For is believed for the client address (recorded,
+    # pseudonymised, in evidence; keys the unauthenticated limit): comma list or JSON list.
+    # None by default: the client address is the TCP peer.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     token_endpoint: str | None = None  # advertised in discovery when set
     authorization_endpoint: str | None = None
 
@@ -89,6 +94,18 @@ class Settings(BaseSettings):
     def _parse_issuers(cls, value: Any) -> Any:
         if isinstance(value, str):
             return json.loads(value) if value.strip() else []
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if isinstance(value, list):
+            value = [str(v).strip() for v in value if str(v).strip()]
+            for cidr in value:
+                ipaddress.ip_network(cidr, strict=False)  # ValueError: not a network
         return value
 
     @field_validator("fhir_store_url")

@@ -4,7 +4,8 @@ One row is one request. A row that touched several patients becomes one AuditEve
 patient (BALP PatientQuery), with ids "<event_id>.<n>"; any other row one AuditEvent with
 the event id. Everything rendered comes from the row, which holds pseudonyms only: patients
 and resources appear as keyed-hash identifiers, never as references to raw ids, the query
-as its parameter names, the token as the hash of its jti.
+as its parameter names, the token as the hash of its jti, the client address as its
+pseudonym (an extension of the client's `agent.network`).
 
 Outcome: 0 (success) unless denied or answered 4xx → 4 (minor failure: refused, invalid,
 not found), 5xx → 8 (serious failure). Decision, reason codes, HTTP status, policy version,
@@ -163,6 +164,9 @@ def _agents(row: Row, pattern: balp.Pattern, server: Server) -> list[dict[str, A
         who = _identifier(str(row["issuer"]), str(row["client_id"]))
         roles = [client_role, balp.APPLICATION]
         agents.append({"type": {"coding": roles}, "who": who, "requestor": False})
+    network = _client_network(row)
+    if network:  # on the client app (BALP's place for it), else on the user
+        agents[-1]["network"] = network
     agents.append(
         {
             "type": {"coding": [server_role]},
@@ -172,6 +176,18 @@ def _agents(row: Row, pattern: balp.Pattern, server: Server) -> list[dict[str, A
         }
     )
     return agents
+
+
+def _client_network(row: Row) -> dict[str, Any] | None:
+    """Where the request came from, as its keyed pseudonym: not an address, so not in
+    `network.address` (whose `type` would claim an IP address or machine name) but in an
+    extension of `network` (docs/auditor-api.md, where the view departs from BALP)."""
+    pseudonym = str(row.get("client_address_hash", ""))
+    if not pseudonym:
+        return None
+    what = _pseudonym(balp.CLIENT_ADDRESS_PSEUDONYM, pseudonym, int(row["key_version"]))
+    extension = {"url": balp.CLIENT_ADDRESS_EXTENSION, "valueIdentifier": what["identifier"]}
+    return {"extension": [extension]}
 
 
 def _identifier(system: str, value: str) -> dict[str, Any]:

@@ -31,6 +31,8 @@ EVIDENCE_EXTENSION = f"{NS}/StructureDefinition/evidence-seal"
 PATIENT_PSEUDONYM = f"{NS}/pseudonym/patient"
 RESOURCE_PSEUDONYM = f"{NS}/pseudonym/resource"
 JTI_HASH = f"{NS}/pseudonym/jti-sha256"
+CLIENT_ADDRESS_PSEUDONYM = f"{NS}/pseudonym/client-address"
+CLIENT_ADDRESS_EXTENSION = f"{NS}/StructureDefinition/client-address-pseudonym"
 
 
 def coding(system: str, code: str, display: str = "") -> dict[str, Any]:

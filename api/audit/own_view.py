@@ -4,8 +4,9 @@ patient only, with nothing of the other patients the same request touched.
 A request may have touched several patients (a search, an export). Shown to a token that
 may read one patient's evidence only, its row keeps that patient's pseudonym alone; the
 resource pseudonyms go too when other patients were touched (they cannot be told apart
-from the others' resources), and so does another patient acting as the user; granular
-scope constraints are withheld from the scope strings (they may name other patients).
+from the others' resources), and so does another patient acting as the user (with the
+pseudonym of the address it called from); granular scope constraints are withheld from the
+scope strings (they may name other patients).
 Counts stay: they say how large the disclosure was, not whom it was about.
 """
 
@@ -36,6 +37,8 @@ def own_patient_details(row: dict[str, Any], own_hash: str) -> dict[str, Any]:
     path, _, user_id = str(row.get("fhir_user", "")).rpartition("/")
     if path.rpartition("/")[2] == "Patient" and user_id != own_hash:
         shown["fhir_user"] = "Patient/(withheld)"  # another patient acting as the user
+        if shown.get("client_address_hash"):
+            shown["client_address_hash"] = ""  # ... and where that patient called from
     for name in ("scopes_granted", "scopes_used"):
         shown[name] = [_without_constraints(s) for s in row.get(name, ())]
     return shown

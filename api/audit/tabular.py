@@ -41,6 +41,7 @@ ACCESS_COLUMNS: tuple[Column, ...] = (
     ("count_redacted", lambda v: v["count_redacted"]),
     ("patient_pseudonyms", lambda v: _joined(v["patient_pseudonyms"])),
     ("policy_version", lambda v: v["policy_version"]),
+    ("client_address", lambda v: v["client_address"]),
 )
 
 DISCLOSURE_COLUMNS: tuple[Column, ...] = (

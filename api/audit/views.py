@@ -52,6 +52,7 @@ def access_view(row: dict[str, Any]) -> dict[str, Any]:
             "jti_hash": row["token_jti_hash"],
             "model": row["token_model"],
         },
+        "client_address": row.get("client_address_hash", ""),  # a keyed pseudonym; "" before v3
         "purpose_of_use": row["purpose_of_use"],
         "action": row["action"],
         "method": row["method"],

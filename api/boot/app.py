@@ -25,6 +25,7 @@ from api.fhir.export_params import KICK_OFF_PARAMS
 from api.fhir.routes import router as fhir_router
 from api.fhir.search import CONTROL_PARAMS
 from api.fhir.writes import router as writes_router
+from api.http.client_address import IPNetwork, trusted_networks
 from api.http.deps import audit
 from api.http.door import Door
 from api.http.error_handlers import install_error_handlers
@@ -70,7 +71,7 @@ def create_app(runtime: Runtime, record_evidence: bool = True) -> FastAPI:
         app.add_middleware(
             EvidenceMiddleware, outbox=runtime.outbox, clock=_clock_us, max_body_bytes=max_body,
             text_key=runtime.text_key, vocabulary=parameter_vocabulary(),
-            door=_door(runtime),
+            door=_door(runtime), trusted_proxies=_trusted_proxies(runtime),
         )  # fmt: skip
     else:
         app.add_middleware(UnrecordedAuditMiddleware)
@@ -100,6 +101,12 @@ def _serve_openapi(app: FastAPI) -> None:
         return JSONResponse(app.openapi())
 
     app.add_route("/openapi.json", openapi, include_in_schema=False)
+
+
+def _trusted_proxies(runtime: Runtime) -> tuple[IPNetwork, ...]:
+    """The proxies whose X-Forwarded-For names the client (api.http.client_address)."""
+    settings = runtime.settings
+    return trusted_networks(settings.trusted_proxies) if settings is not None else ()
 
 
 def _door(runtime: Runtime) -> Door | None:

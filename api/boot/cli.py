@@ -82,6 +82,10 @@ def serve(
         log_level="warning",
         lifespan="on",
         timeout_graceful_shutdown=10,
+        # scope["client"] stays the TCP peer: X-Forwarded-For is read by the app, from
+        # FHIR_EVIDENCE_TRUSTED_PROXIES only (api.http.client_address), never by uvicorn
+        # (which believes it from 127.0.0.1 by default).
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     runtime.on_fatal = stop_server(server)

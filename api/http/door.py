@@ -9,8 +9,9 @@ called without one) takes one token from the bucket of its client address
 (FHIR_EVIDENCE_UNAUTHENTICATED_RATE_LIMIT_PER_S, _BURST; 0 switches it off). An empty bucket
 answers 429 with Retry-After; the refusal is recorded like any other (`rate.limited`).
 
-The client address is the TCP peer (`X-Forwarded-For` is never trusted); IPv6 addresses
-share the bucket of their /64, which one host usually holds whole.
+The client address is the TCP peer, or behind a proxy of FHIR_EVIDENCE_TRUSTED_PROXIES the
+client its `X-Forwarded-For` names (api.http.client_address); IPv6 addresses share the
+bucket of their /64, which one host usually holds whole.
 """
 
 import ipaddress

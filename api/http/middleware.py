@@ -5,7 +5,8 @@ is released only after the append returned. If the outbox cannot be written the 
 gets a 503 OperationOutcome instead (fail closed). Unhandled errors become a 500 that
 discloses nothing. Bodies over the limit are refused with 413 before they are read;
 callers without a valid token over their address's rate get 429 before anything of their
-request is read (api.http.door).
+request is read (api.http.door). The client address (api.http.client_address: the peer, or
+behind trusted proxies their `X-Forwarded-For`) is recorded and keys that throttle.
 """
 
 import re
@@ -17,6 +18,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.http.caller_text import recorded_word
+from api.http.client_address import IPNetwork, client_address, recorded_address
 from api.http.door import Door
 from api.http.metrics import count_request
 from api.http.outcomes import FHIR_JSON, operation_outcome
@@ -46,6 +48,10 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
+def _headers(scope: Scope, name: bytes) -> list[str]:
+    return [str(value.decode("latin-1")) for key, value in scope.get("headers", []) if key == name]
+
+
 def _outcome_messages(
     status: int, code: str, text: str, extra: tuple[tuple[bytes, bytes], ...] = ()
 ) -> list[Message]:
@@ -71,10 +77,13 @@ class EvidenceMiddleware:
         text_key: bytes = b"",
         vocabulary: frozenset[str] = frozenset(),
         door: Door | None = None,
+        trusted_proxies: tuple[IPNetwork, ...] = (),
     ) -> None:
         """`text_key` keys the hashed forms of caller text, `vocabulary` is every parameter
-        name the app knows (api.http.caller_text); `door` throttles unauthenticated callers."""
+        name the app knows (api.http.caller_text); `door` throttles unauthenticated callers;
+        `trusted_proxies` are the proxies whose `X-Forwarded-For` is believed."""
         self.app = app
+        self.trusted_proxies = trusted_proxies
         self.outbox = outbox
         self.clock = clock
         self.max_body_bytes = max_body_bytes
@@ -88,7 +97,9 @@ class EvidenceMiddleware:
         match = _TRACEPARENT.match(_header(scope, b"traceparent"))
         method = recorded_word(scope["method"], HTTP_METHODS, self.text_key)
         trace_id = match.group(1) if match else request_id
-        audit = RequestAudit(request_id, trace_id, method, self.text_key, self.vocabulary)
+        address = self._client_address(scope)
+        audit = RequestAudit(request_id, trace_id, method, self.text_key, self.vocabulary,
+                             recorded_address(address))  # fmt: skip
         scope.setdefault("state", {})["audit"] = audit
         structlog.contextvars.bind_contextvars(request_id=request_id)
         exchange = _Exchange(self, scope, send, audit)
@@ -97,8 +108,7 @@ class EvidenceMiddleware:
             await exchange.refuse(TOO_LARGE, 413, "too-costly", "The request body is too large.")
             return
         if self.door is not None:
-            client = scope.get("client") or ("", 0)
-            wait = self.door.admit(str(client[0]), _header(scope, b"authorization"))
+            wait = self.door.admit(address, _header(scope, b"authorization"))
             if wait is not None:
                 retry = ((b"retry-after", str(wait).encode()),)
                 await exchange.refuse(THROTTLED, 429, "throttled", "Too many requests.", retry)
@@ -112,6 +122,11 @@ class EvidenceMiddleware:
         except Exception:
             log.exception("unhandled error", request_id=request_id)
             await exchange.refuse(FAILED, 500, "exception", "An internal error occurred.")
+
+    def _client_address(self, scope: Scope) -> str:
+        peer = str((scope.get("client") or ("", 0))[0])
+        forwarded = _headers(scope, b"x-forwarded-for") if self.trusted_proxies else []
+        return client_address(peer, forwarded, self.trusted_proxies)
 
 
 class _Exchange:

@@ -2,6 +2,7 @@
 turned into its AccessEvent when the response starts.
 
 The only writer of a request's audit record. Everyone else hands it values:
+- `client_address` (at creation): where the request came from, in its recorded form;
 - `target`, `asked`, `subject`: what the request asked for (known before any decision, so a
   refused request still names them); what the caller typed is kept only bounded
   (api.http.caller_text): parameter names outside the route's allow-list (`known`, else the
@@ -44,6 +45,7 @@ class RequestAudit:
     method: str
     text_key: bytes = b""  # keys the hashed forms of caller text
     vocabulary: frozenset[str] = field(default_factory=frozenset)  # known parameter names
+    client_address: str = ""  # its recorded form (api.http.client_address), pseudonymised later
     _action: str = "unknown"
     _resource_type: str = ""
     _query_params: tuple[str, ...] = ()
@@ -140,6 +142,7 @@ class RequestAudit:
                 count_withheld=disclosed.withheld,
                 count_redacted=disclosed.redacted,
                 policy_version=self._policy_version,
+                client_address=self.client_address,
             )
         )
 

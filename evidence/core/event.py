@@ -1,15 +1,15 @@
 """AccessEvent: the immutable record of one request, as the API saw it (raw identifiers).
 
-Raw identifiers (patient, resource ids, the token's patient) live only in the API, the
-outbox and the raw topic; `evidence.core.record` turns an event into its pseudonymous
-evidence form before anything reaches the evidence store.
+Raw identifiers (patient, resource ids, the token's patient, the client address) live only
+in the API, the outbox and the raw topic; `evidence.core.record` turns an event into its
+pseudonymous evidence form before anything reaches the evidence store.
 """
 
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
-EVENT_SCHEMA_VERSION = 2  # 2 added count_redacted
+EVENT_SCHEMA_VERSION = 3  # 2 added count_redacted, 3 client_address
 
 
 class Decision(StrEnum):
@@ -52,6 +52,9 @@ class AccessEvent:
     count_withheld: int = 0
     count_redacted: int = 0  # returned with fields removed (schema version 2)
     policy_version: str = ""
+    # Where the request came from, in its recorded form (api.http.client_address: IPv4
+    # whole, IPv6 by its /64); a raw identifier, pseudonymised in evidence (version 3).
+    client_address: str = ""
     schema_version: int = field(default=EVENT_SCHEMA_VERSION)
 
 

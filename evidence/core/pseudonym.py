@@ -27,6 +27,10 @@ class Pseudonymizer:
     def patient(self, patient_id: str) -> str:
         return self.pseudonym("Patient", patient_id)
 
+    def client_address(self, address: str) -> str:
+        """A client network address (its recorded form), in a namespace of its own."""
+        return self.pseudonym("ip", address)
+
     def reference(self, reference: str) -> str:
         """A "Type/id" reference becomes "Type/<hash>": the type stays readable."""
         rtype, _, rid = reference.partition("/")

@@ -13,7 +13,7 @@ from evidence.core.event import AccessEvent, event_to_dict
 from evidence.core.pseudonym import Pseudonymizer, sha256_hex
 from evidence.core.scrub import pseudonymous_scope
 
-_RAW_ID_FIELDS = ("context_patient_id", "patient_ids", "resource_ids")
+_RAW_ID_FIELDS = ("context_patient_id", "patient_ids", "resource_ids", "client_address")
 _MICROS_PER_HOUR = 3_600_000_000
 _EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday (Monday = 0)
 
@@ -28,6 +28,8 @@ def evidence_payload(event: AccessEvent, pseudonymizer: Pseudonymizer) -> dict[s
     )
     data["patient_hashes"] = sorted({pseudonymizer.patient(p) for p in event.patient_ids})
     data["resource_hashes"] = sorted({pseudonymizer.reference(r) for r in event.resource_ids})
+    address = event.client_address
+    data["client_address_hash"] = pseudonymizer.client_address(address) if address else ""
     data["fhir_user"] = _pseudonymous_user(event.fhir_user, pseudonymizer)
     for name in ("scopes_granted", "scopes_used"):  # granular values may name patients
         data[name] = [pseudonymous_scope(s, pseudonymizer) for s in data[name]]
@@ -127,6 +129,7 @@ PAYLOAD_FIELDS_V1: tuple[str, ...] = (
 PAYLOAD_FIELDS_BY_VERSION: dict[int, tuple[str, ...]] = {
     1: PAYLOAD_FIELDS_V1,
     2: (*PAYLOAD_FIELDS_V1, "count_redacted"),
+    3: (*PAYLOAD_FIELDS_V1, "count_redacted", "client_address_hash"),
 }
 PAYLOAD_FIELDS = PAYLOAD_FIELDS_BY_VERSION[max(PAYLOAD_FIELDS_BY_VERSION)]  # every column
 LIST_FIELDS = frozenset(

@@ -1,5 +1,7 @@
 """Column lists of the evidence tables, shared by the store adapter, the schema and readers."""
 
+from typing import Any
+
 from evidence.core.record import PAYLOAD_FIELDS
 
 ROW_COLUMNS: tuple[str, ...] = (
@@ -16,6 +18,26 @@ INT_COLUMNS = frozenset({
     "schema_version", "ts_us", "status", "count_returned", "count_withheld", "count_redacted",
     "key_version", "sequence", "hour_of_week",
 })  # fmt: skip
+
+# Columns added after rows were first stored: (the first schema version that has it, its
+# value in the rows of older versions, which neither hold nor hash it).
+ADDED_COLUMNS: dict[str, tuple[int, Any]] = {
+    "count_redacted": (2, 0),
+    "client_address_hash": (3, ""),
+}
+
+
+def with_added_columns(row: dict[str, Any]) -> dict[str, Any]:
+    """An older version's row with the columns added since (their defaults): the store's
+    shape for every version. Rows that have them, or are of a version that should, stay."""
+    try:
+        version = int(row.get("schema_version", 0))
+    except (TypeError, ValueError):
+        return row
+    missing = {name: default for name, (since, default) in ADDED_COLUMNS.items()
+               if version < since and name not in row}  # fmt: skip
+    return {**row, **missing} if missing else row
+
 
 EVENT_COLUMNS_DDL = """
     event_id String,
@@ -49,6 +71,7 @@ EVENT_COLUMNS_DDL = """
     count_returned UInt32,
     count_withheld UInt32,
     count_redacted UInt32 DEFAULT 0,
+    client_address_hash String DEFAULT '',
     policy_version LowCardinality(String),
     key_version UInt16,
     producer_id String,

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import orjson
 
 from evidence.core.record import row_matches_hash
-from evidence.store.columns import INT_COLUMNS, ROW_COLUMNS
+from evidence.store.columns import INT_COLUMNS, ROW_COLUMNS, with_added_columns
 
 # Columns the reconstruction filters use (`access_query._filters`), kept as real columns.
 FILTER_COLUMNS: tuple[str, ...] = (
@@ -126,7 +126,10 @@ def _event(packed: dict[str, Any]) -> dict[str, Any] | None:
         event = orjson.loads(packed["row"])
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(event, dict) or event.keys() != _ROW_KEYS:
+    if not isinstance(event, dict):
+        return None
+    event = with_added_columns(event)  # a copy stored before a column was added
+    if event.keys() != _ROW_KEYS:
         return None
     try:
         for name in INT_COLUMNS:

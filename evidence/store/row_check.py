@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from evidence.core.errors import EvidenceError
-from evidence.store.columns import COLUMN_TYPES, INT_COLUMNS, ROW_COLUMNS
+from evidence.store.columns import COLUMN_TYPES, INT_COLUMNS, ROW_COLUMNS, with_added_columns
 
 
 class InvalidEvidenceRow(EvidenceError):
@@ -44,9 +44,9 @@ _SEQUENCE_KINDS = (list, tuple)
 
 def checked_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows to send, each with exactly the evidence columns, values of their JSON kind
-    and integers in their column's range (sequences from 1); a version-1 row gets
-    `count_redacted` 0, the column's default. Raises InvalidEvidenceRow naming the first bad
-    row's position and field."""
+    and integers in their column's range (sequences from 1); an older version's row gets
+    the columns added since with their defaults (`columns.ADDED_COLUMNS`). Raises
+    InvalidEvidenceRow naming the first bad row's position and field."""
     out = list(rows)
     for position, row in enumerate(out):
         # Fast path (C-level comparisons): the kinds expected for this order of the fields.
@@ -92,8 +92,7 @@ def _kinds_in_order(order: tuple[str, ...]) -> tuple[type, ...] | None:
 
 
 def _checked_row(position: int, row: dict[str, Any]) -> dict[str, Any]:
-    if "count_redacted" not in row and row.get("schema_version") == 1:
-        row = {**row, "count_redacted": 0}
+    row = with_added_columns(row)
     if row.keys() != _ROW_KEYS:
         extra = sorted(row.keys() - _ROW_KEYS) or sorted(_ROW_KEYS - row.keys())
         raise InvalidEvidenceRow(f"row {position}: not the evidence columns ({extra[0]})")

@@ -38,6 +38,8 @@ SETTINGS index_granularity = 1024, min_compress_block_size = 16384,
         # Migrations for tables created by earlier versions (idempotent).
         f"ALTER TABLE {database}.access_events ADD COLUMN IF NOT EXISTS "
         "count_redacted UInt32 DEFAULT 0 AFTER count_withheld",
+        f"ALTER TABLE {database}.access_events ADD COLUMN IF NOT EXISTS "
+        "client_address_hash String DEFAULT '' AFTER count_redacted",
         *index_statements(database, ttl),
         *ingest_statements(database),
         f"""CREATE TABLE IF NOT EXISTS {database}.alerts (

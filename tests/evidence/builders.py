@@ -46,6 +46,7 @@ def make_event(n: int, **overrides: Any) -> AccessEvent:
         "count_returned": 1,
         "count_withheld": 0,
         "policy_version": "policy-1",
+        "client_address": f"192.0.2.{n % 250 + 1}",  # TEST-NET-1, in its recorded form
     }
     values.update(overrides)
     return AccessEvent(**values)
@@ -115,4 +116,5 @@ def access_events(draw: st.DrawFn) -> AccessEvent:
         count_returned=draw(st.integers(min_value=0, max_value=2**32 - 1)),
         count_withheld=draw(st.integers(min_value=0, max_value=2**32 - 1)),
         policy_version=draw(_word),
+        client_address=draw(st.one_of(st.ip_addresses().map(str), _word)),
     )

@@ -146,6 +146,25 @@ def test_unauthenticated_request() -> None:
     assert "purposeOfEvent" not in body
 
 
+def test_the_client_address_is_a_pseudonym_on_the_client_agents_network() -> None:
+    """Not `network.address` (its type would claim an IP address or a machine name): an
+    extension of `network` with the keyed pseudonym; on the client app, or without one on
+    the user; none when no address was recorded (events before schema version 3)."""
+    expected = {"type": {"text": "keyed pseudonym, key version 1"},
+                "system": balp.CLIENT_ADDRESS_PSEUDONYM,
+                "value": PSEUDONYMIZER.client_address("192.0.2.2")}  # fmt: skip
+    body = rendered(row_of())
+    (ext,) = agent(body, "110150")["network"]["extension"]
+    assert ext == {"url": balp.CLIENT_ADDRESS_EXTENSION, "valueIdentifier": expected}
+    assert "192.0.2.2" not in orjson.dumps(body).decode()
+    assert "network" not in agent(body, "UserOauthAgent")
+    alone = rendered(row_of(client_id="", client_address="192.0.2.2"))
+    (user,) = [a for a in alone["agent"] if a["requestor"]]
+    assert user["network"]["extension"][0]["valueIdentifier"] == expected
+    for old in (row_of(schema_version=2), row_of(client_address="")):
+        assert not any("extension" in a.get("network", {}) for a in rendered(old)["agent"])
+
+
 def test_refused_token_is_named_by_its_jti_hash() -> None:
     row = row_of(
         decision=Decision.DENY, status=401, reasons=("token.expired",), sub="", client_id="",

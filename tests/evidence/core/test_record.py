@@ -175,16 +175,63 @@ def test_payload_does_not_depend_on_patient_order() -> None:
 
 
 def test_older_schema_versions_keep_their_hashed_fields() -> None:
-    """A version-1 event (before count_redacted) hashes and verifies exactly as it did,
-    although the store now has the column (filled with its default)."""
+    """A version-1 event (before count_redacted) and a version-2 event (before the client
+    address) hash exactly as they did, although the store now has their columns (filled
+    with defaults); version 3 hashes the client address pseudonym."""
     from evidence.core import chain_hash
     from evidence.core.record import payload_fields, payload_from_row
 
     old = make_event(1, schema_version=1)
     payload = evidence_payload(old, PSEUDONYMIZER)
     assert "count_redacted" not in payload and set(payload) == set(payload_fields(1))
-    row = {**payload, "count_redacted": 0}
+    row = {**payload, "count_redacted": 0, "client_address_hash": ""}
     assert payload_from_row(row) == payload
+    v2 = evidence_payload(make_event(2, count_redacted=3, schema_version=2), PSEUDONYMIZER)
+    assert v2["count_redacted"] == 3 and "client_address_hash" not in v2
+    assert payload_from_row({**v2, "client_address_hash": ""}) == v2
     new = evidence_payload(make_event(2, count_redacted=3), PSEUDONYMIZER)
-    assert new["count_redacted"] == 3 and new["schema_version"] == 2
-    assert chain_hash("p", 1, "0" * 64, payload) != chain_hash("p", 1, "0" * 64, new)
+    assert new["schema_version"] == 3 and set(new) == set(PAYLOAD_FIELDS)
+    assert new["client_address_hash"] == PSEUDONYMIZER.client_address("192.0.2.3")
+    hashes = {chain_hash("p", 1, "0" * 64, p) for p in (payload, v2, new)}
+    assert len(hashes) == 3
+
+
+# Chain hashes of make_event(1, schema_version=v, count_redacted=2) as producer "api-golden",
+# sequence 7, computed by the code before schema version 3 existed: events sealed then must
+# verify forever.
+GOLDEN_HASHES = {
+    1: "69618c1bb083126d26fe8b50ffcdcdbe3ab6dc07703166f03f7bfed4da56f26e",
+    2: "e4a81951bf0f78c154d489f9ecf338044eb42fd68756dd23553ce1a28eabeb61",
+}
+
+
+def test_events_sealed_before_version_3_still_verify() -> None:
+    from evidence.core.record import row_matches_hash
+
+    for version, golden in GOLDEN_HASHES.items():
+        payload = evidence_payload(make_event(1, schema_version=version, count_redacted=2),
+                                   PSEUDONYMIZER)  # fmt: skip
+        record = to_evidence_record(payload, "api-golden", 7, "0" * 64, golden)
+        row = {**record.as_row(), "count_redacted": 2 if version > 1 else 0,
+               "client_address_hash": ""}  # fmt: skip
+        assert row_matches_hash(row), version
+        assert not row_matches_hash({**row, "schema_version": 3})
+
+
+@given(address=st.ip_addresses().map(str))
+def test_the_client_address_is_in_evidence_only_as_its_pseudonym(address: str) -> None:
+    """The pseudonym of a recorded client address, never the address (nor a hash of it
+    without the key, nor the pseudonym of the same text as a patient id)."""
+    payload = evidence_payload(make_event(1, client_address=address), PSEUDONYMIZER)
+    assert address.encode() not in canonical_bytes(payload)
+    assert "client_address" not in payload
+    assert payload["client_address_hash"] == PSEUDONYMIZER.client_address(address)
+    assert payload["client_address_hash"] != PSEUDONYMIZER.patient(address)
+    other_key = Pseudonymizer(b"another key of sixteen bytes", 1)
+    assert other_key.client_address(address) != payload["client_address_hash"]
+
+
+def test_no_client_address_is_an_empty_pseudonym() -> None:
+    assert evidence_payload(make_event(1, client_address=""), PSEUDONYMIZER)[
+        "client_address_hash"
+    ] == ""
