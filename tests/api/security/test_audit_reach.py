@@ -56,8 +56,12 @@ def _granting(who: Principal) -> list[str]:
 def _scope_admits(who: Principal, raw: str, patients: frozenset[str], agent: str) -> bool:
     scope = parse_scope(raw)
     assert scope is not None
-    if scope.context == "patient" and not (who.patient and who.patient in patients):
-        return False
+    named = {n: {v for k, v in scope.constraints if k == n} for n in ("patient", "agent")}
+    asked = {v.removeprefix("Patient/") for v in named["patient"]}
+    if scope.context == "patient":
+        if not who.patient or who.patient not in patients:
+            return False
+        asked.add(who.patient)  # a constraint naming another patient contradicts the context
     if scope.context == "user":
         kind, _, rid = who.fhir_user.rpartition("/")
         kind = kind.rpartition("/")[2]
@@ -65,18 +69,17 @@ def _scope_admits(who: Principal, raw: str, patients: frozenset[str], agent: str
             return False
         if who.fhir_user and not rid:
             return False
-        if kind == "Patient" and rid not in patients:
-            return False
-    for name, value in scope.constraints:
-        if name == "patient":
-            ok = value.removeprefix("Patient/") in patients
-        elif name == "agent":
-            ok = value == agent
-        else:
-            ok = False
-        if not ok:
-            return False
-    return True
+        if kind == "Patient":
+            if rid not in patients:
+                return False
+            asked.add(rid)
+    if any(k not in named for k, _ in scope.constraints):
+        return False  # a constraint the view cannot enforce grants nothing
+    if len(asked) > 1 or len(named["agent"]) > 1:
+        return False  # constraints that contradict each other (or the context) reach nothing
+    if any(not p or "/" in p for p in asked) or "" in named["agent"]:
+        return False
+    return asked <= patients and named["agent"] <= {agent}
 
 
 def reach_of(who: Principal) -> Any:
