@@ -146,7 +146,8 @@ def loosely_named(resource: Resource) -> set[str]:
             names |= _loose(text)
             names |= {str(i.get("value")) for i in _as_list(value.get("identifier"))}
             item = contained.get(text[1:]) if text.startswith("#") else None
-            if item is not None:
+            if item is not None and item.get("resourceType") == "Patient":  # a contained
+                # Practitioner names no patient, whatever its identifier says
                 names |= {str(i.get("value")) for i in _as_list(item.get("identifier"))}
     return names
 
