@@ -22,7 +22,12 @@ async def create_topic(bootstrap: str, partitions: int = 3) -> str:
         await admin.create_topics(
             [NewTopic(topic, num_partitions=partitions, replication_factor=1)]
         )
-        assert topic in await admin.list_topics()
+        # The controller answers CreateTopics before every broker's metadata cache has the
+        # topic: list_topics may miss it for a moment (seen once with 100+ topics).
+        deadline = asyncio.get_running_loop().time() + 15
+        while topic not in await admin.list_topics():
+            assert asyncio.get_running_loop().time() < deadline, f"{topic} never listed"
+            await asyncio.sleep(0.2)
     finally:
         await admin.close()
     return topic
