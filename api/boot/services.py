@@ -18,7 +18,8 @@ from api.boot.keys import derived_key
 from api.boot.stores import export_root
 from api.data.port import FhirData
 from api.fhir.discovery import SOFTWARE_VERSION, capability_statement, smart_configuration
-from api.fhir.export_jobs import ExportJobs, JobStore
+from api.fhir.export_jobs import ExportJobs
+from api.fhir.export_store import JobStore
 from api.fhir.serving import Discovery, Exporting, FhirServing
 from api.settings import Settings
 from evidence.core import Pseudonymizer

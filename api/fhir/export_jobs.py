@@ -1,18 +1,15 @@
-"""Bulk export jobs: their directories on disk and the background runner.
+"""Bulk export jobs: the background runner (the jobs' files are kept by
+api.fhir.export_store.JobStore).
 
-Each job lives in `<data_dir>/exports/<job-id>/`: `job.json` (what it needs to run again
-after a restart and to answer polls), one `<Type>.ndjson` per exported type (stored JSON
-bodies, one a line) and `<Type>.patients` (the owner patients of those lines, for the
-evidence of downloads). The runner reads through the same policy applied inside the
-query as a FHIR search (`FhirData.search` counts what labels withhold, `FhirData.scan`
-reads the rest batch by batch), in a worker thread so the event loop stays free.
+The runner reads through the same policy applied inside the query as a FHIR search
+(`FhirData.search` counts what labels withhold, `FhirData.scan` reads the rest batch by
+batch), in a worker thread so the event loop stays free. It beats the job's lease at
+every batch, so replicas sharing the job directory never run a job twice.
 """
 
 import asyncio
 import contextlib
 import os
-import re
-import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -30,8 +27,8 @@ from api.fhir.export_params import (
     IN_PROGRESS,
     ExportJob,
     OutputFile,
-    job_from_dict,
 )
+from api.fhir.export_store import JobStore, write_private
 from api.fhir.search import constraint_alternatives, parse_search
 from api.security.access import PatientReach, Reach
 from api.security.redaction import redact
@@ -42,78 +39,11 @@ PATIENT_CHUNK = 500  # group members per query (bounded query size)
 RETENTION_S = 24 * 3600
 LEASE_S = 30.0  # a job whose runner has not beaten for this long is resumed elsewhere
 MAX_ATTEMPTS = 3
-JOB_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 _EVERY_PATIENT = PatientReach(Reach.ALL)
 
 
 class Cancelled(Exception):
     pass
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    path.touch(mode=0o600)
-    path.write_bytes(data)
-
-
-class JobStore:
-    """Job directories under one root; every job id is checked before it becomes a path."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def directory(self, job_id: str) -> Path:
-        if not JOB_ID_RE.match(job_id):
-            raise ValueError("not a job id")
-        return self.root / job_id
-
-    def save(self, job: ExportJob) -> None:
-        directory = self.directory(job.id)
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary = directory / "job.json.tmp"
-        _write_private(temporary, orjson.dumps(job.as_dict()))
-        os.replace(temporary, directory / "job.json")
-
-    def load(self, job_id: str) -> ExportJob | None:
-        if not JOB_ID_RE.match(job_id):
-            return None
-        try:
-            job = job_from_dict(orjson.loads((self.root / job_id / "job.json").read_bytes()))
-        except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            return None
-        return job if job.id == job_id else None
-
-    def remove(self, job_id: str) -> None:
-        shutil.rmtree(self.directory(job_id), ignore_errors=True)
-
-    def beat(self, job_id: str) -> bool:
-        """The runner of a job says it is alive; False once the job was removed (cancelled,
-        possibly through another replica sharing this directory)."""
-        try:
-            os.utime(self.directory(job_id) / "job.json")
-        except OSError:
-            return False
-        return True
-
-    def beaten_within(self, job_id: str, seconds: float, now: float) -> bool:
-        try:
-            return now - (self.directory(job_id) / "job.json").stat().st_mtime < seconds
-        except OSError:
-            return False
-
-    def ndjson(self, job_id: str, resource_type: str) -> Path:
-        return self.directory(job_id) / f"{resource_type}.ndjson"
-
-    def patients(self, job_id: str, resource_type: str) -> list[str]:
-        path = self.directory(job_id) / f"{resource_type}.patients"
-        try:
-            return path.read_text().split()
-        except OSError:
-            return []
-
-    def job_ids(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(p.name for p in self.root.iterdir() if JOB_ID_RE.match(p.name))
 
 
 def criteria_sets(job: ExportJob, resource_type: str) -> list[list[Criterion]]:
@@ -231,7 +161,7 @@ def _publish(target: Path, partial: Path, written: int, patients: set[str]) -> N
     if not written:
         partial.unlink()
         return
-    _write_private(
+    write_private(
         target.with_name(target.stem + ".patients"), "\n".join(sorted(patients)).encode()
     )
     os.replace(partial, target)

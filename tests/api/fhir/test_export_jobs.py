@@ -15,10 +15,10 @@ from api.fhir.export_jobs import (
     Cancelled,
     ExportJobs,
     JobControl,
-    JobStore,
     write_export,
 )
 from api.fhir.export_params import COMPLETED, FAILED, IN_PROGRESS, ExportJob, OutputFile
+from api.fhir.export_store import JobStore
 from api.security.access import SENSITIVE_LABELS
 
 OLD, NEW = "2025-01-01T00:00:00Z", "2026-06-01T00:00:00Z"
