@@ -98,6 +98,16 @@ class MethodNotAllowed(ApiError):
     diagnostics = "This interaction is not supported here."
 
 
+class NotSupported(ApiError):
+    """A FHIR interaction (or an HTTP header asking for one, e.g. If-None-Exist) this server
+    does not implement: refused rather than ignored."""
+
+    status = 501
+    issue_code = "not-supported"
+    reason = ReasonCode.INTERACTION_NOT_SUPPORTED
+    diagnostics = "This interaction is not supported here."
+
+
 class PreconditionFailed(ApiError):
     """An update's If-Match named another version than the stored one."""
 

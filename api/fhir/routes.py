@@ -95,9 +95,21 @@ def _read(
         raise NotFound(verdict=verdict, disclosed=WITHHELD)
     if version is not None and version != str(stored.version_id):
         raise NotFound()
+    etag = f'W/"{stored.version_id}"'
+    if _not_modified(request.headers.get("if-none-match"), stored.version_id):
+        record.conclude(verdict)  # the caller holds this version already: nothing sent
+        return Response(status_code=304, headers={"ETag": etag})
     served = served_body(fhir, principal, plan, stored)
     record.conclude(verdict, RETURNED_REDACTED if served.redacted else RETURNED)
-    return FhirResponse(served.body, headers={"ETag": f'W/"{stored.version_id}"'})
+    return FhirResponse(served.body, headers={"ETag": etag})
+
+
+def _not_modified(if_none_match: str | None, version: int) -> bool:
+    """Whether `If-None-Match` names the stored version (weak comparison, as for ETags)."""
+    if not if_none_match:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or f'"{version}"' in tags
 
 
 @router.get("/{resource_type}")

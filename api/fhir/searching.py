@@ -4,6 +4,7 @@ only once the caller is authenticated), then the guarded query, the page's verdi
 disclosure, the included resources and the searchset Bundle. Only the type's own search
 parameters and the result parameters are recorded by name; any other name only hashed."""
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -190,7 +191,11 @@ def _bundle(
         next_url = f"{base}/{resource_type}?{urlencode([*kept, ('_cursor', cursor)])}"
     bundle = searchset(entries, page.total, self_url, next_url, base)
     if query.ignored:
-        outcome = {"resource": ignored_outcome(query.ignored), "search": {"mode": "outcome"}}
+        outcome = {
+            "fullUrl": f"urn:uuid:{uuid.uuid4()}",  # every searchset entry has one
+            "resource": ignored_outcome(query.ignored),
+            "search": {"mode": "outcome"},
+        }
         bundle.setdefault("entry", []).append(outcome)
     return bundle
 

@@ -19,6 +19,7 @@ from api.errors import (
     Forbidden,
     InvalidRequest,
     NotFound,
+    NotSupported,
     PreconditionFailed,
     UnprocessableResource,
     UnsupportedMediaType,
@@ -129,6 +130,8 @@ async def create(
     request: Request, resource_type: CreateType, principal: CurrentPrincipal, fhir: FhirServices
 ) -> Response:
     plan = _authorize(request, fhir, principal, resource_type, "create")
+    if "if-none-exist" in request.headers:  # never ignored: a duplicate would be created
+        raise NotSupported("Conditional create (If-None-Exist) is not supported.")
     resource = await _body(request, fhir, resource_type)
     resource["id"] = uuid.uuid4().hex
     return _save(request, fhir, principal, plan, resource, "create")

@@ -34,6 +34,7 @@ class ReasonCode(StrEnum):
     PUBLIC_ENDPOINT = "public.endpoint"
     EXPORT_STORAGE_MISSING = "export.no_shared_storage"
     VERSION_CONFLICT = "resource.version_conflict"
+    INTERACTION_NOT_SUPPORTED = "interaction.not_supported"
     # A write that grants access (care teams, groups, labels, links) under break-glass alone.
     BREAK_GLASS_GRANT_REFUSED = "break_glass.grant_refused"
     # A principal listed itself (its fhirUser) as a member of an active CareTeam.

@@ -216,7 +216,9 @@ def test_lenient_handling_ignores_and_reports(client: httpx.Client, issuer: Test
     bundle = lenient.json()
     matches = [e for e in bundle["entry"] if e["search"]["mode"] == "match"]
     assert matches and all(e["resource"]["gender"] == "female" for e in matches)
-    (outcome,) = [e["resource"] for e in bundle["entry"] if e["search"]["mode"] == "outcome"]
+    (entry,) = [e for e in bundle["entry"] if e["search"]["mode"] == "outcome"]
+    assert entry["fullUrl"].startswith("urn:uuid:")  # a searchset entry always has one
+    outcome = entry["resource"]
     assert "foo" in outcome["issue"][0]["diagnostics"]
     assert "birthdate" in outcome["issue"][0]["diagnostics"]
     assert "foo" not in bundle["link"][0]["url"]

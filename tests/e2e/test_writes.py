@@ -169,3 +169,38 @@ def test_control_characters_in_strings_are_refused(
     kept = {**NEW_OBSERVATION, "code": {"text": "tab\there\r\nnew line"}}  # allowed
     assert client.put(f"/fhir/Observation/{rid}", json={**kept, "id": rid},
                       headers=headers).status_code == 200  # fmt: skip
+
+
+def test_if_none_match_answers_304_for_the_version_held(
+    client: httpx.Client, issuer: TestIssuer
+) -> None:
+    """A client revalidating what it holds: 304 (no body) while the version is unchanged,
+    200 with the new version once it changed; a hidden resource stays a 404 whatever it asks."""
+    headers = bearer(issuer, "writer-4", "system/Observation.cruds")
+    resource = client.post("/fhir/Observation", json=NEW_OBSERVATION, headers=headers).json()
+    rid = resource["id"]
+    held = {**headers, "If-None-Match": 'W/"1"'}
+    unchanged = client.get(f"/fhir/Observation/{rid}", headers=held)
+    assert unchanged.status_code == 304 and unchanged.content == b""
+    assert unchanged.headers["etag"] == 'W/"1"'
+    assert client.get(f"/fhir/Observation/{rid}", headers={**headers, "If-None-Match": "*"})\
+        .status_code == 304  # fmt: skip
+    resource["status"] = "amended"
+    assert client.put(f"/fhir/Observation/{rid}", json=resource, headers=headers).status_code == 200
+    changed = client.get(f"/fhir/Observation/{rid}", headers=held)
+    assert changed.status_code == 200 and changed.json()["meta"]["versionId"] == "2"
+    other = bearer(issuer, "app", "patient/Observation.rs", patient="pat-00021")
+    hidden = client.get(f"/fhir/Observation/{rid}", headers={**other, "If-None-Match": "*"})
+    assert_outcome(hidden, 404)
+
+
+def test_conditional_create_is_refused_not_ignored(
+    client: httpx.Client, issuer: TestIssuer, auditor_headers: dict[str, str]
+) -> None:
+    headers = bearer(issuer, "writer-5", "system/Observation.cruds")
+    conditional = {**headers, "If-None-Exist": "identifier=http://x|1"}
+    response = client.post("/fhir/Observation", json=NEW_OBSERVATION, headers=conditional)
+    outcome = assert_outcome(response, 501)
+    assert outcome["issue"][0]["code"] == "not-supported"
+    evidence = evidence_for(client, auditor_headers, response.headers["x-request-id"])
+    assert "interaction.not_supported" in evidence["reasons"]
