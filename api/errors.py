@@ -98,6 +98,15 @@ class MethodNotAllowed(ApiError):
     diagnostics = "This interaction is not supported here."
 
 
+class NotAcceptable(ApiError):
+    """`_format` or `Accept` asks for a representation other than FHIR JSON."""
+
+    status = 406
+    issue_code = "not-supported"
+    reason = ReasonCode.QUERY_INVALID
+    diagnostics = "Only FHIR JSON (application/fhir+json) is served."
+
+
 class NotSupported(ApiError):
     """A FHIR interaction (or an HTTP header asking for one, e.g. If-None-Exist) this server
     does not implement: refused rather than ignored."""

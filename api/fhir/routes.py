@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from api.errors import NotFound
+from api.fhir.negotiation import json_negotiated
 from api.fhir.search import valid_id
 from api.fhir.searching import (
     SearchInput,
@@ -35,7 +36,7 @@ RETURNED_REDACTED = Disclosure(returned=1, redacted=1)
 WITHHELD = Disclosure(withheld=1)
 
 
-@router.get("/metadata", dependencies=[Depends(target("metadata"))])
+@router.get("/metadata", dependencies=[Depends(target("metadata")), Depends(json_negotiated)])
 async def metadata(request: Request, documents: DiscoveryDocuments) -> Response:
     audit(request).conclude(PUBLIC)
     return FhirResponse(documents.capability_statement)
@@ -49,7 +50,7 @@ async def smart_config(request: Request, documents: DiscoveryDocuments) -> Respo
     return Response(orjson.dumps(documents.smart_configuration), media_type="application/json")
 
 
-@router.get("/{resource_type}/{resource_id}")
+@router.get("/{resource_type}/{resource_id}", dependencies=[Depends(json_negotiated)])
 async def read(
     request: Request,
     resource_type: ReadType,
@@ -60,7 +61,10 @@ async def read(
     return _read(request, fhir, principal, (resource_type, resource_id), "read", None)
 
 
-@router.get("/{resource_type}/{resource_id}/_history/{version_id}")
+@router.get(
+    "/{resource_type}/{resource_id}/_history/{version_id}",
+    dependencies=[Depends(json_negotiated)],
+)
 async def vread(
     request: Request,
     resource_type: VreadType,
@@ -112,14 +116,14 @@ def _not_modified(if_none_match: str | None, version: int) -> bool:
     return "*" in tags or f'"{version}"' in tags
 
 
-@router.get("/{resource_type}")
+@router.get("/{resource_type}", dependencies=[Depends(json_negotiated)])
 async def search_get(
     request: Request, searched: QuerySearch, principal: CurrentPrincipal, fhir: FhirServices
 ) -> Response:
     return FhirResponse(run_search(request, fhir, principal, searched))
 
 
-@router.post("/{resource_type}/_search")
+@router.post("/{resource_type}/_search", dependencies=[Depends(json_negotiated)])
 async def search_post(
     request: Request, resource_type: SearchType, principal: CurrentPrincipal, fhir: FhirServices
 ) -> Response:

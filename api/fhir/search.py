@@ -28,14 +28,17 @@ from api.data.query import (
     StringStartsWith,
     TokenIn,
 )
-from api.errors import InvalidRequest
+from api.errors import InvalidRequest, NotAcceptable
+from api.fhir.negotiation import JSON_FORMATS
 
 COUNT_DEFAULT = 20
 COUNT_MAX = 100
 SUMMARY_MODES = frozenset({"true", "text", "data", "count", "false"})
 CONTROL_PARAMS = frozenset(
-    {"_count", "_elements", "_summary", "_cursor", "_format", "_include", "_revinclude", "_sort"}
-)
+    {"_count", "_elements", "_summary", "_cursor", "_format", "_include", "_revinclude", "_sort",
+     "_total", "_pretty"}
+)  # fmt: skip
+TOTAL_MODES = frozenset({"none", "estimate", "accurate"})  # the total given is always exact
 SORTABLE_KINDS = frozenset({"date", "string"})
 # What may be included: (source type, reference parameter) -> the type it points at.
 INCLUDES: dict[tuple[str, str], str] = {
@@ -48,7 +51,6 @@ INCLUDES: dict[tuple[str, str], str] = {
     ("CareTeam", "participant"): "Practitioner",
 }  # fmt: skip
 MAX_INCLUDES = 5
-JSON_FORMATS = frozenset({"json", "application/json", "application/fhir+json"})
 _ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _ELEMENT_RE = re.compile(r"^[a-zA-Z][A-Za-z0-9]{0,63}$")
 _DATE_PREFIXES = {"eq", "gt", "lt", "ge", "le"}
@@ -136,8 +138,14 @@ def _control(request: SearchRequest, name: str, value: str) -> None:
             raise InvalidRequest("_summary must be one of true, text, data, count, false.")
         request.summary = value
     elif name == "_format":
-        if value not in JSON_FORMATS:
-            raise InvalidRequest("Only JSON is supported.")
+        if value.strip().lower() not in JSON_FORMATS:
+            raise NotAcceptable()
+    elif name == "_total":
+        if value not in TOTAL_MODES:
+            raise InvalidRequest("_total must be one of none, estimate, accurate.")
+    elif name == "_pretty":
+        if value not in {"true", "false"}:
+            raise InvalidRequest("_pretty must be true or false.")
     elif name in {"_include", "_revinclude"}:
         _include(request, name, value)
     elif name == "_sort":

@@ -26,6 +26,7 @@ from api.errors import (
 )
 from api.fhir.access_grants import access_changes, self_added
 from api.fhir.body_text import has_control_character
+from api.fhir.negotiation import json_negotiated
 from api.fhir.search import resource_satisfies, valid_id
 from api.fhir.serving import FhirServices, FhirServing
 from api.fhir.visibility import known_type, resource_verdict, served_body
@@ -125,7 +126,7 @@ def _authorize(
     return plan
 
 
-@router.post("/{resource_type}")
+@router.post("/{resource_type}", dependencies=[Depends(json_negotiated)])
 async def create(
     request: Request, resource_type: CreateType, principal: CurrentPrincipal, fhir: FhirServices
 ) -> Response:
@@ -137,7 +138,7 @@ async def create(
     return _save(request, fhir, principal, plan, resource, "create")
 
 
-@router.put("/{resource_type}/{resource_id}")
+@router.put("/{resource_type}/{resource_id}", dependencies=[Depends(json_negotiated)])
 async def update(
     request: Request,
     resource_type: UpdateType,

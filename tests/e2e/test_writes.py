@@ -204,3 +204,20 @@ def test_conditional_create_is_refused_not_ignored(
     assert outcome["issue"][0]["code"] == "not-supported"
     evidence = evidence_for(client, auditor_headers, response.headers["x-request-id"])
     assert "interaction.not_supported" in evidence["reasons"]
+
+
+def test_only_fhir_json_is_served_and_standard_result_parameters_are_accepted(
+    client: httpx.Client, issuer: TestIssuer
+) -> None:
+    headers = bearer(issuer, "reader-n", "system/Patient.rs")
+    for path, extra in (
+        ("/fhir/Patient/pat-00001?_format=xml", {}),
+        ("/fhir/Patient?_format=application/fhir%2Bxml", {}),
+        ("/fhir/Patient/pat-00001", {"Accept": "application/fhir+xml"}),
+        ("/fhir/metadata", {"Accept": "application/fhir+xml"}),
+    ):
+        assert_outcome(client.get(path, headers={**headers, **extra}), 406)
+    for query in ("_total=accurate", "_total=none", "_pretty=true", "_format=json"):
+        response = client.get(f"/fhir/Patient?_count=1&{query}", headers=headers)
+        assert response.status_code == 200, (query, response.text)
+    assert_outcome(client.get("/fhir/Patient?_total=sometimes", headers=headers), 400)

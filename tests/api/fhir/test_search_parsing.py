@@ -17,7 +17,7 @@ from api.data.query import (
     StringStartsWith,
     TokenIn,
 )
-from api.errors import InvalidRequest
+from api.errors import InvalidRequest, NotAcceptable
 from api.fhir.search import COUNT_MAX, constraint_alternatives, parse_search
 
 
@@ -46,7 +46,8 @@ def test_count_default_and_cap() -> None:
         ("Patient", "_count", "1e3"),
         ("Patient", "_summary", "everything"),
         ("Patient", "_elements", "name,<b>"),
-        ("Patient", "_format", "xml"),
+        ("Patient", "_total", "sometimes"),
+        ("Patient", "_pretty", "yes"),
         ("Patient", "_sort", "gender"),
         ("Patient", "_sort", "nope"),
         ("Patient", "_sort", "a,b,c,d"),
@@ -60,6 +61,13 @@ def test_refused(rtype: str, name: str, value: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
         parse_search(rtype, [(name, value)])
     assert "<" not in caught.value.diagnostics
+
+
+def test_a_format_other_than_json_is_not_acceptable() -> None:
+    for value in ("xml", "application/fhir+xml", "ttl"):
+        with pytest.raises(NotAcceptable):  # 406, not 400: the request is fine, the format not
+            parse_search("Patient", [("_format", value)])
+    parse_search("Patient", [("_format", "application/fhir+json"), ("_total", "accurate")])
 
 
 def test_too_many_parameters() -> None:
