@@ -8,10 +8,6 @@ from api.settings import Settings
 
 SOFTWARE_VERSION = "0.1.0"
 SCOPES_SUPPORTED = [
-    "openid",
-    "fhirUser",
-    "launch/patient",
-    "offline_access",
     "export",
     "patient/*.rs",
     "user/*.rs",
@@ -28,9 +24,11 @@ CAPABILITIES = [
     "permission-v2",
     "permission-patient",
     "permission-user",
-    "context-standalone-patient",
     "client-confidential-asymmetric",
 ]
+# Only with an authorization endpoint (an app launch needs one): the user-facing flow.
+LAUNCH_CAPABILITIES = ["launch-standalone", "context-standalone-patient", "sso-openid-connect"]
+LAUNCH_SCOPES = ["openid", "fhirUser", "launch/patient"]
 _BULK = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition"
 EXPORT_OPERATIONS = {"Patient": f"{_BULK}/patient-export", "Group": f"{_BULK}/group-export"}
 _KIND_TYPES = {
@@ -50,17 +48,20 @@ def smart_configuration(settings: Settings) -> dict[str, Any]:
     )
     config: dict[str, Any] = {
         "issuer": issuer,
-        "grant_types_supported": ["authorization_code", "client_credentials"],
+        "grant_types_supported": ["client_credentials"],
         "token_endpoint_auth_methods_supported": ["private_key_jwt"],
-        "scopes_supported": SCOPES_SUPPORTED,
-        "response_types_supported": ["code"],
-        "capabilities": CAPABILITIES,
-        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": list(SCOPES_SUPPORTED),
+        "capabilities": list(CAPABILITIES),
     }
     if settings.token_endpoint:
         config["token_endpoint"] = settings.token_endpoint
-    if settings.authorization_endpoint:
+    if settings.authorization_endpoint:  # only capabilities the deployment has
         config["authorization_endpoint"] = settings.authorization_endpoint
+        config["grant_types_supported"].insert(0, "authorization_code")
+        config["response_types_supported"] = ["code"]
+        config["code_challenge_methods_supported"] = ["S256"]
+        config["capabilities"].extend(LAUNCH_CAPABILITIES)
+        config["scopes_supported"] = [*LAUNCH_SCOPES, *config["scopes_supported"]]
     if settings.dev_issuer_enabled:
         config["jwks_uri"] = f"{settings.dev_issuer_url}/jwks.json"
     elif settings.trusted_issuers[0].jwks_uri:

@@ -1,5 +1,6 @@
 """Discovery documents: a valid R4 CapabilityStatement declaring SMART and $export."""
 
+import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
 from api.audit.auditevent_search import SEARCH_PARAMS as AUDITEVENT_SEARCH_PARAMS
@@ -34,3 +35,25 @@ def test_capability_statement_lists_the_auditevent_view() -> None:
     assert {i["code"] for i in entry["interaction"]} == {"read", "search-type"}
     assert {"name": "date", "type": "date"} in entry["searchParam"]
     assert {"name": "patient", "type": "reference"} in entry["searchParam"]
+
+
+@pytest.mark.parametrize("authorize", ["", "https://idp.example/authorize"])
+@pytest.mark.parametrize("token", ["", "https://idp.example/token"])
+def test_smart_configuration_offers_only_what_the_deployment_has(
+    authorize: str, token: str
+) -> None:
+    """SMART App Launch 2: no authorization_code grant, app launch, OpenID sign-on or their
+    scopes without an authorization endpoint; no offline_access without permission-offline."""
+    settings = Settings(authorization_endpoint=authorize or None, token_endpoint=token or None)
+    config = smart_configuration(settings)
+    launch = {"launch-standalone", "context-standalone-patient", "sso-openid-connect"}
+    assert ("authorization_code" in config["grant_types_supported"]) is bool(authorize)
+    assert (launch <= set(config["capabilities"])) is bool(authorize)
+    assert bool(launch & set(config["capabilities"])) is bool(authorize)
+    assert ({"openid", "fhirUser"} <= set(config["scopes_supported"])) is bool(authorize)
+    assert ("authorization_endpoint" in config) is bool(authorize)
+    assert ("code_challenge_methods_supported" in config) is bool(authorize)
+    assert ("token_endpoint" in config) is bool(token)
+    assert "offline_access" not in config["scopes_supported"]
+    assert "permission-offline" not in config["capabilities"]
+    assert "client_credentials" in config["grant_types_supported"]
