@@ -27,11 +27,12 @@ from api.errors import (
 from api.fhir.access_grants import access_changes, self_added
 from api.fhir.body_text import has_control_character
 from api.fhir.negotiation import json_negotiated
+from api.fhir.prefer import MINIMAL, OUTCOME, REPRESENTATION, return_preference
 from api.fhir.search import resource_satisfies, valid_id
 from api.fhir.serving import FhirServices, FhirServing
 from api.fhir.visibility import known_type, resource_verdict, served_body
 from api.http.deps import CurrentPrincipal, audit
-from api.http.outcomes import FhirResponse
+from api.http.outcomes import FhirResponse, operation_outcome
 from api.security.access import AccessPlan, Reach, decide_resource
 from api.security.compartment import InvalidReference, normalize_references
 from api.security.disclosure import Disclosure
@@ -105,14 +106,19 @@ def _may_write(fhir: FhirServing, plan: AccessPlan, resource: dict[str, Any]) ->
 
 def _write_response(
     fhir: FhirServing, principal: Principal, plan: AccessPlan, stored: StoredResource,
-    created: bool,
+    created: bool, preference: str = REPRESENTATION,
 ) -> tuple[Response, bool]:  # fmt: skip
-    """The answer (the resource only when the caller could read it) and whether its body
-    was redacted."""
+    """The answer (the resource only when the caller could read it and did not prefer
+    `return=minimal` or `return=OperationOutcome`) and whether its body was redacted."""
     location = f"{fhir.fhir_base}/{stored.resource_type}/{stored.id}/_history/"
     headers = {"Location": f"{location}{stored.version_id}", "ETag": f'W/"{stored.version_id}"'}
     status = 201 if created else 200
-    if decide_resource(plan, stored.patient_id, stored.labels, True).denies:
+    if preference == OUTCOME:
+        said = "Created." if created else "Updated."
+        body = operation_outcome("information", "informational", said)
+        return FhirResponse(body, status_code=status, headers=headers), False
+    hidden = decide_resource(plan, stored.patient_id, stored.labels, True).denies
+    if preference == MINIMAL or hidden:
         return Response(status_code=status, headers=headers), False
     served = served_body(fhir, principal, plan, stored)
     return FhirResponse(served.body, status_code=status, headers=headers), served.redacted
@@ -207,7 +213,8 @@ def _save(
         raise PreconditionFailed() from exc
     if stored.resource_type == "CareTeam":
         fhir.guard.care_teams_changed()
-    response, redacted = _write_response(fhir, principal, plan, stored, created=created)
+    preference = return_preference(request.headers.get("prefer", ""))
+    response, redacted = _write_response(fhir, principal, plan, stored, created, preference)
     written = _written(stored, owner_patient(resource))
     verdict = allow(ReasonCode.CARETEAM_SELF_ADDED) if self_grant else ALLOWED
     audit(request).conclude(verdict, written + Disclosure(redacted=int(redacted)))

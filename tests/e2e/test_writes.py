@@ -221,3 +221,23 @@ def test_only_fhir_json_is_served_and_standard_result_parameters_are_accepted(
         response = client.get(f"/fhir/Patient?_count=1&{query}", headers=headers)
         assert response.status_code == 200, (query, response.text)
     assert_outcome(client.get("/fhir/Patient?_total=sometimes", headers=headers), 400)
+
+
+def test_prefer_return_shapes_the_write_answer(client: httpx.Client, issuer: TestIssuer) -> None:
+    headers = bearer(issuer, "writer-6", "system/Observation.cruds")
+    minimal = client.post(
+        "/fhir/Observation", json=NEW_OBSERVATION, headers={**headers, "Prefer": "return=minimal"}
+    )
+    assert minimal.status_code == 201 and minimal.content == b""
+    assert minimal.headers["etag"] == 'W/"1"' and "/_history/1" in minimal.headers["location"]
+    rid = minimal.headers["location"].split("/Observation/")[1].split("/")[0]
+    body = {**NEW_OBSERVATION, "id": rid, "status": "amended"}
+    outcome = client.put(
+        f"/fhir/Observation/{rid}",
+        json=body,
+        headers={**headers, "Prefer": "return=OperationOutcome"},
+    )
+    assert outcome.status_code == 200 and outcome.json()["resourceType"] == "OperationOutcome"
+    assert outcome.headers["etag"] == 'W/"2"'
+    full = client.put(f"/fhir/Observation/{rid}", json=body, headers=headers)
+    assert full.json()["resourceType"] == "Observation" and full.json()["meta"]["versionId"] == "3"
