@@ -1,6 +1,9 @@
 """The real app over the demo data (30 patients, chDB evidence store of its own), with
 every event it records kept in `events` for the tests to read."""
 
+import contextlib
+import json
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,8 +14,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.boot.app import create_app
-from api.boot.runtime import Runtime
+from api.boot.runtime import Runtime, build_runtime
+from api.settings import Settings
 from evidence.core import AccessEvent
+from evidence.store import EvidenceStore
 from tests.api.inprocess import BASE, demo_runtime
 from tests.support import TestIssuer
 
@@ -53,6 +58,37 @@ def walk(tmp_path_factory: pytest.TempPathFactory, chdb_client: object) -> Itera
         runtime.outbox.append = recording  # type: ignore[method-assign]
         with walk.client:
             yield walk
+
+
+@contextlib.contextmanager
+def recorded_app(
+    tmp: Path, chdb_client: object, **settings: Any
+) -> Iterator[tuple[TestClient, Runtime, TestIssuer, list[AccessEvent]]]:
+    """The real app with no data, settings overridden by `settings`, a token issuer of its
+    own and an evidence database of its own; every event it records kept in the list."""
+    issuer = TestIssuer(audience=f"{BASE}/fhir")
+    jwks = issuer.write_jwks(tmp / "jwks.json")
+    config = Settings(
+        data_dir=tmp / "data", base_url=BASE, rate_limit_per_s=0,
+        trusted_issuers=json.dumps([{"issuer": issuer.issuer, "jwks_file": str(jwks)}]),
+        **settings,
+    )  # fmt: skip
+    store = EvidenceStore(chdb_client, f"t_{uuid.uuid4().hex[:12]}")  # type: ignore[arg-type]
+    store.apply_schema()
+    runtime = build_runtime(config, demo_data=False, store=store, inline=True)
+    events: list[AccessEvent] = []
+    append = runtime.outbox.append
+
+    async def recording(event: AccessEvent) -> int:
+        events.append(event)
+        return await append(event)
+
+    runtime.outbox.append = recording  # type: ignore[method-assign]
+    try:
+        with TestClient(create_app(runtime), raise_server_exceptions=False) as client:
+            yield client, runtime, issuer, events
+    finally:
+        store.raw_command(f"DROP DATABASE IF EXISTS {store.database}")
 
 
 def app_routes(routes: Iterable[Any]) -> Iterator[Any]:

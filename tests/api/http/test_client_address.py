@@ -8,7 +8,6 @@ import ipaddress
 import itertools
 import json
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from starlette.testclient import TestClient
 
-from api.boot.app import create_app
-from api.boot.runtime import Runtime, build_runtime
+from api.boot.runtime import Runtime
 from api.http.client_address import (
     client_address,
     forwarded_hops,
@@ -31,6 +29,7 @@ from api.http.client_address import (
 from api.settings import Settings
 from evidence.core import AccessEvent, Pseudonymizer
 from evidence.store import EvidenceStore
+from tests.api.http.conftest import recorded_app
 from tests.support import TestIssuer
 
 BASE = "http://testserver"
@@ -163,29 +162,9 @@ def proxied_app(
     tmp_path_factory: pytest.TempPathFactory, chdb_client: object
 ) -> Iterator[tuple[TestClient, Runtime, TestIssuer, list[AccessEvent]]]:
     tmp: Path = tmp_path_factory.mktemp("client-address")
-    issuer = TestIssuer(audience=f"{BASE}/fhir")
-    jwks = issuer.write_jwks(tmp / "jwks.json")
-    settings = Settings(
-        data_dir=tmp / "data", base_url=BASE, rate_limit_per_s=0,
-        unauthenticated_rate_limit_per_s=0, trusted_proxies="10.0.0.0/8, fd00::/8",
-        trusted_issuers=json.dumps([{"issuer": issuer.issuer, "jwks_file": str(jwks)}]),
-    )  # fmt: skip
-    store = EvidenceStore(chdb_client, f"t_{uuid.uuid4().hex[:12]}")  # type: ignore[arg-type]
-    store.apply_schema()
-    runtime = build_runtime(settings, demo_data=False, store=store, inline=True)
-    events: list[AccessEvent] = []
-    append = runtime.outbox.append
-
-    async def recording(event: AccessEvent) -> int:
-        events.append(event)
-        return await append(event)
-
-    runtime.outbox.append = recording  # type: ignore[method-assign]
-    try:
-        with TestClient(create_app(runtime), raise_server_exceptions=False) as client:
-            yield client, runtime, issuer, events
-    finally:
-        store.raw_command(f"DROP DATABASE IF EXISTS {store.database}")
+    proxies = {"unauthenticated_rate_limit_per_s": 0, "trusted_proxies": "10.0.0.0/8, fd00::/8"}
+    with recorded_app(tmp, chdb_client, **proxies) as app:
+        yield app
 
 
 def _from(client: TestClient, peer: str) -> None:

@@ -2,8 +2,6 @@
 request is read (api.http.door): the bucket rule, the address key, and the real app
 answering 429 with Retry-After, recorded, while a valid token from the same address passes."""
 
-import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,12 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from api.boot.app import create_app
-from api.boot.runtime import build_runtime
 from api.http.door import Door, address_key
-from api.settings import Settings
 from evidence.core import AccessEvent
-from evidence.store import EvidenceStore
+from tests.api.http.conftest import recorded_app
 from tests.support import TestIssuer
 
 BASE = "http://testserver"
@@ -68,29 +63,9 @@ def throttled_app(
     tmp_path_factory: pytest.TempPathFactory, chdb_client: object
 ) -> Iterator[tuple[TestClient, TestIssuer, list[AccessEvent]]]:
     tmp: Path = tmp_path_factory.mktemp("door")
-    issuer = TestIssuer(audience=f"{BASE}/fhir")
-    jwks = issuer.write_jwks(tmp / "jwks.json")
-    settings = Settings(
-        data_dir=tmp / "data", base_url=BASE, rate_limit_per_s=0,
-        trusted_issuers=json.dumps([{"issuer": issuer.issuer, "jwks_file": str(jwks)}]),
-        unauthenticated_rate_limit_per_s=0.01, unauthenticated_rate_limit_burst=3,
-    )  # fmt: skip
-    store = EvidenceStore(chdb_client, f"t_{uuid.uuid4().hex[:12]}")  # type: ignore[arg-type]
-    store.apply_schema()
-    runtime = build_runtime(settings, demo_data=False, store=store, inline=True)
-    events: list[AccessEvent] = []
-    append = runtime.outbox.append
-
-    async def recording(event: AccessEvent) -> int:
-        events.append(event)
-        return await append(event)
-
-    runtime.outbox.append = recording  # type: ignore[method-assign]
-    try:
-        with TestClient(create_app(runtime), raise_server_exceptions=False) as client:
-            yield client, issuer, events
-    finally:
-        store.raw_command(f"DROP DATABASE IF EXISTS {store.database}")
+    limits = {"unauthenticated_rate_limit_per_s": 0.01, "unauthenticated_rate_limit_burst": 3}
+    with recorded_app(tmp, chdb_client, **limits) as (client, _runtime, issuer, events):
+        yield client, issuer, events
 
 
 def test_unauthenticated_callers_get_429_before_their_body_is_read(
