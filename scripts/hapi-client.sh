@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# HAPI FHIR's generic REST client (R4) for the client-interop tests (tests/interop), run from
+# Maven Central jars, with our own scenario program (scripts/hapi-client/src) compiled
+# against them.
+#
+#   bash scripts/hapi-client.sh fetch   resolve the jars and compile the scenario into the cache
+#                                       (idempotent; prints the cache dir)
+#   bash scripts/hapi-client.sh run     run the scenario in one JVM: it prints one JSON line
+#                                       {step, ok, detail} per step and exits 0 when every step
+#                                       passed, 1 when one failed; 3 when it cannot run (no
+#                                       Java 17+, or not fetched: it never fetches itself)
+#
+# `run` reads FHIR_BASE_URL (".../fhir"), FHIR_TOKEN (system scopes for every type plus
+# `export`) and FHIR_NARROW_TOKEN (no Observation scope) from the environment.
+#
+# Environment (all optional):
+#   HAPI_CLIENT_VERSION   ca.uhn.hapi.fhir:hapi-fhir-client version (default 8.8.1)
+#   FHIR_EVIDENCE_CACHE   cache root (default ~/.cache/fhir-evidence); jars go to
+#                         $FHIR_EVIDENCE_CACHE/hapi-client-$HAPI_CLIENT_VERSION/libs, the compiled
+#                         scenario to .../classes
+#   HAPI_CLIENT_JVM_OPTS  JVM options (default -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1)
+set -euo pipefail
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+HAPI_CLIENT_VERSION="${HAPI_CLIENT_VERSION:-8.8.1}"
+CACHE_ROOT="${FHIR_EVIDENCE_CACHE:-$HOME/.cache/fhir-evidence}"
+HOME_DIR="$CACHE_ROOT/hapi-client-$HAPI_CLIENT_VERSION"
+LIBS="$HOME_DIR/libs"
+CLASSES="$HOME_DIR/classes"
+MARKER="$HOME_DIR/complete"
+POM="$HERE/hapi-client/pom.xml"
+SRC="$HERE/hapi-client/src"
+MAIN_CLASS=fhirevidence.interop.HapiClientScenario
+
+die() {
+  echo "hapi-client.sh: $*" >&2
+  exit 1
+}
+
+sources() {
+  find "$SRC" -name '*.java' | LC_ALL=C sort
+}
+
+fetch_key() {
+  # What the cache was made from: a changed pom, version or source means fetch again.
+  local src_hash
+  src_hash="$(sources | xargs cat | sha256sum | cut -d' ' -f1)"
+  echo "hapi-fhir-client:$HAPI_CLIENT_VERSION pom:$(sha256sum "$POM" | cut -d' ' -f1) src:$src_hash"
+}
+
+cache_complete() {
+  [ -f "$MARKER" ] && [ "$(head -n1 "$MARKER")" = "$(fetch_key)" ]
+}
+
+cannot_run() {
+  echo "hapi-client.sh: $*" >&2
+  exit 3
+}
+
+java_check() {
+  command -v java >/dev/null || cannot_run "java not found (HAPI FHIR needs Java 17+)"
+  local major
+  major="$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')"
+  [ "${major%%.*}" -ge 17 ] 2>/dev/null || cannot_run "HAPI FHIR needs Java 17+, java is $major"
+}
+
+cmd_fetch() {
+  if ! cache_complete; then
+    command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
+    command -v javac >/dev/null || die "javac not found (a JDK 17+ is needed)"
+    mkdir -p "$HOME_DIR"
+    # One fetch at a time per version; a second caller waits, then finds it complete.
+    (
+      flock 9
+      cache_complete || build_cache
+    ) 9>"$HOME_DIR/.fetch.lock"
+  fi
+  echo "$HOME_DIR"
+}
+
+build_cache() {
+  local libs_tmp="$HOME_DIR/libs.tmp.$$" classes_tmp="$HOME_DIR/classes.tmp.$$"
+  rm -rf "$libs_tmp" "$classes_tmp"
+  echo "hapi-client.sh: resolving ca.uhn.hapi.fhir:hapi-fhir-client:$HAPI_CLIENT_VERSION" >&2
+  if ! mvn -q -B -Dstyle.color=never -f "$POM" -Dhapi.version="$HAPI_CLIENT_VERSION" \
+    -DincludeScope=runtime -DoutputDirectory="$libs_tmp" dependency:copy-dependencies >&2; then
+    rm -rf "$libs_tmp"
+    die "mvn dependency:copy-dependencies failed"
+  fi
+  [ -f "$libs_tmp/hapi-fhir-client-$HAPI_CLIENT_VERSION.jar" ] \
+    || die "no hapi-fhir-client-$HAPI_CLIENT_VERSION.jar in $libs_tmp"
+  mapfile -t files < <(sources)
+  if ! javac -nowarn -encoding UTF-8 --release 17 -cp "$libs_tmp/*" -d "$classes_tmp" \
+    "${files[@]}" >&2; then
+    rm -rf "$libs_tmp" "$classes_tmp"
+    die "javac failed on $SRC"
+  fi
+  rm -rf "$LIBS" "$CLASSES" "$MARKER"
+  mv "$libs_tmp" "$LIBS"
+  mv "$classes_tmp" "$CLASSES"
+  { fetch_key; (cd "$LIBS" && ls); } >"$MARKER"
+}
+
+cmd_run() {
+  java_check
+  cache_complete || cannot_run "not fetched (or sources changed): bash scripts/hapi-client.sh fetch"
+  # shellcheck disable=SC2086  # HAPI_CLIENT_JVM_OPTS is a list of options
+  exec java ${HAPI_CLIENT_JVM_OPTS:--Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1} \
+    -cp "$CLASSES:$LIBS/*" "$MAIN_CLASS"
+}
+
+CMD="${1:-}"
+[ $# -gt 0 ] && shift
+case "$CMD" in
+  fetch) cmd_fetch ;;
+  run) cmd_run ;;
+  *) die "usage: hapi-client.sh fetch | run" ;;
+esac

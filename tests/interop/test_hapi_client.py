@@ -1,0 +1,79 @@
+"""HAPI FHIR's generic client (Java, R4, Maven Central jars) drives the server: our scenario
+program (scripts/hapi-client/src) runs every step in one JVM and prints one JSON line per
+step, checked here step by step. `bash scripts/hapi-client.sh fetch` must have run before."""
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.interop.conftest import interop_unavailable, narrow_token, system_token
+from tests.support import ServerProcess, TestIssuer
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "hapi-client.sh"
+CANNOT_RUN = 3  # the script's exit status without Java 17+ or the fetched jars
+
+# In the order the program runs them (scripts/hapi-client/src/.../HapiClientScenario.java).
+STEPS = (
+    "capabilities",
+    "search_paging",
+    "read",
+    "vread",
+    "search_include",
+    "search_sort",
+    "search_elements",
+    "search_summary_count",
+    "search_post",
+    "format_and_pretty",
+    "create",
+    "update_if_match",
+    "update_stale_version_412",
+    "read_if_none_match_304",
+    "delete",
+    "error_404",
+    "error_401",
+    "error_403",
+    "error_422",
+    "export_kickoff",
+)
+
+
+@pytest.fixture(scope="module")
+def hapi_steps(interop_server: ServerProcess, interop_issuer: TestIssuer) -> dict[str, Any]:
+    """Run the scenario once: {step: {"ok", "detail"}}."""
+    env = dict(os.environ)
+    env.update(
+        FHIR_BASE_URL=f"{interop_server.base_url}/fhir",
+        FHIR_TOKEN=system_token(interop_issuer),
+        FHIR_NARROW_TOKEN=narrow_token(interop_issuer),
+    )
+    started = time.monotonic()
+    run = subprocess.run(
+        ["bash", str(SCRIPT), "run"], env=env, capture_output=True, text=True, timeout=300
+    )
+    print(f"\nhapi-client: scenario JVM ran {time.monotonic() - started:.1f} s")
+    if run.returncode == CANNOT_RUN:
+        interop_unavailable(f"HAPI FHIR client cannot run: {run.stderr.strip()}")
+    lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
+    if run.returncode not in (0, 1) or not lines:
+        pytest.fail(f"the HAPI scenario exited {run.returncode}:\n{run.stderr[-3000:]}")
+    steps: dict[str, Any] = {}
+    for line in lines:
+        step = json.loads(line)
+        steps[step["step"]] = step
+        print(f"  {'ok  ' if step['ok'] else 'FAIL'} {step['step']}: {step['detail']}")
+    return steps
+
+
+def test_the_scenario_ran_every_step_once(hapi_steps: dict[str, Any]) -> None:
+    assert tuple(hapi_steps) == STEPS
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_hapi_client_step(hapi_steps: dict[str, Any], step: str) -> None:
+    assert step in hapi_steps, f"the HAPI scenario printed no {step!r} step"
+    assert hapi_steps[step]["ok"], hapi_steps[step]["detail"]
