@@ -1,6 +1,7 @@
-"""Create, update and delete. Bodies are validated with fhir.resources (R4B) and the
-policy is checked for the resource as it is now and as it would be after the write.
-A write never returns content the caller could not read.
+"""Create, update and delete. Bodies are validated at the HL7 validator's level
+(`api.fhir.write_body`, `api.fhir.validation`) and the policy is checked for the resource
+as it is now and as it would be after the write. A write never returns content the
+caller could not read.
 """
 
 import functools
@@ -9,7 +10,6 @@ import uuid
 from dataclasses import replace
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
@@ -22,15 +22,14 @@ from api.errors import (
     NotSupported,
     PreconditionFailed,
     UnprocessableResource,
-    UnsupportedMediaType,
 )
 from api.fhir.access_grants import access_changes, self_added
-from api.fhir.body_text import has_control_character
 from api.fhir.negotiation import json_negotiated
 from api.fhir.prefer import MINIMAL, OUTCOME, REPRESENTATION, return_preference
 from api.fhir.search import resource_satisfies, valid_id
 from api.fhir.serving import FhirServices, FhirServing
 from api.fhir.visibility import known_type, resource_verdict, served_body
+from api.fhir.write_body import validate_body
 from api.http.deps import CurrentPrincipal, audit
 from api.http.outcomes import FhirResponse, operation_outcome
 from api.security.access import AccessPlan, Reach, decide_resource
@@ -46,44 +45,7 @@ UpdateType = Annotated[str, Depends(known_type("update"))]
 DeleteType = Annotated[str, Depends(known_type("delete"))]
 
 
-MAX_JSON_DEPTH = 64
-JSON_TYPES = ("application/fhir+json", "application/json")
 _ETAG_RE = re.compile(r'(?:W/)?"([1-9][0-9]{0,17})"')
-
-
-def json_depth(value: Any) -> int:
-    """Nesting depth of a parsed JSON value, without recursion."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        deepest = max(deepest, depth)
-        children = (
-            node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
-        )
-        stack.extend((child, depth + 1) for child in children)
-    return deepest
-
-
-def validate_body(raw: bytes, resource_type: str, content_type: str) -> dict[str, Any]:
-    if content_type.split(";")[0].strip().lower() not in JSON_TYPES:
-        raise UnsupportedMediaType()
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise InvalidRequest("The body is not valid JSON.") from None
-    if json_depth(body) > MAX_JSON_DEPTH:
-        raise InvalidRequest("The body is nested too deeply.")
-    if not isinstance(body, dict) or body.get("resourceType") != resource_type:
-        raise InvalidRequest(f"The body must be a {resource_type} resource.")
-    if has_control_character(body):
-        raise UnprocessableResource("A string of the body holds a control character.")
-    from fhir.resources.R4B import get_fhir_model_class
-
-    try:
-        get_fhir_model_class(resource_type).model_validate(body)
-    except (ValueError, TypeError):
-        raise UnprocessableResource(f"The body is not a valid FHIR R4 {resource_type}.") from None
-    return dict(body)
 
 
 def _may_write(fhir: FhirServing, plan: AccessPlan, resource: dict[str, Any]) -> None:
@@ -141,7 +103,7 @@ async def create(
         raise NotSupported("Conditional create (If-None-Exist) is not supported.")
     resource = await _body(request, fhir, resource_type)
     resource["id"] = uuid.uuid4().hex
-    return _save(request, fhir, principal, plan, resource, "create")
+    return await fhir.call(_save, request, fhir, principal, plan, resource, "create")
 
 
 @router.put("/{resource_type}/{resource_id}", dependencies=[Depends(json_negotiated)])
@@ -157,7 +119,16 @@ async def update(
     if not valid_id(resource_id) or resource.get("id") != resource_id:
         raise InvalidRequest("The body id must match the id in the URL.")
     expected = expected_version(request.headers.get("if-match"))
-    existing = _existing_visible(fhir, plan, resource_type, resource_id,
+    return await fhir.call(_update, request, fhir, principal, plan, resource, expected)
+
+
+def _update(
+    request: Request, fhir: FhirServing, principal: Principal, plan: AccessPlan,
+    resource: dict[str, Any], expected: int | None,
+) -> Response:  # fmt: skip
+    """The stored version checked, then the write, in one go (on one thread: the gateway
+    writes with If-Match naming the version checked here)."""
+    existing = _existing_visible(fhir, plan, resource["resourceType"], resource["id"],
                                  required=expected is not None)  # fmt: skip
     return _save(request, fhir, principal, plan, resource, "update", expected, existing)
 
@@ -257,6 +228,12 @@ async def delete(
     fhir: FhirServices,
 ) -> Response:
     plan = _authorize(request, fhir, principal, resource_type, "delete")
+    return await fhir.call(_delete, request, fhir, plan, resource_type, resource_id)
+
+
+def _delete(
+    request: Request, fhir: FhirServing, plan: AccessPlan, resource_type: str, resource_id: str
+) -> Response:
     stored = _existing_visible(fhir, plan, resource_type, resource_id, required=True)
     if stored is None:  # required: a missing resource raised NotFound already
         raise NotFound()

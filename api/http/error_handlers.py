@@ -11,7 +11,7 @@ from starlette.responses import Response
 from api.data.port import RepositoryUnavailable
 from api.errors import ApiError, Unauthorized
 from api.http.deps import audit
-from api.http.outcomes import outcome_response
+from api.http.outcomes import FhirResponse, outcome_response
 from api.security.verdict import Verdict, deny
 from evidence.core import EvidenceError, ReasonCode
 
@@ -21,6 +21,7 @@ log = structlog.get_logger("fhir_evidence.app")
 NOT_FOUND = deny(ReasonCode.NOT_FOUND)
 INVALID = deny(ReasonCode.QUERY_INVALID)
 FAILED = deny(ReasonCode.DEPENDENCY_FAILED)
+_UPSTREAM_REASONS = frozenset({ReasonCode.UPSTREAM_UNAVAILABLE, ReasonCode.UPSTREAM_TIMEOUT})
 # Starlette's own refusals (no route, no such method, a malformed form): code, text, verdict.
 _HTTP_ANSWERS: dict[int, tuple[str, str, Verdict]] = {
     404: ("not-found", "Resource not found.", NOT_FOUND),
@@ -37,13 +38,22 @@ async def _api_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, Unauthorized) and exc.token is not None:
         record.token_refused(exc.token)
     record.conclude(exc.verdict, exc.disclosed)
+    issues = getattr(exc, "issues", None)  # an invalid resource: one issue per problem
+    if issues:
+        body = {"resourceType": "OperationOutcome", "issue": issues}
+        return FhirResponse(body, status_code=exc.status, headers=exc.headers())
     return outcome_response(exc.status, exc.issue_code, exc.diagnostics, exc.headers())
 
 
 async def _dependency_error(request: Request, exc: Exception) -> Response:
-    """A store the request needs has failed: refuse (503), never serve unaudited."""
-    log.error("dependency failed", code=getattr(exc, "code", "unknown"))
-    audit(request).conclude(FAILED)
+    """A store the request needs has failed: refuse (503), never serve unaudited. Gateway
+    mode adds why (`upstream.unavailable`; `upstream.timeout`, answered 504)."""
+    code = getattr(exc, "code", "unknown")
+    log.error("dependency failed", code=code)
+    upstream = code in _UPSTREAM_REASONS
+    audit(request).conclude(deny(ReasonCode.DEPENDENCY_FAILED, code) if upstream else FAILED)
+    if getattr(exc, "http_status", 503) == 504:
+        return outcome_response(504, "timeout", "The service did not answer in time.")
     return outcome_response(503, "transient", "The service is temporarily unavailable.")
 
 
