@@ -4,8 +4,9 @@ One row is one request. A row that touched several patients becomes one AuditEve
 patient (BALP PatientQuery), with ids "<event_id>.<n>"; any other row one AuditEvent with
 the event id. Everything rendered comes from the row, which holds pseudonyms only: patients
 and resources appear as keyed-hash identifiers, never as references to raw ids, the query
-as its parameter names, the token as the hash of its jti, the client address as its
-pseudonym (an extension of the client's `agent.network`).
+as its parameter names, the token by the hash of its jti, the client address as its
+pseudonym (the client agent's `network.address`, no type: it is neither an IP address nor a
+machine name). `meta.profile` names the BALP profiles the event follows (`balp_profiles`).
 
 Outcome: 0 (success) unless denied or answered 4xx → 4 (minor failure: refused, invalid,
 not found), 5xx → 8 (serious failure). Decision, reason codes, HTTP status, policy version,
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.audit import balp
+from api.audit.balp_profiles import claimed_profiles
 from api.audit.views import iso_from_us
 from evidence.core.queries import outcome_code
 
@@ -83,9 +85,12 @@ def auditevent(row: Row, server: Server, part: int = 0) -> dict[str, Any]:
         "purposeOfEvent": _purpose(row),
         "agent": _agents(row, pattern, server),
         "source": _source(server),
-        "entity": _entities(row, patients, with_data=not one_of_many),
+        "entity": _entities(row, patients, pattern, with_data=not one_of_many),
     }
-    return {name: value for name, value in body.items() if value not in ([], None, "")}
+    body = {name: value for name, value in body.items() if value not in ([], None, "")}
+    if profiles := claimed_profiles(body):
+        body["meta"] = {"profile": profiles}
+    return body
 
 
 def _subtypes(pattern: balp.Pattern, action: str) -> list[dict[str, Any]]:
@@ -160,13 +165,15 @@ def _agents(row: Row, pattern: balp.Pattern, server: Server) -> list[dict[str, A
     if pattern.to_client:
         client_role, server_role = server_role, client_role
     agents = [_user(row, pattern)]
-    if row["client_id"]:
-        who = _identifier(str(row["issuer"]), str(row["client_id"]))
-        roles = [client_role, balp.APPLICATION]
-        agents.append({"type": {"coding": roles}, "who": who, "requestor": False})
     network = _client_network(row)
-    if network:  # on the client app (BALP's place for it), else on the user
-        agents[-1]["network"] = network
+    if row["client_id"] or network:  # the client app, named by its client_id when known
+        who = (_identifier(str(row["issuer"]), str(row["client_id"])) if row["client_id"]
+               else {"display": "client not identified"})  # fmt: skip
+        roles = [client_role, balp.APPLICATION]
+        agents.append({"type": {"coding": roles}, "who": who, "requestor": False,
+                       **({"network": network} if network else {})})  # fmt: skip
+    if row["action"] == "delete":  # BALP Delete: the server is the custodian
+        server_role = balp.CUSTODIAN
     agents.append(
         {
             "type": {"coding": [server_role]},
@@ -179,15 +186,15 @@ def _agents(row: Row, pattern: balp.Pattern, server: Server) -> list[dict[str, A
 
 
 def _client_network(row: Row) -> dict[str, Any] | None:
-    """Where the request came from, as its keyed pseudonym: not an address, so not in
-    `network.address` (whose `type` would claim an IP address or machine name) but in an
-    extension of `network` (docs/auditor-api.md, where the view departs from BALP)."""
+    """Where the request came from, as its keyed pseudonym: in `network.address` without a
+    `type` (type 1 would claim a machine name, 2 an IP address; a consumer parsing them would
+    misread a hash), its system and key version in the `client-address-pseudonym` extension."""
     pseudonym = str(row.get("client_address_hash", ""))
     if not pseudonym:
         return None
     what = _pseudonym(balp.CLIENT_ADDRESS_PSEUDONYM, pseudonym, int(row["key_version"]))
     extension = {"url": balp.CLIENT_ADDRESS_EXTENSION, "valueIdentifier": what["identifier"]}
-    return {"extension": [extension]}
+    return {"extension": [extension], "address": pseudonym}
 
 
 def _identifier(system: str, value: str) -> dict[str, Any]:
@@ -196,9 +203,10 @@ def _identifier(system: str, value: str) -> dict[str, Any]:
 
 
 def _user(row: Row, pattern: balp.Pattern) -> dict[str, Any]:
-    """BALP user agent: the token's subject (who.identifier = issuer | sub), requestor."""
+    """BALP user agent: the token's subject (who.identifier = issuer | sub), requestor, the
+    token's jti (as its hash) in `policy` (BALP OAUTHaccessTokenUse)."""
     fhir_user = str(row["fhir_user"])
-    roles = [balp.user_role(pattern.action, fhir_user)]
+    roles = balp.user_roles(pattern.action, fhir_user)
     if row["token_alg"] or row["sub"]:
         roles.append(balp.OAUTH_USER)
     sub = str(row["sub"])
@@ -208,12 +216,12 @@ def _user(row: Row, pattern: balp.Pattern) -> dict[str, Any]:
         "requestor": True,
     }
     if row["token_jti_hash"]:
-        user["policy"] = [f"{balp.JTI_HASH}/{row['token_jti_hash']}"]
+        user["policy"] = [balp.jti_policy(str(row["token_jti_hash"]))]
     if _purpose(row):
         user["purposeOfUse"] = _purpose(row)
     other = _fhir_user_reference(fhir_user)
     if other:
-        user["extension"] = [{"url": balp.OTHER_ID, "valueReference": other}]
+        user["extension"] = [{"url": balp.FHIR_USER_EXTENSION, "valueReference": other}]
     return user
 
 
@@ -235,17 +243,22 @@ def _source(server: Server) -> dict[str, Any]:
     }
 
 
-def _entities(row: Row, patients: list[str], with_data: bool) -> list[dict[str, Any]]:
+def _entities(
+    row: Row, patients: list[str], pattern: balp.Pattern, with_data: bool
+) -> list[dict[str, Any]]:
+    """BALP's request id, patient(s), data and query entities. A search's returned resources
+    are typed Other: BALP Query records no results (its query is its one System Object), the
+    evidence does (pseudonymous), beside it."""
     entities = [{"type": balp.TRANSACTION, "what": _identifier("", str(row["request_id"]))}]
     kv = int(row["key_version"])
     for patient in patients:
         what = {"type": "Patient", **_pseudonym(balp.PATIENT_PSEUDONYM, patient, kv)}
         entities.append({"type": balp.PERSON, "role": balp.PATIENT_ROLE, "what": what})
+    kind = balp.OTHER_OBJECT if pattern.subtype.startswith("search") else balp.SYSTEM_OBJECT
     if with_data:
         for ref in list(row["resource_hashes"])[:MAX_DATA_ENTITIES]:
             what = {"type": ref.partition("/")[0], **_pseudonym(balp.RESOURCE_PSEUDONYM, ref, kv)}
-            entities.append({"type": balp.SYSTEM_OBJECT, "role": balp.DOMAIN_RESOURCE,
-                             "what": what})  # fmt: skip
+            entities.append({"type": kind, "role": balp.DOMAIN_RESOURCE, "what": what})
     query = _query(row)
     if query:
         entities.append(query)
@@ -276,7 +289,8 @@ def _query(row: Row) -> dict[str, Any] | None:
 
 
 def _token(row: Row) -> dict[str, Any]:
-    """The access token, by the hash of its jti (the jti itself is not kept)."""
+    """The access token's details, by the hash of its jti (the jti itself is not kept): an
+    entity typed Other (BALP's UserOauthAgent is the user agent's type, not an entity's)."""
     details = [
         ("alg", row["token_alg"]),
         ("kid", row["token_kid"]),
@@ -284,7 +298,7 @@ def _token(row: Row) -> dict[str, Any]:
         ("scopes_granted", " ".join(row["scopes_granted"])),
     ]
     return {
-        "type": balp.OAUTH_USER,
+        "type": balp.OTHER_OBJECT,
         "what": _identifier(balp.JTI_HASH, str(row["token_jti_hash"])),
         "description": "OAuth access token, identified by the SHA-256 of its jti",
         "detail": [{"type": k, "valueString": _text(v)} for k, v in details if str(v)],

@@ -93,14 +93,34 @@ def _resource_entry(rtype: str) -> dict[str, Any]:
     return entry
 
 
+_BALP = "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit."
+BALP_PROFILES = [
+    f"{_BALP}{patient}{kind}"
+    for kind in ("Read", "Query", "Create", "Update", "Delete")
+    for patient in ("", "Patient")
+] + [f"{_BALP}OAUTHaccessTokenUse.Minimal"]
+AUDITEVENT_DOCUMENTATION = (
+    "Access evidence as IHE BALP AuditEvents; read-only; needs an AuditEvent scope (a "
+    "wildcard never covers it); `agent` is the principal's sub. meta.profile names the BALP "
+    "profiles an event follows (successful read/vread, search, create, update, delete; the "
+    "Patient variant when one patient is named; OAUTHaccessTokenUse.Minimal with a token). "
+    "Where pseudonymisation departs from BALP: a patient is a Reference(Patient) by a "
+    "keyed-hash identifier, never a literal reference, and so is every resource; the jti in "
+    "agent.policy is urn:ietf:params:oauth:jti:sha256:<first 128 bits of the jti's SHA-256, "
+    "hex> (the jti itself is not kept); the client's network.address is the keyed pseudonym "
+    "of its IP address, with no type; the query entity holds parameter names only; a "
+    "search's returned resources are entities typed Other beside BALP's query entity; the "
+    "token's fhirUser is in the fhir-user extension, not ihe-otherId."
+)
+
+
 def _auditevent_entry(search_params: Mapping[str, str]) -> dict[str, Any]:
     """The read-only FHIR view of the evidence (IHE BALP), for explicit AuditEvent scopes."""
     return {
         "type": "AuditEvent",
         "profile": "http://hl7.org/fhir/StructureDefinition/AuditEvent",
-        "documentation": "Access evidence rendered following IHE BALP; read-only; needs an "
-        "AuditEvent scope (a wildcard never covers it). Patients, resources and the token "
-        "appear as keyed-hash pseudonyms; `agent` is the principal's sub.",
+        "supportedProfile": list(BALP_PROFILES),
+        "documentation": AUDITEVENT_DOCUMENTATION,
         "interaction": [{"code": "read"}, {"code": "search-type"}],
         "versioning": "no-version",
         "readHistory": False,

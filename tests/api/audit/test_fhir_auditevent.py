@@ -86,14 +86,14 @@ def activity(audit_app: AuditApp) -> dict[str, Any]:
 
 def test_every_kind_of_row_as_a_valid_auditevent(audit_app: AuditApp, activity: dict) -> None:
     a = audit_app
-    expected = {  # name → (BALP action, outcome, subtype or type code)
-        "read": ("R", "0", "read"),
-        "denied": ("R", "4", "read"),
-        "write": ("C", "0", "create"),
-        "export": ("E", "0", "110106"),
-        "anonymous": ("R", "4", "read"),
+    expected = {  # name → (BALP action, outcome, subtype or type code, BALP profile claimed)
+        "read": ("R", "0", "read", "PatientRead"),
+        "denied": ("R", "4", "read", ""),
+        "write": ("C", "0", "create", "PatientCreate"),
+        "export": ("R", "0", "110106", ""),  # DICOM Export's action is R
+        "anonymous": ("R", "4", "read", ""),
     }
-    for name, (action, outcome, code) in expected.items():
+    for name, (action, outcome, code, profile) in expected.items():
         response = a.get(f"/fhir/AuditEvent/{event_id(a, activity['responses'][name])}",
                          headers=a.auditor)  # fmt: skip
         assert response.status_code == 200, (name, response.text)
@@ -102,6 +102,9 @@ def test_every_kind_of_row_as_a_valid_auditevent(audit_app: AuditApp, activity: 
         assert (resource["action"], resource["outcome"]) == (action, outcome), name
         codes = {c["code"] for c in resource.get("subtype", [])} | {resource["type"]["code"]}
         assert code in codes, name
+        rest = [p.rpartition(".")[2] for p in resource.get("meta", {}).get("profile", [])
+                if "OAUTH" not in p]  # fmt: skip
+        assert rest == ([profile] if profile else []), name
     denied = a.get(f"/fhir/AuditEvent/{event_id(a, activity['responses']['denied'])}",
                    headers=a.auditor).json()  # fmt: skip
     assert "scope.insufficient" in denied["outcomeDesc"]

@@ -4,6 +4,7 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
 from api.audit.auditevent_search import SEARCH_PARAMS as AUDITEVENT_SEARCH_PARAMS
+from api.audit.balp_profiles import OAUTH_MINIMAL, PROFILE_BASE
 from api.fhir.discovery import capability_statement, smart_configuration
 from api.settings import Settings
 
@@ -35,6 +36,9 @@ def test_capability_statement_lists_the_auditevent_view() -> None:
     assert {i["code"] for i in entry["interaction"]} == {"read", "search-type"}
     assert {"name": "date", "type": "date"} in entry["searchParam"]
     assert {"name": "patient", "type": "reference"} in entry["searchParam"]
+    assert f"{PROFILE_BASE}PatientRead" in entry["supportedProfile"]
+    assert set(entry["supportedProfile"]) >= {OAUTH_MINIMAL, f"{PROFILE_BASE}Delete"}
+    assert "keyed-hash identifier" in entry["documentation"]  # the deviations, stated
 
 
 @pytest.mark.parametrize("authorize", ["", "https://idp.example/authorize"])
