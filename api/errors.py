@@ -165,3 +165,13 @@ class ExportStorageMissing(ApiError):
         "Bulk export needs storage every server replica shares: the operator sets "
         "FHIR_EVIDENCE_EXPORT_DIR."
     )
+
+
+class Conflict(ApiError):
+    """The data source refused a change that conflicts with what it holds (gateway mode: the
+    upstream keeps a resource others still refer to)."""
+
+    status = 409
+    issue_code = "conflict"
+    reason = ReasonCode.VERSION_CONFLICT
+    diagnostics = "The change conflicts with the resources held; nothing was changed."

@@ -48,6 +48,24 @@ class Settings(BaseSettings):
     alert_webhook_secret: str | None = None
     # postgresql://user:pass@host:5432/db: the FHIR data in PostgreSQL, shared by replicas.
     fhir_store_url: str | None = None
+    # Gateway mode: guard this existing FHIR server (https://fhir.example/fhir) instead of
+    # storing the data (exclusive with fhir_store_url). Its credentials: upstream_auth
+    # "none", "bearer" (upstream_bearer_token) or "client_credentials" (upstream_token_url,
+    # upstream_client_id, and upstream_client_secret or upstream_private_key_file: a PEM key
+    # for private_key_jwt). Timeouts and the connection pool are bounded.
+    upstream_fhir_url: str | None = None
+    upstream_auth: str = "none"
+    upstream_bearer_token: str | None = None
+    upstream_token_url: str | None = None
+    upstream_client_id: str | None = None
+    upstream_client_secret: str | None = None
+    upstream_private_key_file: Path | None = None
+    upstream_private_key_alg: str = "RS384"
+    upstream_key_id: str | None = None
+    upstream_scope: str = ""
+    upstream_connect_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    upstream_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    upstream_pool_size: int = Field(default=20, ge=1, le=1000)
     # Beyond the contract's table:
     # Bulk export jobs and files: default <data_dir>/exports. With the FHIR data in
     # PostgreSQL, set it to storage every replica mounts (exports are refused otherwise).
@@ -115,6 +133,25 @@ class Settings(BaseSettings):
             raise ValueError("FHIR_EVIDENCE_FHIR_STORE_URL must be a postgresql:// URL")
         return value or None
 
+    @field_validator("upstream_fhir_url")
+    @classmethod
+    def _http_upstream(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("FHIR_EVIDENCE_UPSTREAM_FHIR_URL must be an http(s):// URL")
+        return value.rstrip("/") if value else None
+
+    @model_validator(mode="after")
+    def _one_fhir_data_source(self) -> "Settings":
+        if self.upstream_fhir_url and self.fhir_store_url:
+            raise ValueError(
+                "FHIR_EVIDENCE_UPSTREAM_FHIR_URL (gateway mode) and FHIR_EVIDENCE_FHIR_STORE_URL "
+                "(PostgreSQL) are mutually exclusive: set one"
+            )
+        problem = _upstream_auth_problem(self)
+        if self.upstream_fhir_url and problem:
+            raise ValueError(problem)
+        return self
+
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
@@ -131,3 +168,18 @@ class Settings(BaseSettings):
     @property
     def dev_issuer_url(self) -> str:
         return f"{self.base_url}/dev-issuer"
+
+def _upstream_auth_problem(settings: Settings) -> str:
+    """What the upstream credentials lack ("" when complete)."""
+    mode = settings.upstream_auth
+    if mode == "none":
+        return ""
+    if mode == "bearer":
+        return "" if settings.upstream_bearer_token else "upstream_auth=bearer needs a token"
+    if mode != "client_credentials":
+        return "FHIR_EVIDENCE_UPSTREAM_AUTH must be none, bearer or client_credentials"
+    if not (settings.upstream_token_url and settings.upstream_client_id):
+        return "client_credentials needs FHIR_EVIDENCE_UPSTREAM_TOKEN_URL and _CLIENT_ID"
+    if bool(settings.upstream_client_secret) == bool(settings.upstream_private_key_file):
+        return "client_credentials needs one of _UPSTREAM_CLIENT_SECRET or _PRIVATE_KEY_FILE"
+    return ""

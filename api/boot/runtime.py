@@ -154,7 +154,7 @@ def build_runtime(
     """`role`: "all" runs every part this process can (the API and, with Kafka, the relay
     and the stream workers); "api" leaves the stream workers to `fhir-evidence worker`."""
     repository = open_fhir_data(settings)
-    if demo_data and repository.is_empty():
+    if demo_data and not settings.upstream_fhir_url and repository.is_empty():  # never upstream
         resources = generate_dataset(patients=DEMO_PATIENTS, seed=DEMO_SEED)
         count = repository.load_into_empty(resources, _now_iso())
         if count:

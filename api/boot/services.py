@@ -77,7 +77,10 @@ def build_services(parts: ServiceParts, clock: Callable[[], float] = time.time) 
     settings = parts.settings
     cursor_key = derived_key(parts.master_key, "cursor/v1")
     redactions = {rtype: tuple(fields) for rtype, fields in settings.redactions.items()}
-    fhir = FhirServing(parts.data, parts.guard, cursor_key, redactions, settings.fhir_base, clock)
+    fhir = FhirServing(
+        parts.data, parts.guard, cursor_key, redactions, settings.fhir_base, clock,
+        blocking_data=settings.upstream_fhir_url is not None,
+    )  # fmt: skip
     root = export_root(settings)
     jobs = ExportJobs(JobStore(root), parts.data, clock) if root is not None else None
     dev = DevIssuer(settings, parts.dev_jwks) if parts.dev_jwks is not None else None

@@ -21,6 +21,8 @@ __all__ = [
     "RepositoryUnavailable",
     "SearchPage",
     "StoredResource",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
     "VersionConflict",
 ]
 
@@ -29,6 +31,21 @@ class RepositoryUnavailable(FhirEvidenceError):
     """The FHIR store failed (every adapter translates its own errors into this)."""
 
     code = "repository.unavailable"
+    http_status = 503
+
+
+class UpstreamUnavailable(RepositoryUnavailable):
+    """Gateway mode: the upstream FHIR server refused the connection, failed (5xx) or
+    refused our own credentials; its own words never go further than this class."""
+
+    code = "upstream.unavailable"
+
+
+class UpstreamTimeout(RepositoryUnavailable):
+    """Gateway mode: the upstream FHIR server did not answer in time (504)."""
+
+    code = "upstream.timeout"
+    http_status = 504
 
 
 class VersionConflict(FhirEvidenceError):
@@ -56,6 +73,12 @@ class SearchPage:
     total: int  # visible to the caller
     in_reach: int  # within the reach and the granular constraints, labels ignored
     matching: int  # matching the query, policy ignored (never disclosed to the caller)
+    # An adapter that cannot count every match (the gateway: it sees only what it fetched)
+    # counts the entries it examined for this page, says so (`counted_all` False: no total
+    # is disclosed) and numbers the positions itself (`next_offset`: where the next page
+    # starts, None when there is none).
+    counted_all: bool = True
+    next_offset: int | None = None
 
 
 class FhirData(Protocol):

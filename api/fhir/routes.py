@@ -58,7 +58,8 @@ async def read(
     principal: CurrentPrincipal,
     fhir: FhirServices,
 ) -> Response:
-    return _read(request, fhir, principal, (resource_type, resource_id), "read", None)
+    key = (resource_type, resource_id)
+    return await fhir.call(_read, request, fhir, principal, key, "read", None)
 
 
 @router.get(
@@ -74,7 +75,8 @@ async def vread(
     fhir: FhirServices,
 ) -> Response:
     """Only the current version is kept: an older version answers 404 like a missing one."""
-    return _read(request, fhir, principal, (resource_type, resource_id), "vread", version_id)
+    key = (resource_type, resource_id)
+    return await fhir.call(_read, request, fhir, principal, key, "vread", version_id)
 
 
 def _read(
@@ -120,7 +122,7 @@ def _not_modified(if_none_match: str | None, version: int) -> bool:
 async def search_get(
     request: Request, searched: QuerySearch, principal: CurrentPrincipal, fhir: FhirServices
 ) -> Response:
-    return FhirResponse(run_search(request, fhir, principal, searched))
+    return FhirResponse(await fhir.call(run_search, request, fhir, principal, searched))
 
 
 @router.post("/{resource_type}/_search", dependencies=[Depends(json_negotiated)])
@@ -129,4 +131,4 @@ async def search_post(
 ) -> Response:
     """The form body is read only now, after the token was accepted."""
     searched = await searched_by_form(request, resource_type)
-    return FhirResponse(run_search(request, fhir, principal, searched))
+    return FhirResponse(await fhir.call(run_search, request, fhir, principal, searched))

@@ -182,14 +182,15 @@ def _bundle(
     kept = [(k, v) for k, v in params if k != "_cursor" and k not in query.ignored]
     self_url = f"{base}/{resource_type}" + (f"?{urlencode(kept)}" if kept else "")
     next_url = None
-    if query.summary != "count" and offset + len(page.rows) < page.total:
+    position = next_position(page, offset)
+    if query.summary != "count" and position is not None:
         fingerprint = query_fingerprint(resource_type, query.fingerprint_params)
-        position = offset + len(page.rows)
         cursor = encode_cursor(
             fhir.cursor_key, principal.binding, fingerprint, position, int(fhir.clock())
         )
         next_url = f"{base}/{resource_type}?{urlencode([*kept, ('_cursor', cursor)])}"
-    bundle = searchset(entries, page.total, self_url, next_url, base)
+    total = page.total if page.counted_all else None  # the gateway's later pages
+    bundle = searchset(entries, total, self_url, next_url, base)
     if query.ignored:
         outcome = {
             "fullUrl": f"urn:uuid:{uuid.uuid4()}",  # every searchset entry has one
@@ -198,6 +199,15 @@ def _bundle(
         }
         bundle.setdefault("entry", []).append(outcome)
     return bundle
+
+
+def next_position(page: SearchPage, offset: int) -> int | None:
+    """Where the next page starts: after this page's rows, while the total goes on; an
+    adapter that could not count every match (the gateway) names the position itself."""
+    if not page.counted_all:
+        return page.next_offset
+    position = offset + len(page.rows)
+    return position if position < page.total else None
 
 
 def _entry_body(body: Body, query: SearchRequest) -> Any:

@@ -4,9 +4,10 @@ the typed dependencies that hand each group to the routes that ask for it."""
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends
+from starlette.concurrency import run_in_threadpool
 
 from api.access.guard import Guard
 from api.data.port import FhirData
@@ -22,6 +23,7 @@ __all__ = [
     "FhirServing",
 ]
 Clock = Callable[[], float]  # seconds since the epoch
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +36,19 @@ class FhirServing:
     redactions: Mapping[str, tuple[str, ...]]
     fhir_base: str  # <base URL>/fhir
     clock: Clock = time.time
+    # The data answers over the network (gateway mode: an upstream FHIR server, 5-50 ms a
+    # call): routes then run their data work on a worker thread, never on the event loop.
+    blocking_data: bool = False
 
     def now_iso(self) -> str:
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock()))
+
+    async def call(self, work: Callable[..., T], *args: Any) -> T:
+        """`work(*args)`, on a worker thread when the data blocks (the stores answer in
+        microseconds: a thread hop would cost more than it saves)."""
+        if self.blocking_data:
+            return await run_in_threadpool(work, *args)
+        return work(*args)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ log = structlog.get_logger("fhir_evidence.app")
 NOT_FOUND = deny(ReasonCode.NOT_FOUND)
 INVALID = deny(ReasonCode.QUERY_INVALID)
 FAILED = deny(ReasonCode.DEPENDENCY_FAILED)
+_UPSTREAM_REASONS = frozenset({ReasonCode.UPSTREAM_UNAVAILABLE, ReasonCode.UPSTREAM_TIMEOUT})
 # Starlette's own refusals (no route, no such method, a malformed form): code, text, verdict.
 _HTTP_ANSWERS: dict[int, tuple[str, str, Verdict]] = {
     404: ("not-found", "Resource not found.", NOT_FOUND),
@@ -45,9 +46,14 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 
 async def _dependency_error(request: Request, exc: Exception) -> Response:
-    """A store the request needs has failed: refuse (503), never serve unaudited."""
-    log.error("dependency failed", code=getattr(exc, "code", "unknown"))
-    audit(request).conclude(FAILED)
+    """A store the request needs has failed: refuse (503), never serve unaudited. Gateway
+    mode adds why (`upstream.unavailable`; `upstream.timeout`, answered 504)."""
+    code = getattr(exc, "code", "unknown")
+    log.error("dependency failed", code=code)
+    upstream = code in _UPSTREAM_REASONS
+    audit(request).conclude(deny(ReasonCode.DEPENDENCY_FAILED, code) if upstream else FAILED)
+    if getattr(exc, "http_status", 503) == 504:
+        return outcome_response(504, "timeout", "The service did not answer in time.")
     return outcome_response(503, "transient", "The service is temporarily unavailable.")
 
 

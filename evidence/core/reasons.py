@@ -41,3 +41,7 @@ class ReasonCode(StrEnum):
     CARETEAM_SELF_ADDED = "careteam.self_added"
     # A response that started without a recorded decision (a bug): recorded as a deny.
     DECISION_MISSING = "decision.missing"
+    # Gateway mode: the upstream FHIR server could not be reached or failed (503), or did
+    # not answer in time (504); the request fails closed.
+    UPSTREAM_UNAVAILABLE = "upstream.unavailable"
+    UPSTREAM_TIMEOUT = "upstream.timeout"
