@@ -47,7 +47,7 @@ GRANULAR = [(), ((("category", "laboratory"),),), ((("category", "vital-signs"),
             ((("nonsense", "x"),),)]  # fmt: skip
 
 
-def _hostile() -> list[dict[str, Any]]:
+def _hostile() -> list[Any]:
     """Resources no store of ours would hold as they are, but an upstream may."""
     lab = [{"coding": [{"code": "laboratory"}]}]
     return [
