@@ -16,6 +16,7 @@ import pytest
 from evidence.store import EvidenceStore
 from tests.containers import clickhouse_server, docker_available, kafka_container
 from tests.kafka_broker import KafkaBroker, KafkaBrokerError, in_ci
+from tests.keycloak_server import keycloak  # noqa: F401  (the session fixture, for every tier)
 from tests.postgres_server import (
     URL_VARIABLE,
     PostgresServer,
@@ -194,6 +195,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.kafka)
         if POSTGRES_FIXTURES & fixtures:
             item.add_marker(pytest.mark.postgres)
+        if "keycloak" in fixtures:
+            item.add_marker(pytest.mark.keycloak)
 
 
 def pytest_report_header() -> list[str]:
