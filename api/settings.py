@@ -4,24 +4,53 @@ import ipaddress
 import json
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class TrustedIssuer(BaseModel):
+    """One trusted identity provider. Given by its issuer URL alone (neither `jwks_uri` nor
+    `jwks_file`), the rest is read from its discovery document (api.access.discovery)."""
+
     issuer: str
     audience: str | None = None  # default: <base_url>/fhir
     jwks_uri: str | None = None
     jwks_file: Path | None = None
     algorithms: list[str] = Field(default_factory=lambda: ["RS256", "PS256", "ES256", "EdDSA"])
+    # Read {issuer}/.well-known/openid-configuration (or oauth-authorization-server): by
+    # default exactly when no JWKS source is given. Needs a reachable IdP at start-up.
+    discovery: bool | None = None
+    # The identity provider's product and version, recorded in evidence as configured:
+    # discovery documents do not carry them, and they are never guessed.
+    idp_product: str | None = Field(default=None, max_length=64)
+    idp_version: str | None = Field(default=None, max_length=64)
+    # RFC 7662: "opaque" introspects tokens that are not JWTs, "all" every token of this
+    # issuer (revocation takes effect within FHIR_EVIDENCE_INTROSPECTION_CACHE_S).
+    introspection: Literal["off", "opaque", "all"] = "off"
+    introspection_endpoint: str | None = None  # default: the discovered one
+    introspection_client_id: str | None = None
+    introspection_client_secret: SecretStr | None = None
 
     @model_validator(mode="after")
     def _one_key_source(self) -> "TrustedIssuer":
-        if bool(self.jwks_uri) == bool(self.jwks_file):
-            raise ValueError("each trusted issuer needs exactly one of jwks_uri or jwks_file")
+        if self.jwks_uri and self.jwks_file:
+            raise ValueError("a trusted issuer takes at most one of jwks_uri or jwks_file")
+        if not self.uses_discovery and not (self.jwks_uri or self.jwks_file):
+            raise ValueError("a trusted issuer without discovery needs jwks_uri or jwks_file")
+        if self.introspection != "off":
+            if not (self.introspection_client_id and self.introspection_client_secret):
+                raise ValueError("introspection needs introspection_client_id and _secret")
+            if not (self.introspection_endpoint or self.uses_discovery):
+                raise ValueError("introspection needs an endpoint: configured or discovered")
         return self
+
+    @property
+    def uses_discovery(self) -> bool:
+        if self.discovery is not None:
+            return self.discovery
+        return not (self.jwks_uri or self.jwks_file)
 
 
 class Settings(BaseSettings):
@@ -31,6 +60,15 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8080"
     trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
     max_token_lifetime_s: int = 3600
+    # Trusted issuers' keys are re-read this often (a key removed from a JWKS stops
+    # verifying within it, cached tokens included), discovery documents every
+    # ..._discovery_refresh_s; when re-reading fails the last good ones serve at most
+    # issuer_max_stale_s, then the issuer's tokens are refused (503).
+    jwks_refresh_s: float = Field(default=300.0, gt=0)
+    discovery_refresh_s: float = Field(default=3600.0, gt=0)
+    issuer_max_stale_s: float = Field(default=86400.0, gt=0)
+    # An active introspection answer is believed at most this long (and never past exp).
+    introspection_cache_s: float = Field(default=60.0, ge=0, le=3600)
     kafka_bootstrap: str | None = None
     kafka_partitions: int = Field(default=6, ge=1, le=1024)
     kafka_topic_prefix: str = ""
@@ -107,6 +145,13 @@ class Settings(BaseSettings):
     token_endpoint: str | None = None  # advertised in discovery when set
     authorization_endpoint: str | None = None
 
+    @field_validator("trusted_issuers")
+    @classmethod
+    def _one_introspecting_issuer(cls, value: list[TrustedIssuer]) -> list[TrustedIssuer]:
+        if sum(1 for i in value if i.introspection != "off") > 1:
+            raise ValueError("at most one trusted issuer may use introspection")
+        return value
+
     @field_validator("trusted_issuers", mode="before")
     @classmethod
     def _parse_issuers(cls, value: Any) -> Any:
@@ -168,6 +213,7 @@ class Settings(BaseSettings):
     @property
     def dev_issuer_url(self) -> str:
         return f"{self.base_url}/dev-issuer"
+
 
 def _upstream_auth_problem(settings: Settings) -> str:
     """What the upstream credentials lack ("" when complete)."""

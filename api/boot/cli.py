@@ -73,7 +73,13 @@ def serve(
         typer.echo(topology_message(exc), err=True)
         raise typer.Exit(78) from None
     _private_data(settings)
-    runtime = build_runtime(settings, demo_data=demo_data, role=role)
+    from api.access.discovery import DiscoveryFailed
+
+    try:
+        runtime = build_runtime(settings, demo_data=demo_data, role=role)
+    except DiscoveryFailed as exc:  # a trusted issuer given by its URL alone is not there
+        typer.echo(f"fhir-evidence: {exc}", err=True)
+        raise typer.Exit(78) from None
     config = uvicorn.Config(
         create_app(runtime),
         host=host,

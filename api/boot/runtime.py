@@ -10,6 +10,7 @@ import structlog
 
 from api.access.devissuer import load_or_create_key, public_jwks
 from api.access.guard import Guard
+from api.access.introspector import Introspector
 from api.access.issuers import IssuerKeys, issuer_keys_for, keys_from_jwks
 from api.boot.alerting import Alerting, build_step
 from api.boot.checkpointing import build_checkpoint_runner, checkpoint_jwks, checkpoint_signer
@@ -153,6 +154,7 @@ def build_runtime(
 ) -> Runtime:
     """`role`: "all" runs every part this process can (the API and, with Kafka, the relay
     and the stream workers); "api" leaves the stream workers to `fhir-evidence worker`."""
+    keys = issuer_keys_for(settings)  # first: DiscoveryFailed before anything is opened
     repository = open_fhir_data(settings)
     if demo_data and not settings.upstream_fhir_url and repository.is_empty():  # never upstream
         resources = generate_dataset(patients=DEMO_PATIENTS, seed=DEMO_SEED)
@@ -161,11 +163,18 @@ def build_runtime(
             log.info("demo data loaded", resources=count)
     master = hash_key(settings)
     pseudonymizer = Pseudonymizer(master, HASH_KEY_VERSION)
-    keys = issuer_keys_for(settings)
     dev_jwks = _dev_issuer(settings, keys)
     policy = TokenPolicy(settings.max_token_lifetime_s, settings.token_leeway_s)
     rate = (settings.rate_limit_per_s, settings.rate_limit_burst)
-    guard = Guard(keys, policy, repository, rate=rate)
+    introspector = (
+        Introspector(keys, settings.trusted_issuers)
+        if any(i.introspection != "off" for i in settings.trusted_issuers)
+        else None
+    )
+    guard = Guard(
+        keys, policy, repository, rate=rate, introspector=introspector,
+        introspection_cache_s=settings.introspection_cache_s,
+    )  # fmt: skip
     outbox_path = settings.data_dir / "outbox.sqlite"
     outbox = OutboxWriter(
         outbox_path, lambda e: evidence_payload(e, pseudonymizer), HASH_KEY_VERSION

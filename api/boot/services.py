@@ -21,6 +21,7 @@ from api.fhir.discovery import SOFTWARE_VERSION, capability_statement, smart_con
 from api.fhir.export_jobs import ExportJobs
 from api.fhir.export_store import JobStore
 from api.fhir.serving import Discovery, Exporting, FhirServing
+from api.security.idp_metadata import IssuerMetadata
 from api.settings import Settings
 from evidence.core import Pseudonymizer
 from evidence.store import EvidenceStore
@@ -90,12 +91,20 @@ def build_services(parts: ServiceParts, clock: Callable[[], float] = time.time) 
         exporting=Exporting(jobs, settings.base_url),
         auditing=_auditing(parts, cursor_key, clock),
         discovery=Discovery(
-            capability_statement(settings, SOFTWARE_VERSION, AUDITEVENT_SEARCH_PARAMS),
-            smart_configuration(settings),
+            capability_statement(
+                settings, SOFTWARE_VERSION, AUDITEVENT_SEARCH_PARAMS, _discovered(parts)
+            ),
+            smart_configuration(settings, _discovered(parts)),
         ),
         dev_issuer=dev,
         max_body_bytes=settings.max_body_bytes,
     )
+
+
+def _discovered(parts: ServiceParts) -> IssuerMetadata | None:
+    """What discovery told about the first trusted issuer (the one SMART apps are sent to)."""
+    issuers = parts.settings.trusted_issuers
+    return parts.guard.issuer_metadata(issuers[0].issuer) if issuers else None
 
 
 def _auditing(parts: ServiceParts, cursor_key: bytes, clock: Callable[[], float]) -> Auditing:

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from api.data.indexing import SEARCH_PARAMS
+from api.security.idp_metadata import IssuerMetadata
 from api.settings import Settings
 
 SOFTWARE_VERSION = "0.1.0"
@@ -40,7 +41,11 @@ _KIND_TYPES = {
 }
 
 
-def smart_configuration(settings: Settings) -> dict[str, Any]:
+def smart_configuration(
+    settings: Settings, discovered: IssuerMetadata | None = None
+) -> dict[str, Any]:
+    """`discovered`: the first trusted issuer's metadata when it was discovered; its
+    endpoints are advertised (a configured FHIR_EVIDENCE_*_ENDPOINT still wins)."""
     issuer = (
         settings.dev_issuer_url
         if settings.dev_issuer_enabled
@@ -53,24 +58,44 @@ def smart_configuration(settings: Settings) -> dict[str, Any]:
         "scopes_supported": list(SCOPES_SUPPORTED),
         "capabilities": list(CAPABILITIES),
     }
-    if settings.token_endpoint:
-        config["token_endpoint"] = settings.token_endpoint
-    if settings.authorization_endpoint:  # only capabilities the deployment has
-        config["authorization_endpoint"] = settings.authorization_endpoint
+    uris = _oauth_uris(settings, discovered)
+    if "token" in uris:
+        config["token_endpoint"] = uris["token"]
+    if "authorize" in uris and _pkce_s256(discovered):  # only capabilities the deployment has
+        config["authorization_endpoint"] = uris["authorize"]
         config["grant_types_supported"].insert(0, "authorization_code")
         config["response_types_supported"] = ["code"]
         config["code_challenge_methods_supported"] = ["S256"]
         config["capabilities"].extend(LAUNCH_CAPABILITIES)
         config["scopes_supported"] = [*LAUNCH_SCOPES, *config["scopes_supported"]]
+    if "introspect" in uris:
+        config["introspection_endpoint"] = uris["introspect"]
+    if "revoke" in uris:
+        config["revocation_endpoint"] = uris["revoke"]
     if settings.dev_issuer_enabled:
         config["jwks_uri"] = f"{settings.dev_issuer_url}/jwks.json"
     elif settings.trusted_issuers[0].jwks_uri:
         config["jwks_uri"] = settings.trusted_issuers[0].jwks_uri
+    elif discovered is not None:
+        config["jwks_uri"] = discovered.jwks_uri
     return config
 
 
-def _oauth_uris(settings: Settings) -> dict[str, str]:
-    uris = {"token": settings.token_endpoint, "authorize": settings.authorization_endpoint}
+def _pkce_s256(discovered: IssuerMetadata | None) -> bool:
+    """SMART asks for PKCE with S256: an IdP whose discovery lists other methods only
+    cannot serve the app launch advertised here."""
+    methods = discovered.code_challenge_methods if discovered is not None else None
+    return methods is None or "S256" in methods
+
+
+def _oauth_uris(settings: Settings, discovered: IssuerMetadata | None = None) -> dict[str, str]:
+    found = discovered or IssuerMetadata("", "")
+    uris = {
+        "token": settings.token_endpoint or found.token_endpoint,
+        "authorize": settings.authorization_endpoint or found.authorization_endpoint,
+        "introspect": found.introspection_endpoint,
+        "revoke": found.revocation_endpoint,
+    }
     return {name: uri for name, uri in uris.items() if uri}
 
 
@@ -130,7 +155,10 @@ def _auditevent_entry(search_params: Mapping[str, str]) -> dict[str, Any]:
 
 
 def capability_statement(
-    settings: Settings, software_version: str, auditevent_params: Mapping[str, str]
+    settings: Settings,
+    software_version: str,
+    auditevent_params: Mapping[str, str],
+    discovered: IssuerMetadata | None = None,
 ) -> dict[str, Any]:
     """`auditevent_params`: the AuditEvent view's search parameters (name → type), which
     the auditor API defines."""
@@ -150,7 +178,7 @@ def capability_statement(
         "description": "Every request needs a bearer access token except metadata and "
         "SMART discovery; every request is recorded as access evidence.",
     }
-    uris = _oauth_uris(settings)
+    uris = _oauth_uris(settings, discovered)
     if uris:
         security["extension"] = [
             {

@@ -22,6 +22,11 @@ class Principal:
     kid: str = ""
     jti: str = ""
     expires_at: int = 0
+    # How the token was checked: "jwt" (signature, locally) or "introspected" (RFC 7662);
+    # the identity provider's product and version as configured ("" where not known).
+    token_type: str = "jwt"  # noqa: S105 - a kind of token, not a secret
+    idp_product: str = ""
+    idp_version: str = ""
 
     @property
     def binding(self) -> str:
@@ -46,3 +51,4 @@ class TokenFacts:
     alg: str = ""
     kid: str = ""
     jti: str = ""
+    token_type: str = ""  # "jwt", "introspected", or "" when not even that is known

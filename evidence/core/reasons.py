@@ -41,6 +41,12 @@ class ReasonCode(StrEnum):
     CARETEAM_SELF_ADDED = "careteam.self_added"
     # A response that started without a recorded decision (a bug): recorded as a deny.
     DECISION_MISSING = "decision.missing"
+    # A trusted identity provider (issue 21): introspection said the token is not active
+    # (revoked, logged out, expired there); its introspection endpoint failed (down, slow,
+    # malformed answer); its discovery document or keys are older than the stated bound.
+    TOKEN_INACTIVE = "token.inactive"
+    INTROSPECTION_FAILED = "introspection.failed"
+    ISSUER_UNAVAILABLE = "issuer.unavailable"
     # Gateway mode: the upstream FHIR server could not be reached or failed (503), or did
     # not answer in time (504); the request fails closed.
     UPSTREAM_UNAVAILABLE = "upstream.unavailable"

@@ -88,8 +88,9 @@ def test_private_and_broken_keys_are_ignored() -> None:
 
 
 def test_exactly_one_key_source_required(tmp_path: Path) -> None:
+    assert TrustedIssuer(issuer="https://x").uses_discovery  # its URL alone: discovery
     with pytest.raises(ValueError):
-        TrustedIssuer(issuer="x")
+        TrustedIssuer(issuer="x", discovery=False)
     with pytest.raises(ValueError):
         TrustedIssuer(issuer="x", jwks_uri="http://a", jwks_file=tmp_path / "f")
 
