@@ -15,6 +15,7 @@ import pytest
 
 from evidence.store import EvidenceStore
 from tests.containers import clickhouse_server, docker_available, kafka_container
+from tests.hapi_server import hapi_upstream  # noqa: F401  (the session fixture, for every test)
 from tests.kafka_broker import KafkaBroker, KafkaBrokerError, in_ci
 from tests.keycloak_server import keycloak  # noqa: F401  (the session fixture, for every tier)
 from tests.postgres_server import (
@@ -195,6 +196,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.kafka)
         if POSTGRES_FIXTURES & fixtures:
             item.add_marker(pytest.mark.postgres)
+        if "hapi_upstream" in fixtures:
+            item.add_marker(pytest.mark.hapi)
         if "keycloak" in fixtures:
             item.add_marker(pytest.mark.keycloak)
 
