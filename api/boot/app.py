@@ -24,6 +24,8 @@ from api.fhir.export import router as export_router
 from api.fhir.export_params import KICK_OFF_PARAMS
 from api.fhir.routes import router as fhir_router
 from api.fhir.search import CONTROL_PARAMS
+from api.fhir.unsupported import history_router as unsupported_history_router
+from api.fhir.unsupported import router as unsupported_router
 from api.fhir.writes import router as writes_router
 from api.http.client_address import IPNetwork, trusted_networks
 from api.http.deps import audit
@@ -82,10 +84,12 @@ def create_app(runtime: Runtime, record_evidence: bool = True) -> FastAPI:
 def _include_routers(app: FastAPI) -> None:
     """The FHIR routes first: a request is matched against the routes in this order, and
     reads and searches are most of the traffic (no other router serves a path under /fhir)."""
+    app.include_router(unsupported_history_router)  # first: /fhir/Patient/_history is no id
     app.include_router(export_router)  # before fhir_router: /fhir/Patient/$export
     app.include_router(auditevent_router)  # before fhir_router: /fhir/AuditEvent
     app.include_router(fhir_router)
     app.include_router(writes_router)
+    app.include_router(unsupported_router)  # after every /fhir route it would shadow
     app.include_router(audit_router)
     app.include_router(alerts_router)
     app.include_router(alert_actions_router)

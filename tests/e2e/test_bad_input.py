@@ -103,9 +103,14 @@ def test_broken_tokens(client: httpx.Client, authorization: str) -> None:
         assert_outcome(response, 401)
 
 
-def test_method_not_allowed(client: httpx.Client, issuer: TestIssuer) -> None:
-    response = client.patch("/fhir/Patient/pat-00001", headers=bearer(issuer, "w", SYSTEM_ALL))
-    assert_outcome(response, 405)
+def test_method_not_allowed_and_interaction_not_supported(
+    client: httpx.Client, issuer: TestIssuer
+) -> None:
+    """A method a path never serves is 405; a FHIR interaction this server does not
+    implement (patch, here) is 501 not-supported (api/fhir/unsupported.py)."""
+    headers = bearer(issuer, "w", SYSTEM_ALL)
+    assert_outcome(client.delete("/fhir/metadata", headers=headers), 405)
+    assert_outcome(client.patch("/fhir/Patient/pat-00001", headers=headers), 501)
 
 
 def test_server_keeps_serving(client: httpx.Client) -> None:

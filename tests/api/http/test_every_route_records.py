@@ -63,6 +63,19 @@ def fhir_reads_and_searches(w: Walk) -> None:
                                                                 patient="pat-00001"))  # fmt: skip
 
 
+def unsupported_interactions(w: Walk) -> None:
+    """api/fhir/unsupported.py: 501 with a token, 401 without, 404 for an unserved type."""
+    system = w.token("sys", "system/*.cruds")
+    for method, url in (("POST", "/fhir"), ("GET", "/fhir"), ("GET", "/fhir/_history"),
+                        ("GET", "/fhir/Patient/_history"), ("GET", "/fhir/Patient/x/_history"),
+                        ("GET", "/fhir/Patient/pat-00001/Observation"), ("PATCH", "/fhir/Patient"),
+                        ("PUT", "/fhir/Patient"), ("DELETE", "/fhir/Patient")):  # fmt: skip
+        w.go(method, url, headers=system, json={})
+    w.go("PATCH", "/fhir/Patient/pat-00001", headers=system, json={})
+    w.go("GET", "/fhir/Nope/x/_history", headers=system)
+    w.go("POST", "/fhir", json={})
+
+
 def fhir_writes(w: Walk) -> None:
     writer, reader = w.token("w", "system/*.cruds"), w.token("r", "system/*.rs")
     own = w.token("pw", "patient/*.cruds", patient="pat-00001")
@@ -187,7 +200,9 @@ def failures(w: Walk, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_every_request_records_its_verdict(walk: Walk, monkeypatch: pytest.MonkeyPatch) -> None:
-    for part in (public_and_odd, fhir_reads_and_searches, fhir_writes, exports, auditors):
+    parts = (public_and_odd, fhir_reads_and_searches, unsupported_interactions, fhir_writes,
+             exports, auditors)  # fmt: skip
+    for part in parts:
         part(walk)
     failures(walk, monkeypatch)
     for response, event in walk.seen:
@@ -196,7 +211,7 @@ def test_every_request_records_its_verdict(walk: Walk, monkeypatch: pytest.Monke
         assert (event.decision == "deny") == (event.status >= 400), (event.route, event.status)
         assert event.reasons or event.decision == "allow"
     statuses = {response.status_code for response, _ in walk.seen}
-    assert {200, 201, 202, 204, 400, 401, 403, 404, 405, 413, 415, 422, 500, 503} <= statuses
+    assert {200, 201, 202, 204, 400, 401, 403, 404, 405, 413, 415, 422, 500, 501, 503} <= statuses
     routes = {(r.path, m) for r in app_routes(walk.client.app.routes) for m in r.methods or ()}
     routes = {(path, method) for path, method in routes if method != "HEAD"}
     assert len(routes) > 40
