@@ -1,0 +1,44 @@
+"""The e2e tier's leak tests in gateway mode: one real server (`fhir-evidence serve`) in front
+of a real HAPI FHIR JPA server seeded with the demo data (tests.hapi_server), started once
+per session. The test modules here reuse the e2e tests as they are, with these fixtures."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.hapi_server import HapiUpstream
+from tests.hapi_server import hapi_upstream as hapi_upstream  # the session fixture
+from tests.support import ServerProcess, TestIssuer
+
+pytestmark = pytest.mark.hapi
+
+
+@pytest.fixture(scope="session")
+def issuer() -> TestIssuer:
+    return TestIssuer(publish_ed25519=True)
+
+
+@pytest.fixture(scope="session")
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, issuer: TestIssuer
+) -> Iterator[ServerProcess]:
+    upstream: HapiUpstream = request.getfixturevalue("hapi_upstream")
+    base: Path = tmp_path_factory.mktemp("gateway")
+    env = {"FHIR_EVIDENCE_UPSTREAM_FHIR_URL": upstream.base_url}
+    proc = ServerProcess(base / "data", issuer, extra_env=env).start()
+    yield proc
+    if proc.process and proc.process.poll() is None:
+        proc.terminate()
+
+
+@pytest.fixture(scope="session")
+def client(server: ServerProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def auditor_headers(issuer: TestIssuer, server: ServerProcess) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issuer.token('auditor-1', 'system/AuditEvent.rs')}"}
