@@ -9,6 +9,7 @@
 #                                       {step, ok, detail} per step and exits 0 when every step
 #                                       passed, 1 when one failed; 3 when it cannot run (no
 #                                       Java 17+, or not fetched: it never fetches itself)
+#   bash scripts/hapi-client.sh check   exit 0 when `run` can run, else 3 saying why
 #
 # `run` reads FHIR_BASE_URL (".../fhir"), FHIR_TOKEN (system scopes for every type plus
 # `export`) and FHIR_NARROW_TOKEN (no Observation scope) from the environment.
@@ -28,6 +29,7 @@ HOME_DIR="$CACHE_ROOT/hapi-client-$HAPI_CLIENT_VERSION"
 LIBS="$HOME_DIR/libs"
 CLASSES="$HOME_DIR/classes"
 MARKER="$HOME_DIR/complete"
+LIBS_MARKER="$HOME_DIR/libs.complete"
 POM="$HERE/hapi-client/pom.xml"
 SRC="$HERE/hapi-client/src"
 MAIN_CLASS=fhirevidence.interop.HapiClientScenario
@@ -41,11 +43,18 @@ sources() {
   find "$SRC" -name '*.java' | LC_ALL=C sort
 }
 
+libs_key() {
+  # What libs/ was resolved from: a changed pom or version means resolving again.
+  echo "hapi-fhir-client:$HAPI_CLIENT_VERSION pom:$(sha256sum "$POM" | cut -d' ' -f1)"
+}
+
 fetch_key() {
-  # What the cache was made from: a changed pom, version or source means fetch again.
-  local src_hash
-  src_hash="$(sources | xargs cat | sha256sum | cut -d' ' -f1)"
-  echo "hapi-fhir-client:$HAPI_CLIENT_VERSION pom:$(sha256sum "$POM" | cut -d' ' -f1) src:$src_hash"
+  # What classes/ was compiled from: the libs and every source file.
+  echo "$(libs_key) src:$(sources | xargs cat | sha256sum | cut -d' ' -f1)"
+}
+
+libs_complete() {
+  [ -f "$LIBS_MARKER" ] && [ "$(head -n1 "$LIBS_MARKER")" = "$(libs_key)" ]
 }
 
 cache_complete() {
@@ -79,31 +88,46 @@ cmd_fetch() {
 }
 
 build_cache() {
-  local libs_tmp="$HOME_DIR/libs.tmp.$$" classes_tmp="$HOME_DIR/classes.tmp.$$"
-  rm -rf "$libs_tmp" "$classes_tmp"
+  libs_complete || resolve_libs
+  compile_scenario
+}
+
+resolve_libs() {
+  local tmp="$HOME_DIR/libs.tmp.$$"
+  rm -rf "$tmp"
   echo "hapi-client.sh: resolving ca.uhn.hapi.fhir:hapi-fhir-client:$HAPI_CLIENT_VERSION" >&2
   if ! mvn -q -B -Dstyle.color=never -f "$POM" -Dhapi.version="$HAPI_CLIENT_VERSION" \
-    -DincludeScope=runtime -DoutputDirectory="$libs_tmp" dependency:copy-dependencies >&2; then
-    rm -rf "$libs_tmp"
+    -DincludeScope=runtime -DoutputDirectory="$tmp" dependency:copy-dependencies >&2; then
+    rm -rf "$tmp"
     die "mvn dependency:copy-dependencies failed"
   fi
-  [ -f "$libs_tmp/hapi-fhir-client-$HAPI_CLIENT_VERSION.jar" ] \
-    || die "no hapi-fhir-client-$HAPI_CLIENT_VERSION.jar in $libs_tmp"
+  [ -f "$tmp/hapi-fhir-client-$HAPI_CLIENT_VERSION.jar" ] \
+    || die "no hapi-fhir-client-$HAPI_CLIENT_VERSION.jar in $tmp"
+  rm -rf "$LIBS" "$LIBS_MARKER" "$MARKER"
+  mv "$tmp" "$LIBS"
+  { libs_key; (cd "$LIBS" && ls); } >"$LIBS_MARKER"
+}
+
+compile_scenario() {
+  local tmp="$HOME_DIR/classes.tmp.$$" files
+  rm -rf "$tmp"
   mapfile -t files < <(sources)
-  if ! javac -nowarn -encoding UTF-8 --release 17 -cp "$libs_tmp/*" -d "$classes_tmp" \
-    "${files[@]}" >&2; then
-    rm -rf "$libs_tmp" "$classes_tmp"
+  if ! javac -nowarn -encoding UTF-8 --release 17 -cp "$LIBS/*" -d "$tmp" "${files[@]}" >&2; then
+    rm -rf "$tmp"
     die "javac failed on $SRC"
   fi
-  rm -rf "$LIBS" "$CLASSES" "$MARKER"
-  mv "$libs_tmp" "$LIBS"
-  mv "$classes_tmp" "$CLASSES"
-  { fetch_key; (cd "$LIBS" && ls); } >"$MARKER"
+  rm -rf "$CLASSES" "$MARKER"
+  mv "$tmp" "$CLASSES"
+  fetch_key >"$MARKER"
+}
+
+cmd_check() {
+  java_check
+  cache_complete || cannot_run "not fetched (or sources changed): bash scripts/hapi-client.sh fetch"
 }
 
 cmd_run() {
-  java_check
-  cache_complete || cannot_run "not fetched (or sources changed): bash scripts/hapi-client.sh fetch"
+  cmd_check
   # shellcheck disable=SC2086  # HAPI_CLIENT_JVM_OPTS is a list of options
   exec java ${HAPI_CLIENT_JVM_OPTS:--Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1} \
     -cp "$CLASSES:$LIBS/*" "$MAIN_CLASS"
@@ -113,6 +137,7 @@ CMD="${1:-}"
 [ $# -gt 0 ] && shift
 case "$CMD" in
   fetch) cmd_fetch ;;
+  check) cmd_check ;;
   run) cmd_run ;;
-  *) die "usage: hapi-client.sh fetch | run" ;;
+  *) die "usage: hapi-client.sh fetch | check | run" ;;
 esac

@@ -28,7 +28,8 @@ import org.hl7.fhir.r4.model.Resource;
  * export), FHIR_NARROW_TOKEN (a token without Observation scopes, for the 403). Exit status 0
  * when every step passed, 1 otherwise, 2 on a usage error.
  *
- * <p>The reads and searches are here; writes, errors and export are in {@link WriteAndErrorSteps}.
+ * <p>The reads and searches are here, searches with typed parameters in {@link
+ * SearchParameterSteps}; writes, errors and export in {@link WriteAndErrorSteps}.
  */
 public final class HapiClientScenario {
   static final String SUBSETTED_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue";
@@ -76,6 +77,7 @@ public final class HapiClientScenario {
     steps.run("search_summary_count", scenario::searchSummaryCount);
     steps.run("search_post", scenario::searchPost);
     steps.run("format_and_pretty", scenario::formatAndPretty);
+    new SearchParameterSteps(scenario).runAll(steps);
     writes.runAll(steps);
     System.exit(steps.failures() == 0 ? 0 : 1);
   }
