@@ -65,12 +65,14 @@ def _resource(walk: Walk, node: Any, expr: str, accepted: frozenset[str]) -> Non
 
 
 def _node(walk: Walk, node: Any, struct: str, path: str, expr: str,
-          resource: bool = False) -> None:  # fmt: skip
+          resource: bool = False, valued: bool = False) -> None:  # fmt: skip
+    """A JSON object of `struct` at `path`. ele-1 asks no children of a resource, nor of
+    the `_name` object of a primitive that has a value (`valued`)."""
     if not isinstance(node, dict):
         walk.add(expr, STRUCTURE, "Must be a JSON object.")
         return
     kids = children(struct, path)
-    if not resource and not [k for k in node if k != "id"]:
+    if not resource and not valued and not [k for k in node if k != "id"]:
         walk.add(expr, INVARIANT, "ele-1: an element must have a value or children.")
     for key, value in node.items():
         if resource and key == "resourceType":
@@ -168,17 +170,27 @@ def _primitive(walk: Walk, child: Child, code: str, item: Any, expr: str) -> Non
 
 def _primitive_extensions(walk: Walk, child: Child, value: Any, primitive: Any,
                           expr: str) -> None:  # fmt: skip
+    """`_name`: the id and extensions of a primitive (a list aligned with the values of a
+    repeating one). A code under a required binding needs its value even when extended."""
     where = f"{expr}._{child.element}"
-    items = value if isinstance(value, list) else [value]
     if isinstance(value, list) != child.repeats:
         walk.add(where, STRUCTURE, "Its shape must follow the element's (array or single).")
         return
-    misaligned = not isinstance(primitive, list) or len(primitive) != len(items)
-    if child.repeats and primitive is not None and misaligned:
+    items = value if child.repeats else [value]
+    values = primitive if isinstance(primitive, list) else [primitive] * len(items)
+    if child.repeats and primitive is not None and len(values) != len(items):
         walk.add(where, STRUCTURE, "Must be as long as the array of values it extends.")
     for i, item in enumerate(items):
+        valued = i < len(values) and values[i] is not None
         if item is not None:
-            _node(walk, item, "Element", "Element", f"{where}[{i}]" if child.repeats else where)
+            at = f"{where}[{i}]" if child.repeats else where
+            _node(walk, item, "Element", "Element", at, valued=valued)
+        if not valued and child.binding and value_set(child.binding) is not None:
+            walk.add(
+                f"{expr}.{child.element}",
+                BINDING,
+                "No code given, and the element's value set requires one.",
+            )
 
 
 def _binding(walk: Walk, child: Child, code: str, item: Any, expr: str) -> None:
