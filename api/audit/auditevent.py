@@ -295,6 +295,9 @@ def _token(row: Row) -> dict[str, Any]:
         ("alg", row["token_alg"]),
         ("kid", row["token_kid"]),
         ("model", row["token_model"]),
+        ("type", row.get("token_type", "")),
+        ("idp_product", row.get("idp_product", "")),
+        ("idp_version", row.get("idp_version", "")),
         ("scopes_granted", " ".join(row["scopes_granted"])),
     ]
     return {

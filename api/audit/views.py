@@ -51,6 +51,10 @@ def access_view(row: dict[str, Any]) -> dict[str, Any]:
             "kid": row["token_kid"],
             "jti_hash": row["token_jti_hash"],
             "model": row["token_model"],
+            # Since event schema version 4; null where not known (never guessed).
+            "type": row.get("token_type") or None,
+            "idp_product": row.get("idp_product") or None,
+            "idp_version": row.get("idp_version") or None,
         },
         "client_address": row.get("client_address_hash", ""),  # a keyed pseudonym; "" before v3
         "purpose_of_use": row["purpose_of_use"],

@@ -87,7 +87,8 @@ class RequestAudit:
         """What a refused token claimed (anyone's text): a JWS algorithm name and a plain
         key id as they are, anything else hashed."""
         alg = recorded_word(token.alg, JWS_ALGORITHMS, self.text_key)
-        self._refused_token = TokenFacts(alg, recorded_kid(token.kid, self.text_key), token.jti)
+        kid = recorded_kid(token.kid, self.text_key)
+        self._refused_token = TokenFacts(alg, kid, token.jti, token.token_type)
 
     def granted(self, verdict: Verdict, scopes_used: tuple[str, ...]) -> None:
         self._grant, self._scopes_used = verdict, scopes_used
@@ -143,6 +144,9 @@ class RequestAudit:
                 count_redacted=disclosed.redacted,
                 policy_version=self._policy_version,
                 client_address=self.client_address,
+                token_type=p.token_type if p else token.token_type,
+                idp_product=p.idp_product if p else "",
+                idp_version=p.idp_version if p else "",
             )
         )
 

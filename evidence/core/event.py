@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
-EVENT_SCHEMA_VERSION = 3  # 2 added count_redacted, 3 client_address
+EVENT_SCHEMA_VERSION = 4  # 2 added count_redacted, 3 client_address, 4 the token model
 
 
 class Decision(StrEnum):
@@ -55,6 +55,12 @@ class AccessEvent:
     # Where the request came from, in its recorded form (api.http.client_address: IPv4
     # whole, IPv6 by its /64); a raw identifier, pseudonymised in evidence (version 3).
     client_address: str = ""
+    # The token model (version 4): how the token was checked ("jwt" or "introspected"; ""
+    # when not even its shape was), and the identity provider's product and version as
+    # the operator configured them ("" where not known: never guessed).
+    token_type: str = ""
+    idp_product: str = ""
+    idp_version: str = ""
     schema_version: int = field(default=EVENT_SCHEMA_VERSION)
 
 

@@ -130,6 +130,14 @@ PAYLOAD_FIELDS_BY_VERSION: dict[int, tuple[str, ...]] = {
     1: PAYLOAD_FIELDS_V1,
     2: (*PAYLOAD_FIELDS_V1, "count_redacted"),
     3: (*PAYLOAD_FIELDS_V1, "count_redacted", "client_address_hash"),
+    4: (
+        *PAYLOAD_FIELDS_V1,
+        "count_redacted",
+        "client_address_hash",
+        "token_type",
+        "idp_product",
+        "idp_version",
+    ),
 }
 PAYLOAD_FIELDS = PAYLOAD_FIELDS_BY_VERSION[max(PAYLOAD_FIELDS_BY_VERSION)]  # every column
 LIST_FIELDS = frozenset(

@@ -24,6 +24,9 @@ INT_COLUMNS = frozenset({
 ADDED_COLUMNS: dict[str, tuple[int, Any]] = {
     "count_redacted": (2, 0),
     "client_address_hash": (3, ""),
+    "token_type": (4, ""),
+    "idp_product": (4, ""),
+    "idp_version": (4, ""),
 }
 
 
@@ -72,6 +75,9 @@ EVENT_COLUMNS_DDL = """
     count_withheld UInt32,
     count_redacted UInt32 DEFAULT 0,
     client_address_hash String DEFAULT '',
+    token_type LowCardinality(String) DEFAULT '',
+    idp_product LowCardinality(String) DEFAULT '',
+    idp_version LowCardinality(String) DEFAULT '',
     policy_version LowCardinality(String),
     key_version UInt16,
     producer_id String,

@@ -40,6 +40,15 @@ SETTINGS index_granularity = 1024, min_compress_block_size = 16384,
         "count_redacted UInt32 DEFAULT 0 AFTER count_withheld",
         f"ALTER TABLE {database}.access_events ADD COLUMN IF NOT EXISTS "
         "client_address_hash String DEFAULT '' AFTER count_redacted",
+        *(
+            f"ALTER TABLE {database}.access_events ADD COLUMN IF NOT EXISTS "
+            f"{name} LowCardinality(String) DEFAULT '' AFTER {after}"
+            for name, after in (
+                ("token_type", "client_address_hash"),
+                ("idp_product", "token_type"),
+                ("idp_version", "idp_product"),
+            )
+        ),
         *index_statements(database, ttl),
         *ingest_statements(database),
         f"""CREATE TABLE IF NOT EXISTS {database}.alerts (
