@@ -103,8 +103,8 @@ class KeycloakAdmin:
     def create_service_client(
         self, realm: str, client_id: str, audience: str, token_lifespan_s: int | None = None
     ) -> tuple[str, str]:
-        """A confidential client (client credentials) whose tokens carry `audience` in `aud`
-        and a `client_id` claim; (client_id, secret)."""
+        """A confidential client (client credentials) whose tokens carry `audience` alone in
+        `aud`, `sub` and a `client_id` claim; (client_id, secret)."""
         secret = uuid.uuid4().hex
         attributes = {"access.token.header.type.rfc9068": "true"}
         if token_lifespan_s is not None:
@@ -120,6 +120,8 @@ class KeycloakAdmin:
             json={"clientId": client_id, "secret": secret, "publicClient": False,
                   "serviceAccountsEnabled": True, "standardFlowEnabled": False,
                   "directAccessGrantsEnabled": False, "fullScopeAllowed": False,
+                  # not the realm's default scopes (ours put our audience in every token)
+                  "defaultClientScopes": ["basic"], "optionalClientScopes": [],
                   "attributes": attributes, "protocolMappers": mappers},
         )  # fmt: skip
         return client_id, secret

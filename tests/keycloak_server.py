@@ -10,6 +10,7 @@ the reason; under CI=true it fails it."""
 import base64
 import hashlib
 import html
+import os
 import re
 import secrets
 import time
@@ -29,6 +30,9 @@ from tests.server_scripts import ServerScriptError, run_script
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "keycloak.sh"
 REALM_FILE = Path(__file__).resolve().parent.parent / "deploy/keycloak/fhir-evidence-realm.json"
 REALM = "fhir-evidence"
+# KEYCLOAK_STATE_DIR=DIR: start (or find running) the Keycloak of DIR and leave it running,
+# e.g. to iterate on the tests without a start each time (the realm keeps earlier changes).
+STATE_VARIABLE = "KEYCLOAK_STATE_DIR"
 # What the realm file sets up (deploy/keycloak/fhir-evidence-realm.json).
 AUDIENCE = "fhir-evidence"  # the audience mapper's `aud`: the server's trusted-issuer audience
 BACKEND_CLIENT = ("fhir-evidence-backend", "fhir-evidence-backend-secret-change-me")
@@ -126,7 +130,7 @@ class Keycloak:
         """An access token for a confidential client (client_credentials grant)."""
         response = self.http.post(
             f"{self.issuer_of(realm or self.realm)}/protocol/openid-connect/token",
-            data={"grant_type": "client_credentials", "scope": scope},
+            data={"grant_type": "client_credentials", **({"scope": scope} if scope else {})},
             auth=client,
         )
         return _token_of(response, f"client credentials token for {client[0]}")
@@ -189,7 +193,8 @@ def _keycloak_unavailable(reason: str) -> NoReturn:
 @pytest.fixture(scope="session")
 def keycloak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keycloak]:
     """One Keycloak for the session, with our realm imported."""
-    server = KeycloakServer(tmp_path_factory.mktemp("keycloak"))
+    reused = os.environ.get(STATE_VARIABLE)  # a state dir kept across runs: not stopped
+    server = KeycloakServer(Path(reused) if reused else tmp_path_factory.mktemp("keycloak"))
     error = None
     try:
         server.start()
@@ -202,7 +207,8 @@ def keycloak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keycloak]:
     client = Keycloak(server.base_url, server.admin_password)
     yield client
     client.http.close()
-    server.stop()
+    if not reused:
+        server.stop()
 
 
 __all__ = ["Keycloak", "KeycloakError", "KeycloakServer", "keycloak"]
