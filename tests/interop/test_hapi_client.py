@@ -2,16 +2,14 @@
 program (scripts/hapi-client/src) runs every step in one JVM and prints one JSON line per
 step, checked here step by step. `bash scripts/hapi-client.sh fetch` must have run before."""
 
-import json
-import os
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.interop.conftest import interop_unavailable, narrow_token, system_token
+from tests.interop.conftest import interop_unavailable
+from tests.interop.scenario_steps import run_scenario
 from tests.support import ServerProcess, TestIssuer
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "hapi-client.sh"
@@ -51,27 +49,8 @@ def hapi_steps(request: pytest.FixtureRequest, interop_issuer: TestIssuer) -> di
     check = subprocess.run(["bash", str(SCRIPT), "check"], capture_output=True, text=True)
     if check.returncode != 0:
         interop_unavailable(f"HAPI FHIR client cannot run: {check.stderr.strip()}")
-    interop_server: ServerProcess = request.getfixturevalue("interop_server")
-    env = dict(os.environ)
-    env.update(
-        FHIR_BASE_URL=f"{interop_server.base_url}/fhir",
-        FHIR_TOKEN=system_token(interop_issuer),
-        FHIR_NARROW_TOKEN=narrow_token(interop_issuer),
-    )
-    started = time.monotonic()
-    run = subprocess.run(
-        ["bash", str(SCRIPT), "run"], env=env, capture_output=True, text=True, timeout=300
-    )
-    print(f"\nhapi-client: scenario JVM ran {time.monotonic() - started:.1f} s")
-    lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
-    if run.returncode not in (0, 1) or not lines:
-        pytest.fail(f"the HAPI scenario exited {run.returncode}:\n{run.stderr[-3000:]}")
-    steps: dict[str, Any] = {}
-    for line in lines:
-        step = json.loads(line)
-        steps[step["step"]] = step
-        print(f"  {'ok  ' if step['ok'] else 'FAIL'} {step['step']}: {step['detail']}")
-    return steps
+    server: ServerProcess = request.getfixturevalue("interop_server")
+    return run_scenario("hapi-client", ["bash", str(SCRIPT), "run"], server, interop_issuer)
 
 
 def test_the_scenario_ran_every_step_once(hapi_steps: dict[str, Any]) -> None:
