@@ -42,8 +42,6 @@ def primitive_problem(code: str, value: object) -> str | None:
 def _string_problem(code: str, value: str) -> str | None:
     if value == "":
         return "must not be empty (leave the element out instead)"
-    if value.strip() == "" and code in ("string", "markdown"):
-        return "must hold more than white space"
     pattern = _pattern(code)
     if pattern is not None and pattern.fullmatch(value) is None:
         return f"is not a valid {code}"
