@@ -3,6 +3,7 @@ offline terminology) in one long-lived JVM started by scripts/hl7-validator.sh, 
 loopback HTTP. `issues_from_outcome` (pure) turns its OperationOutcome into ValidatorIssues."""
 
 import json
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -100,6 +101,8 @@ class HL7Validator:
         self.validations = 0
         self.validating_seconds = 0.0  # spent in validate(), HTTP round trip included
         self._http: httpx.Client | None = None
+        self._starting: threading.Thread | None = None
+        self._start_error: HL7ValidatorError | None = None
 
     def _run(self, command: str, timeout: float) -> str:
         return run_script(
@@ -114,7 +117,29 @@ class HL7Validator:
         self._http = httpx.Client(base_url=url, timeout=120)
         return url
 
+    def begin(self) -> None:
+        """start() in a thread, so the JVM warms up while the caller starts other things;
+        wait_started() then joins it (and raises what start() raised)."""
+
+        def run() -> None:
+            try:
+                self.start()
+            except HL7ValidatorError as exc:
+                self._start_error = exc
+
+        self._starting = threading.Thread(target=run, name="hl7-validator-start", daemon=True)
+        self._starting.start()
+
+    def wait_started(self) -> None:
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
+        if self._start_error is not None:
+            raise self._start_error
+
     def stop(self) -> None:
+        if self._starting is not None:
+            self._starting.join()
         if self._http is not None:
             self._http.close()
             self._http = None
