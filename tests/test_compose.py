@@ -12,7 +12,10 @@ import yaml
 from api.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = {"postgres", "kafka", "clickhouse", "api-1", "api-2", "worker", "prometheus", "grafana"}
+SERVICES = {
+    "postgres", "kafka", "clickhouse", "keycloak", "api-1", "api-2", "worker", "prometheus",
+    "grafana",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -174,22 +177,39 @@ def _issuers(value: str) -> list[dict[str, Any]]:
     return Settings(trusted_issuers=value).model_dump()["trusted_issuers"]  # type: ignore[no-any-return]
 
 
-def test_the_replicas_trust_an_issuer_whose_jwks_file_is_mounted(compose: Any) -> None:
+def test_the_replicas_trust_the_keycloak_realm_and_nothing_else(compose: Any) -> None:
     """Never the development issuer: the replicas listen on 0.0.0.0, so without a trusted
-    issuer `serve` would refuse to start (api.boot.exposure); the key set they verify
-    against is the repository's placeholder, mounted read-only where the config says."""
+    issuer `serve` would refuse to start (api.boot.exposure). They trust the keycloak
+    service's realm, imported from the realm file the Keycloak tests run against: its issuer
+    as clients see it (--hostname), its keys on the compose network, its audience mapper's aud."""
+    services = compose["services"]
+    keycloak = services["keycloak"]
+    assert keycloak["image"].startswith("quay.io/keycloak/keycloak:26.")
+    assert keycloak["command"][:2] == ["start-dev", "--import-realm"]
+    realm_file, import_path = keycloak["volumes"][0].split(":")[:2]
+    assert import_path.startswith("/opt/keycloak/data/import/") and realm_file.endswith(".json")
+    realm = json.loads((ROOT / realm_file).read_text())
+    hostname = next(a for a in keycloak["command"] if a.startswith("--hostname="))
+    host_port = keycloak["ports"][0].split(":")[-2]
+    assert hostname == f"--hostname=http://localhost:{host_port}"
+    assert keycloak["ports"][0].startswith("127.0.0.1:")  # demo users: loopback only
+    assert "${KEYCLOAK_ADMIN_PASSWORD:?" in _env(keycloak)["KC_BOOTSTRAP_ADMIN_PASSWORD"]
+    audiences = {
+        m["config"]["included.custom.audience"]
+        for scope in realm["clientScopes"]
+        for m in scope.get("protocolMappers", [])
+        if m["protocolMapper"] == "oidc-audience-mapper"
+    }
+    issuer = f"http://localhost:{host_port}/realms/{realm['realm']}"
     for name in API_REPLICAS:
-        service = compose["services"][name]
+        service = services[name]
         env = _env(service)
         assert env.get("FHIR_EVIDENCE_DEV_MODE", "false").lower() != "true"
-        issuers = _issuers(env["FHIR_EVIDENCE_TRUSTED_ISSUERS"])
-        assert len(issuers) == 1 and issuers[0]["jwks_file"] is not None
-        jwks_file = str(issuers[0]["jwks_file"])
-        mounts = {v.split(":")[1]: v.split(":")[0] for v in service["volumes"]}
-        folder, _, file_name = jwks_file.rpartition("/")
-        assert mounts[folder] == "./deploy/issuer" and service["volumes"][-1].endswith(":ro")
-        jwks = json.loads((ROOT / "deploy/issuer" / file_name).read_text())
-        assert jwks["keys"] and all("d" not in key for key in jwks["keys"])  # public only
+        (trusted,) = _issuers(env["FHIR_EVIDENCE_TRUSTED_ISSUERS"])
+        assert trusted["issuer"] == issuer and audiences == {trusted["audience"]}
+        internal = f"http://keycloak:{keycloak['ports'][0].split(':')[-1]}/realms/{realm['realm']}"
+        assert trusted["jwks_uri"] == f"{internal}/protocol/openid-connect/certs"
+        assert service["depends_on"]["keycloak"]["condition"] == "service_healthy"
         assert "0.0.0.0" in service["command"]  # a reachable address: hence the issuer
 
 
