@@ -186,6 +186,12 @@ def seed(
     return ids
 
 
+def _already_seeded(base_url: str) -> bool:
+    last = demo_resources()[-1]
+    url = f"{base_url.rstrip('/')}/{last['resourceType']}/{last['id']}"
+    return httpx.get(url, headers={"Accept": FHIR_JSON}, timeout=30).status_code == 200
+
+
 # --- pytest --------------------------------------------------------------------------------
 
 
@@ -201,7 +207,7 @@ def _hapi_unavailable(reason: str) -> NoReturn:
 def hapi_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HapiUpstream]:
     """A HAPI FHIR JPA server seeded with the demo data set, started once per session (on
     first use) and stopped at its end. $FHIR_EVIDENCE_TEST_HAPI_URL uses a running server
-    instead (seeded by this fixture all the same; the PUTs are idempotent)."""
+    instead (seeded by this fixture unless the demo data set's last resource is there)."""
     external = os.environ.get(URL_VARIABLE)
     if external:
         upstream = HapiUpstream(None, external_url=external)
@@ -212,7 +218,10 @@ def hapi_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HapiUpst
         except HapiServerError as exc:
             _hapi_unavailable(exc.summary)
     try:
-        upstream.seed_demo()
+        if external and _already_seeded(upstream.base_url):
+            upstream.seeded_ids = [f"{r['resourceType']}/{r['id']}" for r in demo_resources()]
+        else:
+            upstream.seed_demo()
     except (HapiServerError, httpx.HTTPError) as exc:
         if upstream.state_dir is not None:
             upstream.stop()

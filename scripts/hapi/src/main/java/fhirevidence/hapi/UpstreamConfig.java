@@ -103,7 +103,9 @@ public class UpstreamConfig {
     jpa.put("hibernate.hbm2ddl.auto", "update");
     jpa.put("hibernate.format_sql", "false");
     jpa.put("hibernate.show_sql", "false");
-    jpa.put("hibernate.jdbc.batch_size", "20");
+    jpa.put("hibernate.jdbc.batch_size", "50");
+    jpa.put("hibernate.order_inserts", "true");
+    jpa.put("hibernate.order_updates", "true");
     jpa.put("hibernate.cache.use_query_cache", "false");
     jpa.put("hibernate.cache.use_second_level_cache", "false");
     jpa.put("hibernate.cache.use_minimal_puts", "false");
