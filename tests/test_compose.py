@@ -210,6 +210,10 @@ def test_the_replicas_trust_the_keycloak_realm_and_nothing_else(compose: Any) ->
         internal = f"http://keycloak:{keycloak['ports'][0].split(':')[-1]}/realms/{realm['realm']}"
         assert trusted["jwks_uri"] == f"{internal}/protocol/openid-connect/certs"
         assert service["depends_on"]["keycloak"]["condition"] == "service_healthy"
+        for endpoint in ("token", "auth"):  # advertised in the SMART configuration
+            setting = "TOKEN" if endpoint == "token" else "AUTHORIZATION"
+            advertised = env[f"FHIR_EVIDENCE_{setting}_ENDPOINT"]
+            assert advertised == f"{issuer}/protocol/openid-connect/{endpoint}"
         assert "0.0.0.0" in service["command"]  # a reachable address: hence the issuer
 
 
