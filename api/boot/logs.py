@@ -8,7 +8,9 @@ import structlog
 
 def configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(stream=sys.stderr, level=level.upper(), format="%(message)s")
-    for noisy in ("faust", "mode", "aiokafka", "kafka"):  # chatty at INFO; their warnings stay
+    # Chatty at INFO (their warnings stay); httpx and httpcore log every request line, whose
+    # URL holds resource ids and search parameters (gateway mode) and endpoints' addresses.
+    for noisy in ("faust", "mode", "aiokafka", "kafka", "httpx", "httpcore"):
         chosen = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         logging.getLogger(noisy).setLevel(max(logging.WARNING, chosen))
     structlog.configure(

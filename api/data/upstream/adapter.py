@@ -17,7 +17,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from api.data.matching import indexed, meets_one_of
-from api.data.port import SearchPage, StoredResource, UpstreamUnavailable, VersionConflict
+from api.data.port import (
+    RepositoryUnavailable,
+    SearchPage,
+    StoredResource,
+    UpstreamUnavailable,
+    VersionConflict,
+)
 from api.data.query import Alternatives, Criterion, SortKey
 from api.data.upstream.care_teams import MAX_CARE_TEAMS, CareTeamCache
 from api.data.upstream.http import Answer, UpstreamHttp
@@ -31,6 +37,8 @@ __all__ = ["BATCH_MAX", "MAX_EXAMINED", "UpstreamFhir"]
 BATCH_MAX = 100  # entries asked of the upstream at once
 MAX_EXAMINED = 1_000  # upstream entries judged for one page at most (then a next link)
 MEMO_S = 5.0  # how long a read stays the version a following write or check refers to
+PROBE_EVERY_S = 5.0  # the readiness probe asks the upstream at most this often
+PROBE_TIMEOUT_S = 2.0  # and waits this long for its answer
 _ID_RE = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _TYPE_RE = re.compile(r"[A-Z][A-Za-z]{1,63}")
 
@@ -40,14 +48,26 @@ class UpstreamFhir:
         self._http = http
         self._care_teams = CareTeamCache(self._active_care_teams)
         self._memo = threading.local()  # this thread's last read: (key, stored, when)
+        self._probed: tuple[float, bool] | None = None  # the last probe: (when, answered)
 
     def close(self) -> None:
         self._http.close()
 
     def is_empty(self) -> bool:
-        """Never: demo data is never loaded into someone's server. Asks the upstream, so
-        the readiness probe fails while it is down."""
-        self._http.get("metadata", (("_summary", "true"),))
+        """Never: demo data is never loaded into someone's server. It is the readiness probe
+        (`fhir_store`): raises while the upstream is down, failing or slow. Bounded: the
+        upstream is asked at most every PROBE_EVERY_S (the answer kept in between), and
+        gets PROBE_TIMEOUT_S to answer, so a stalled upstream never holds the watchdog
+        that asks, and the probes never load the upstream (one caller: the watchdog)."""
+        now = time.monotonic()
+        if self._probed is None or now - self._probed[0] >= PROBE_EVERY_S:
+            try:
+                self._http.get("metadata", (("_summary", "true"),), timeout_s=PROBE_TIMEOUT_S)
+                self._probed = (now, True)
+            except RepositoryUnavailable:
+                self._probed = (now, False)
+        if not self._probed[1]:
+            raise UpstreamUnavailable("the upstream FHIR server did not answer the probe")
         return False
 
     def read(self, resource_type: str, resource_id: str) -> StoredResource | None:

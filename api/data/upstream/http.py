@@ -22,6 +22,7 @@ __all__ = ["Answer", "UpstreamConfig", "UpstreamHttp"]
 
 log = structlog.get_logger("fhir_evidence.upstream")
 FHIR_JSON = "application/fhir+json"
+META_SNAPSHOT = "TAG, PROFILE, SECURITY_LABEL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +63,13 @@ class UpstreamHttp:
     def close(self) -> None:
         self._http.close()
 
-    def get(self, path: str, params: tuple[tuple[str, str], ...] = ()) -> Answer:
-        return self._send("GET", path, params=params)
+    def get(
+        self, path: str, params: tuple[tuple[str, str], ...] = (), timeout_s: float | None = None
+    ) -> Answer:
+        """`timeout_s` bounds this request alone (connecting, waiting, reading) more tightly."""
+        if timeout_s is None:
+            return self._send("GET", path, params=params)
+        return self._send("GET", path, params=params, timeout=httpx.Timeout(timeout_s))
 
     def search(self, path: str, params: tuple[tuple[str, str], ...]) -> Answer:
         """A search: GET, or POST `_search` with a form when the query is long."""
@@ -74,7 +80,12 @@ class UpstreamHttp:
         return self._send("POST", f"{path}/_search", content=body, headers=headers)
 
     def put(self, path: str, resource: dict[str, Any], if_match: str | None = None) -> Answer:
-        headers = {"Content-Type": FHIR_JSON, "Prefer": "return=representation"}
+        """The body's meta is the new version's whole meta: HAPI would otherwise keep the
+        labels, tags and profiles of the earlier version (its snapshot header; a server
+        that knows it not ignores it), and the version stored would not be the one the
+        guard judged (the answer is judged again all the same)."""
+        headers = {"Content-Type": FHIR_JSON, "Prefer": "return=representation",
+                   "X-Meta-Snapshot-Mode": META_SNAPSHOT}  # fmt: skip
         if if_match:
             headers["If-Match"] = if_match
         return self._send("PUT", path, content=orjson.dumps(resource), headers=headers)
