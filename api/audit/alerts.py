@@ -40,6 +40,7 @@ def alert_view(row: dict[str, Any]) -> dict[str, Any]:
         "rule_version": row["rule_version"],
         "request_ids": list(row["request_ids"]),
         "summary": row["summary"],
+        "explanation": orjson.loads(row.get("explanation") or "{}"),
     }
 
 

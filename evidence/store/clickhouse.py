@@ -35,6 +35,7 @@ log = structlog.get_logger("fhir_evidence.store")
 ALERT_COLUMNS: tuple[str, ...] = (
     "alert_id", "kind", "severity", "principal", "first_seen_us", "last_seen_us",
     "window_start_us", "window_s", "counts", "rule_version", "request_ids", "summary",
+    "explanation",
 )  # fmt: skip
 Page = tuple[int, str] | None  # (ts_us, event_id) of the last row already seen
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")

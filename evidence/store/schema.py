@@ -64,11 +64,14 @@ SETTINGS index_granularity = 1024, min_compress_block_size = 16384,
     rule_version LowCardinality(String),
     request_ids Array(String),
     summary String,
+    explanation String DEFAULT '',
     ts DateTime64(6, 'UTC') DEFAULT fromUnixTimestamp64Micro(first_seen_us, 'UTC')
 ) ENGINE = ReplacingMergeTree(last_seen_us)
 PARTITION BY toYYYYMM(ts)
 ORDER BY alert_id
 {ttl}""",
+        f"ALTER TABLE {database}.alerts ADD COLUMN IF NOT EXISTS "
+        "explanation String DEFAULT '' AFTER summary",
         f"""CREATE TABLE IF NOT EXISTS {database}.detection_state (
     key String,
     state String,

@@ -73,9 +73,10 @@ def rules_fingerprint(config: DetectionConfig) -> str:
 
 
 def alert_row(alert: Alert) -> dict[str, Any]:
-    """The store's row of an alert (counts as a JSON text)."""
+    """The store's row of an alert (counts and explanation as JSON texts)."""
     data = alert_to_dict(alert)
     data["counts"] = orjson.dumps(data["counts"]).decode()
+    data["explanation"] = orjson.dumps(data["explanation"]).decode()
     return data
 
 

@@ -3,6 +3,11 @@
 An alert's window is an *episode*: it starts at the first triggering event and lasts
 `window_s`; every further trigger of the same kind and principal inside it updates the same
 alert (same `alert_id`), so a spike of 500 requests yields one alert, not 500.
+
+Every alert explains itself: `explanation` holds plain (name, text) pairs — at least the
+rule (`rule`), and where the rule has one the baseline it judged by (`baseline`: a fixed
+floor, the principal's own history or its peer group `peer_group`) and the threshold. The
+evidence behind it is `request_ids`. No patient pseudonym and no clinical content in it.
 """
 
 import hashlib
@@ -27,7 +32,10 @@ _FIELDS = (
     "rule_version",
     "request_ids",
     "summary",
+    "explanation",
 )
+_OPTIONAL = frozenset({"explanation"})  # absent from alerts stored before it existed
+Explanation = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +52,7 @@ class Alert:
     rule_version: str
     request_ids: tuple[str, ...]  # evidence behind it: most recent MAX_REQUEST_IDS, unique
     summary: str  # short text: no clinical content, no ids but the principal
+    explanation: Explanation = ()  # (name, text): rule, baseline / peer group, threshold
 
     def count(self, name: str) -> int:
         return dict(self.counts).get(name, 0)
@@ -83,6 +92,7 @@ def merge(existing: Alert, update: Alert) -> Alert:
         rule_version=update.rule_version,
         request_ids=bound_request_ids(existing.request_ids, update.request_ids),
         summary=update.summary,
+        explanation=update.explanation or existing.explanation,
     )
 
 
@@ -131,8 +141,10 @@ def new_alert(
     request_ids: Iterable[str],
     summary: str,
     first_seen_us: int | None = None,
+    explanation: Iterable[tuple[str, str]] = (),
 ) -> Alert:
-    """An alert whose episode starts at the triggering event `ts_us`."""
+    """An alert whose episode starts at the triggering event `ts_us`; its explanation names
+    the rule first, then what the rule adds."""
     if severity not in SEVERITIES:
         raise ValueError(f"unknown severity {severity!r}")
     return Alert(
@@ -148,7 +160,15 @@ def new_alert(
         rule_version=rule_version,
         request_ids=bound_request_ids(request_ids),
         summary=summary,
+        explanation=explained(kind, rule_version, explanation),
     )
+
+
+def explained(kind: str, version: str, more: Iterable[tuple[str, str]]) -> Explanation:
+    """The rule and its version first, then the rule's own pairs (later names win)."""
+    pairs = {"rule": kind, "rule_version": version}
+    pairs.update((str(name), str(text)) for name, text in more)
+    return tuple(pairs.items())
 
 
 def alert_to_dict(alert: Alert) -> dict[str, Any]:
@@ -156,11 +176,12 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
     data = {name: getattr(alert, name) for name in _FIELDS}
     data["counts"] = dict(alert.counts)
     data["request_ids"] = list(alert.request_ids)
+    data["explanation"] = dict(alert.explanation)
     return data
 
 
 def alert_from_dict(data: Mapping[str, Any]) -> Alert:
-    if set(data) != set(_FIELDS):
+    if not set(_FIELDS) - _OPTIONAL <= set(data) <= set(_FIELDS):
         raise ValueError(f"alert fields differ: {sorted(set(data) ^ set(_FIELDS))}")
     if data["severity"] not in SEVERITIES:
         raise ValueError(f"unknown severity {data['severity']!r}")
@@ -179,6 +200,7 @@ def alert_from_dict(data: Mapping[str, Any]) -> Alert:
         rule_version=str(data["rule_version"]),
         request_ids=tuple(str(rid) for rid in data["request_ids"]),
         summary=str(data["summary"]),
+        explanation=tuple((str(k), str(v)) for k, v in (data.get("explanation") or {}).items()),
     )
 
 

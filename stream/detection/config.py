@@ -24,6 +24,8 @@ KINDS = (
     "after_hours",
     "dormant_principal",
     "self_granted_access",
+    "search_probing",
+    "unexplained_access",
 )
 DEFAULT_SEVERITIES: Mapping[str, str] = MappingProxyType(
     {
@@ -38,6 +40,8 @@ DEFAULT_SEVERITIES: Mapping[str, str] = MappingProxyType(
         "after_hours": "low",
         "dormant_principal": "medium",
         "self_granted_access": "high",
+        "search_probing": "medium",
+        "unexplained_access": "high",
     }
 )
 
@@ -79,6 +83,26 @@ class DetectionConfig:
     after_hours_min_span_s: int = 7 * 86_400
     after_hours_max_share: float = 0.02
     after_hours_history_cap: int = 20_000
+    # search_probing: distinct patients a principal's searches named but could not see
+    # (evidence `probed_patient_hashes`), within a sliding window.
+    search_probing_floor: int = 10
+    search_probing_window_s: int = 3600
+    # unexplained_access: accesses no relationship explains (stream.detection.explained),
+    # tallied per principal with exponential decay (time constant tau: a steady r an hour
+    # tallies about r). Fires when the decayed distinct patients reach the threshold, or the
+    # decayed accesses `unexplained_rate_floor`. The threshold: mean + baseline_z_threshold
+    # x spread of the principal's own unexplained patients per active hour (after
+    # baseline_overall_warmup_samples hours), else of its peer group's pooled baseline (at
+    # least `peer_min_members` peers and `peer_min_samples` hours), kept within
+    # [unexplained_min_floor, unexplained_max_floor]; with neither, `unexplained_floor`.
+    unexplained_tau_s: int = 3600
+    unexplained_floor: int = 10
+    unexplained_min_floor: int = 5
+    unexplained_max_floor: int = 200
+    unexplained_rate_floor: int = 50
+    unexplained_max_tracked: int = 500
+    peer_min_members: int = 3
+    peer_min_samples: int = 5
     # dormant_principal: first event after this much silence.
     dormant_after_s: int = 30 * 86_400
     # Suppression: further triggers within this long after an alert update that alert.
@@ -152,6 +176,16 @@ _POSITIVE_INTS = (
     "after_hours_history_cap",
     "dormant_after_s",
     "alert_window_s",
+    "search_probing_floor",
+    "search_probing_window_s",
+    "unexplained_tau_s",
+    "unexplained_floor",
+    "unexplained_min_floor",
+    "unexplained_max_floor",
+    "unexplained_rate_floor",
+    "unexplained_max_tracked",
+    "peer_min_members",
+    "peer_min_samples",
 )
 
 
@@ -177,6 +211,10 @@ def _check(config: DetectionConfig) -> None:
     _require(
         config.max_window_entries >= max(window_floors),
         "max_window_entries must be at least every event-count floor",
+    )
+    _require(
+        config.unexplained_min_floor <= config.unexplained_floor <= config.unexplained_max_floor,
+        "unexplained floors must satisfy min <= floor <= max",
     )
     _require(set(config.severities) == set(KINDS), "severities must name exactly the known kinds")
     bad = {kind: sev for kind, sev in config.severities.items() if sev not in SEVERITIES}

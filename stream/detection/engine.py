@@ -14,6 +14,10 @@ order they first appeared (by triggering event, then rule order). Publish them a
 keyed by `alert_id`: a later version of an alert always carries everything of the earlier
 ones (the rules keep the open alert).
 
+Peer groups: the engine also holds each peer group's pooled baseline (`peers`), pooled
+again from the principals' own baselines at every `compact` (and on loading); a rule with
+`observe_with_peers` is handed it with each batch.
+
 Suppressions, passed in as (kind, principal) -> until (µs): an alert of that kind and
 principal triggered before `until` is not returned. The rules still learn from the events,
 so an episode still open when the suppression ends is reported with all its evidence.
@@ -31,8 +35,10 @@ from stream.detection.bulk import BulkState
 from stream.detection.config import DetectionConfig
 from stream.detection.event import DetectionEvent
 from stream.detection.habits import DormantState
-from stream.detection.owners import PrincipalState
+from stream.detection.owners import Owners, PrincipalState
+from stream.detection.peers import PeerBaseline, PeerBook, pool
 from stream.detection.rules import DEFAULT_RULES, Rule, rules_by_kind
+from stream.detection.unexplained import KIND as UNEXPLAINED
 
 ENGINE_FORMAT = 1
 DORMANT = "dormant_principal"
@@ -43,9 +49,11 @@ _Found = dict[str, tuple[tuple[int, int], Alert]]  # alert id -> (first appearan
 
 @dataclass(slots=True)
 class DetectionEngine:
-    """All detection state: principal -> rule kind -> that rule's state."""
+    """All detection state: principal -> rule kind -> that rule's state; and the peer
+    groups' pooled baselines (derived from the principals' states, never persisted)."""
 
     principals: dict[str, PrincipalState] = field(default_factory=dict)
+    peers: dict[str, PeerBaseline] = field(default_factory=dict, compare=False)
 
 
 EngineState = DetectionEngine
@@ -76,10 +84,33 @@ def advance(
     owners = _owners(engine_state.principals, events)
     found: _Found = {}
     for position, rule in enumerate(active):
-        for index, alert in rule.observe(events, owners, config):
+        for index, alert in _observe(rule, events, owners, config, engine_state.peers):
             if not _muted(alert, suppressed):
                 _collect(found, (index, position), alert)
     return [alert for _, alert in sorted(found.values(), key=itemgetter(0))]
+
+
+def _observe(
+    rule: Rule[Any],
+    events: Sequence[DetectionEvent],
+    owners: Owners,
+    config: DetectionConfig,
+    peers: PeerBook,
+) -> list[tuple[int, Alert]]:
+    with_peers = getattr(rule, "observe_with_peers", None)
+    if with_peers is not None:
+        raised: list[tuple[int, Alert]] = with_peers(events, owners, config, peers)
+        return raised
+    return rule.observe(events, owners, config)
+
+
+def peer_baselines(principals: Mapping[str, PrincipalState]) -> dict[str, PeerBaseline]:
+    """Each peer group's pooled baseline of unexplained patients per active hour."""
+    return pool(
+        (state[UNEXPLAINED].group, state[UNEXPLAINED].own)
+        for state in principals.values()
+        if UNEXPLAINED in state
+    )
 
 
 def _owners(
@@ -121,7 +152,7 @@ def fork(
                 kind: by_kind[kind].copy(rule_state) if kind in by_kind else rule_state
                 for kind, rule_state in state.items()
             }
-    return DetectionEngine(copied)
+    return DetectionEngine(copied, dict(engine_state.peers))
 
 
 def compact(
@@ -143,7 +174,7 @@ def compact(
         kept = _compact_principal(state, now_us, config, by_kind)
         if kept:
             principals[key] = kept
-    return DetectionEngine(principals)
+    return DetectionEngine(principals, peer_baselines(principals))
 
 
 def _compact_principal(
@@ -189,16 +220,15 @@ def engine_state_from_dict(
     if data.get("format") != ENGINE_FORMAT:
         raise ValueError(f"unsupported engine state format {data.get('format')!r}")
     by_kind = rules_by_kind(rules)
-    return DetectionEngine(
-        {
-            str(key): {
-                kind: by_kind[kind].state_from_dict(rule_state)
-                for kind, rule_state in state.items()
-                if kind in by_kind
-            }
-            for key, state in data["principals"].items()
+    principals = {
+        str(key): {
+            kind: by_kind[kind].state_from_dict(rule_state)
+            for kind, rule_state in state.items()
+            if kind in by_kind
         }
-    )
+        for key, state in data["principals"].items()
+    }
+    return DetectionEngine(principals, peer_baselines(principals))
 
 
 def principal_baselines(engine_state: DetectionEngine) -> dict[str, dict[str, Any]]:

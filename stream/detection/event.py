@@ -2,6 +2,11 @@
 
 Everything here is pseudonymous already: patient and resource ids are keyed hashes, and the
 enrichment carries only pseudonyms of VIP/staff patients and one same-surname boolean.
+`probed_patients` are the pseudonyms of patients a search named but the caller may not see
+(the evidence's `probed_patient_hashes`); `actor_type` is the type of the token's fhirUser
+("Practitioner", "Patient", "" for none) and `peer_group` names the principals it is
+compared with: the scope contexts granted, the actor type and the client, e.g.
+"user:Practitioner@portal" (no identifier of a person).
 
 A named tuple (immutable; `_replace` for a changed copy): one is built per evidence row, and
 a frozen dataclass costs ten times as much to build.
@@ -34,6 +39,9 @@ class DetectionEvent(NamedTuple):
     vip_patients: tuple[str, ...] = ()
     staff_patients: tuple[str, ...] = ()
     same_surname: bool = False
+    probed_patients: tuple[str, ...] = ()
+    actor_type: str = ""
+    peer_group: str = ""
 
     @property
     def principal(self) -> str:
@@ -73,7 +81,17 @@ def detection_event_from_row(
         str(get("purpose_of_use", "")),
         int(get("count_returned", 0)),
         *(_enrichment(enrichment) if enrichment else _NOT_ENRICHED),
+        _strings(get("probed_patient_hashes")),
+        *_peer(get),
     )
+
+
+def _peer(get: Any) -> tuple[str, str]:
+    """(actor type, peer group) of a row: what the token is, never who."""
+    fhir_user = str(get("fhir_user", "") or "")
+    actor = fhir_user.rpartition("/")[0].rpartition("/")[2] if "/" in fhir_user else ""
+    contexts = sorted({str(s).partition("/")[0] for s in get("scopes_granted") or () if "/" in s})
+    return actor, f"{'+'.join(contexts) or 'none'}:{actor or '-'}@{get('client_id', '') or '-'}"
 
 
 def _enrichment(extra: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...], bool]:

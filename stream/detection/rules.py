@@ -41,6 +41,8 @@ from stream.detection.per_event import (
     EpisodeState,
     EventRule,
 )
+from stream.detection.probing import SearchProbing
+from stream.detection.unexplained import UnexplainedAccess
 
 S = TypeVar("S")
 
@@ -58,7 +60,9 @@ __all__ = [
     "EventRule",
     "HoursState",
     "Rule",
+    "SearchProbing",
     "Stats",
+    "UnexplainedAccess",
     "WindowState",
     "baseline_from_dict",
     "baseline_to_dict",
@@ -100,6 +104,8 @@ DEFAULT_RULES: tuple[Rule[Any], ...] = (
     AfterHours(),
     DormantPrincipal(),
     SELF_GRANT_RULE,
+    SearchProbing(),
+    UnexplainedAccess(),
 )
 
 

@@ -13,7 +13,7 @@ reads a clock.
 
 from dataclasses import dataclass
 
-from stream.detection.alerts import Alert, alert_key
+from stream.detection.alerts import Alert, alert_key, explained
 
 STALL_KIND = "pipeline_stalled"
 STALL_RULE_VERSION = "pipeline_stalled/1"
@@ -67,4 +67,7 @@ def stall_alert(source: str, state: StallState, now: float, bound_s: float) -> A
         rule_version=STALL_RULE_VERSION,
         request_ids=(),
         summary=f"{source} lag {state.lag} has not fallen for {stalled_s} s",
+        explanation=explained(
+            STALL_KIND, STALL_RULE_VERSION, [("baseline", f"fixed bound {int(bound_s)} s")]
+        ),
     )

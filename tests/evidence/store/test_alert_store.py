@@ -13,7 +13,7 @@ def alert(alert_id: str, last_seen: int, **changes: Any) -> dict[str, Any]:
         "alert_id": alert_id, "kind": "denied_burst", "severity": "high", "principal": "dr-x",
         "first_seen_us": NOW, "last_seen_us": NOW + last_seen, "window_start_us": 0, "window_s": 60,
         "counts": '{"denials": 20}', "rule_version": "1", "request_ids": ["r1", "r2"],
-        "summary": "20 denials in 60 s",
+        "summary": "20 denials in 60 s", "explanation": '{"rule": "denied_burst"}',
     }  # fmt: skip
     return {**base, **changes}
 
@@ -24,6 +24,7 @@ def test_an_updated_alert_replaces_its_older_version(evidence_store: EvidenceSto
     evidence_store.upsert_alerts([alert("a1", 2_500, counts='{"denials": 25}')])  # late, older
     rows = evidence_store.alerts(0, 2**62, "", "", 10)
     assert len(rows) == 1 and rows[0]["counts"] == '{"denials": 35}'
+    assert rows[0]["explanation"] == '{"rule": "denied_burst"}'  # why it fired, kept
     assert evidence_store.alert("a1")["last_seen_us"] == NOW + 3_000  # type: ignore[index]
     assert evidence_store.alert("nope") is None
 

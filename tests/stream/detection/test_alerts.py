@@ -120,7 +120,11 @@ def test_dict_round_trip_is_json_ready() -> None:
         "rule_version",
         "request_ids",
         "summary",
+        "explanation",
     ]
+    assert data["explanation"]["rule"] == alert.kind
+    before_explanations = {k: v for k, v in data.items() if k != "explanation"}
+    assert alert_from_dict(before_explanations).explanation == ()  # stored before it existed
 
 
 def test_from_dict_refuses_missing_or_extra_fields_and_bad_severity() -> None:

@@ -110,7 +110,10 @@ def test_compact_drops_stale_windows_but_keeps_what_is_learned() -> None:
     later = compact(state, T0 + 2 * DAY)
     assert set(later.principals) == {"dr-alice", "dr-bob", "scanner"}
     alice = later.principals["dr-alice"]
-    assert set(alice) == {"bulk_access_spike", "after_hours", "dormant_principal"}
+    assert set(alice) == {
+        "bulk_access_spike", "after_hours", "dormant_principal", "unexplained_access"
+    }  # fmt: skip
+    assert alice["unexplained_access"].own.n == 1  # an active hour learned (0 unexplained)
     assert alice["bulk_access_spike"].seen == {}
     assert alice["bulk_access_spike"].baseline.overall.n == 1  # the pending hour was folded
     assert alice["bulk_access_spike"].open_alert is None

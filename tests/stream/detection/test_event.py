@@ -50,7 +50,7 @@ def test_a_row_without_its_identity_is_refused() -> None:
 
 def test_minimal_row_gets_defaults() -> None:
     event = detection_event_from_row({"event_id": "e", "ts_us": 5, "decision": "deny"})
-    assert event == DetectionEvent("e", "", 5, "", "", "deny", 0, "", "")
+    assert event == DetectionEvent("e", "", 5, "", "", "deny", 0, "", "", peer_group="none:-@-")
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,10 @@ function facts(a) {
     ["Principal", a.principal], ["First seen", when(a.time)], ["Last seen", when(a.last_seen)],
     ["Window", when(a.window.start) + " + " + a.window.seconds + " s"],
     ["Counts", JSON.stringify(a.counts)], ["Summary", a.summary], ["Rule version", a.rule_version]];
+  // Why it fired: the rule, the baseline or peer group it judged by, the threshold.
+  for (const [name, value] of Object.entries(a.explanation || {})) {
+    if (name !== "rule_version") rows.push(["Why: " + name.replaceAll("_", " "), value]);
+  }
   for (const [name, value] of rows) dl.append(el("dt", {}, name), el("dd", {}, String(value)));
   return dl;
 }
