@@ -93,10 +93,10 @@ class Settings(BaseSettings):
     # for private_key_jwt). Timeouts and the connection pool are bounded.
     upstream_fhir_url: str | None = None
     upstream_auth: str = "none"
-    upstream_bearer_token: str | None = None
+    upstream_bearer_token: SecretStr | None = None
     upstream_token_url: str | None = None
     upstream_client_id: str | None = None
-    upstream_client_secret: str | None = None
+    upstream_client_secret: SecretStr | None = None
     upstream_private_key_file: Path | None = None
     upstream_private_key_alg: str = "RS384"
     upstream_key_id: str | None = None

@@ -60,17 +60,17 @@ def upstream_credentials(settings: Settings) -> "Credentials":
     from api.data.upstream import ClientCredentials, NoCredentials, StaticBearer
 
     if settings.upstream_auth == "bearer" and settings.upstream_bearer_token:
-        return StaticBearer(settings.upstream_bearer_token)
+        return StaticBearer(settings.upstream_bearer_token.get_secret_value())
     if settings.upstream_auth != "client_credentials":
         return NoCredentials()
-    key = None
+    key, secret = None, settings.upstream_client_secret
     if settings.upstream_private_key_file is not None:
         key = load_pem_private_key(settings.upstream_private_key_file.read_bytes(), None)
     return ClientCredentials(
         str(settings.upstream_token_url),
         str(settings.upstream_client_id),
         settings.upstream_scope,
-        client_secret=settings.upstream_client_secret,
+        client_secret=secret.get_secret_value() if secret else None,
         private_key=key,
         algorithm=settings.upstream_private_key_alg,
         key_id=settings.upstream_key_id,

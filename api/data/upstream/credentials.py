@@ -8,7 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
@@ -51,7 +51,7 @@ class NoCredentials:
 
 @dataclass(frozen=True, slots=True)
 class StaticBearer:
-    token: str
+    token: str = field(repr=False)  # never in a repr, a log line or a traceback's locals
 
     def authorization(self, http: httpx.Client) -> str | None:
         return f"Bearer {self.token}"
