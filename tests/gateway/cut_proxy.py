@@ -1,5 +1,6 @@
 """A TCP proxy of our own in front of the session's HAPI, which a test can cut: `passing`
-(bytes relayed both ways), `dropping` (each connection accepted, then closed unanswered),
+(bytes relayed both ways), `delaying` (relayed, each request held DELAY_S first: a slower
+upstream), `dropping` (each connection accepted, then closed unanswered),
 `stalling` (accepted, read, never answered) or `closed` (nothing listens on its port: the
 connection is refused). Changing the mode cuts every connection open so far, as an
 upstream that dies or hangs mid-session would."""
@@ -7,13 +8,16 @@ upstream that dies or hangs mid-session would."""
 import contextlib
 import socket
 import threading
+import time
 from enum import StrEnum
 
-__all__ = ["CutProxy", "Mode"]
+__all__ = ["DELAY_S", "CutProxy", "Mode"]
+DELAY_S = 0.05
 
 
 class Mode(StrEnum):
     PASSING = "passing"
+    DELAYING = "delaying"
     DROPPING = "dropping"
     STALLING = "stalling"
     CLOSED = "closed"
@@ -67,11 +71,12 @@ class CutProxy:
                 self._open.append(client)
             if mode is Mode.DROPPING:
                 _close(client)
-            elif mode is Mode.PASSING:
-                threading.Thread(target=self._relay, args=(client,), daemon=True).start()
+            elif mode in (Mode.PASSING, Mode.DELAYING):
+                delay = DELAY_S if mode is Mode.DELAYING else 0.0
+                threading.Thread(target=self._relay, args=(client, delay), daemon=True).start()
             # STALLING: held open, never answered, closed by the next set()
 
-    def _relay(self, client: socket.socket) -> None:
+    def _relay(self, client: socket.socket, delay_s: float) -> None:
         try:
             upstream = socket.create_connection(self._target, timeout=5)
         except OSError:
@@ -81,12 +86,13 @@ class CutProxy:
         with self._lock:
             self._open.append(upstream)
         threading.Thread(target=_pump, args=(upstream, client), daemon=True).start()
-        _pump(client, upstream)
+        _pump(client, upstream, delay_s)
 
 
-def _pump(source: socket.socket, sink: socket.socket) -> None:
+def _pump(source: socket.socket, sink: socket.socket, delay_s: float = 0.0) -> None:
     try:
         while data := source.recv(65536):
+            time.sleep(delay_s)
             sink.sendall(data)
     except OSError:
         pass

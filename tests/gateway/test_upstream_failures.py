@@ -3,10 +3,13 @@ of our own that the test cuts mid-session (tests/gateway/cut_proxy.py): an upstr
 stalls answers 504 within the configured timeout, one that drops connections or whose port
 is closed 503, each an OperationOutcome naming nothing of the upstream, each recorded as
 evidence with its reason codes; /readyz names `fhir_store` while the upstream is cut (its
-probe bounded, so a stalled upstream does not hold it) and recovers with the upstream."""
+probe bounded, so a stalled upstream does not hold it) and recovers with the upstream.
+Before that: guarded reads in front of a slower upstream (50 ms added to each request) run
+side by side, not one after the other."""
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -14,7 +17,7 @@ import httpx
 import pytest
 
 from tests.e2e.helpers import assert_outcome, bearer, evidence_for
-from tests.gateway.cut_proxy import CutProxy, Mode
+from tests.gateway.cut_proxy import DELAY_S, CutProxy, Mode
 from tests.hapi_server import HapiUpstream
 from tests.support import ServerProcess, TestIssuer, wait_for
 
@@ -52,6 +55,42 @@ def _ready(http: httpx.Client, status: int) -> dict[str, object]:
         return dict(response.json()) if response.status_code == status else None
 
     return dict(wait_for(answered, timeout=20, interval=0.25))
+
+
+def test_guarded_reads_do_not_wait_for_each_other(
+    cut: tuple[CutProxy, ServerProcess, TestIssuer],
+) -> None:
+    """20 reads one after the other, then the same 20 at once: at once they take a small
+    part of the time (each waits on the upstream on a worker thread of its own, over a
+    pooled connection of its own), whatever the machine's speed."""
+    proxy, server, issuer = cut
+    system = bearer(issuer, "gw-many", "system/Patient.rs")
+    paths = [f"/fhir/Patient/pat-{n:05d}" for n in range(1, 21)]
+    proxy.set(Mode.DELAYING)
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=30,
+                          limits=httpx.Limits(max_connections=20)) as http:  # fmt: skip
+            http.get(paths[0], headers=system)  # warm: the upstream pool, the token cache
+
+            def read(path: str) -> int:
+                return http.get(path, headers=system).status_code
+
+            began = time.monotonic()
+            answers = [read(path) for path in paths]
+            one_by_one = time.monotonic() - began
+            with ThreadPoolExecutor(20) as pool:
+                began = time.monotonic()
+                assert list(pool.map(read, paths)) == answers  # the same (a few labelled: 404)
+                at_once = time.monotonic() - began
+            assert answers.count(200) > 15
+    finally:
+        proxy.set(Mode.PASSING)
+    print(
+        f"\n20 guarded reads, {DELAY_S * 1000:.0f} ms upstream delay: one by one "
+        f"{one_by_one:.2f} s, at once {at_once:.2f} s"
+    )
+    assert one_by_one >= 20 * DELAY_S  # the delay is there
+    assert at_once < one_by_one / 3, (at_once, one_by_one)
 
 
 def test_an_upstream_cut_mid_session_fails_closed_and_readiness_follows(
