@@ -64,6 +64,8 @@ def test_demo_data_is_seeded_under_its_own_ids(
     hapi_upstream: HapiUpstream, fhir: httpx.Client, demo: list[Resource]
 ) -> None:
     assert hapi_upstream.seeded_ids == [f"{r['resourceType']}/{r['id']}" for r in demo]
+    if hapi_upstream.state_dir is not None:  # started by scripts/hapi.sh, not external
+        assert hapi_upstream.running and hapi_upstream.pid
     for resource_type in ("Patient", "Observation", "Condition", "CareTeam", "Practitioner"):
         expected = sum(1 for r in demo if r["resourceType"] == resource_type)
         counted = _ok(fhir.get(f"/{resource_type}", params={"_summary": "count"}))
