@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from tests.kafka_broker import in_ci
-from tests.keycloak_admin import KeycloakAdmin
+from tests.keycloak_admin import KeycloakAdmin, KeyRotation
 from tests.server_scripts import ServerScriptError, run_script
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "keycloak.sh"
@@ -36,6 +36,9 @@ STATE_VARIABLE = "KEYCLOAK_STATE_DIR"
 # What the realm file sets up (deploy/keycloak/fhir-evidence-realm.json).
 AUDIENCE = "fhir-evidence"  # the audience mapper's `aud`: the server's trusted-issuer audience
 BACKEND_CLIENT = ("fhir-evidence-backend", "fhir-evidence-backend-secret-change-me")
+# The resource server's own client (no flows), named by the audience: Keycloak 26.7.3
+# answers introspection with active only to a client in the token's aud (else inactive).
+INTROSPECTION_CLIENT = (AUDIENCE, "fhir-evidence-introspection-secret-change-me")
 APP_CLIENT = "fhir-evidence-app"  # public, authorization code + PKCE S256
 APP_REDIRECT_URI = "http://127.0.0.1:8765/callback"  # never served: the code is taken from it
 PATIENT_USER = ("pat-00010", "demo-patient-change-me")  # patient=pat-00010
@@ -119,6 +122,15 @@ class Keycloak:
     @property
     def authorization_endpoint(self) -> str:
         return f"{self.issuer}/protocol/openid-connect/auth"
+
+    def admin_token(self) -> str:
+        """A master-realm token of the bootstrap admin (for Keycloak's admin REST API)."""
+        return self.admin.admin_token()
+
+    def rotate_keys(self) -> KeyRotation:
+        """A new RS256 key above the realm's others (remove the old ones with
+        `admin.remove_key_provider(realm, key.provider_id)` for each of `.old`)."""
+        return self.admin.rotate_keys(self.realm)
 
     def trusted_issuer(self) -> dict[str, str]:
         """The server's FHIR_EVIDENCE_TRUSTED_ISSUERS entry for this realm."""

@@ -74,7 +74,7 @@ def test_rotating_the_realm_key_under_load_fails_no_request_and_retires_the_remo
     load = Load(keycloak, keycloak_fhir_server.base_url).start()
     try:
         wait_for(lambda: len(load.answers) >= 3, timeout=60)
-        rotation = keycloak.admin.rotate_keys(realm)
+        rotation = keycloak.rotate_keys()
         new_kid = rotation.new.kid
         wait_for(lambda: load.count(new_kid) >= 5, timeout=60)
         for key in rotation.old:
