@@ -41,6 +41,8 @@ def own_patient_details(row: dict[str, Any], own_hash: str) -> dict[str, Any]:
             shown["client_address_hash"] = ""  # ... and where that patient called from
     for name in ("scopes_granted", "scopes_used"):
         shown[name] = [_without_constraints(s) for s in row.get(name, ())]
+    if "probed_patient_hashes" in shown:  # other patients a search named (version 5)
+        shown["probed_patient_hashes"] = [p for p in row["probed_patient_hashes"] if p == own_hash]
     return shown
 
 

@@ -72,6 +72,8 @@ def access_view(row: dict[str, Any]) -> dict[str, Any]:
         "scopes_used": list(row["scopes_used"]),
         "patient_pseudonyms": list(row["patient_hashes"]),
         "resource_pseudonyms": list(row["resource_hashes"]),
+        # Patients a search named outside the caller's reach (version 5; [] before).
+        "probed_patient_pseudonyms": list(row.get("probed_patient_hashes", ())),
         "query_params": list(row["query_params"]),
         "policy_version": row["policy_version"],
         "key_version": int(row["key_version"]),

@@ -16,6 +16,7 @@ from api.data.indexing import SEARCH_PARAMS
 from api.data.port import SearchPage
 from api.errors import InvalidRequest, Unauthorized
 from api.fhir.includes import collect_included, included_entries
+from api.fhir.probes import named_patients, outside_reach
 from api.fhir.projection import project
 from api.fhir.responses import searchset
 from api.fhir.search import (
@@ -90,6 +91,7 @@ def run_search(
     offset = _offset(fhir, principal, resource_type, query)
     page = _page(fhir, plan, query, offset)
     verdict, disclosed = page_verdict(plan, page), page_disclosure(page)
+    verdict = combine(verdict, _probing(request, fhir, plan, query))
     entries, redacted = _matches(fhir, principal, plan, page, query)
     if (query.includes or query.revincludes) and page.rows:
         included = collect_included(fhir, principal, query, page.rows)
@@ -98,6 +100,18 @@ def run_search(
         entries, disclosed = entries + more, disclosed + included_disclosed
     audit(request).conclude(verdict, disclosed + Disclosure(redacted=redacted))
     return _bundle(params, fhir, principal, query, page, offset, entries)
+
+
+def _probing(
+    request: Request, fhir: FhirServing, plan: AccessPlan, query: SearchRequest
+) -> Verdict:
+    """Patients the search named outside the reach, recorded (the answer is unchanged)."""
+    named = named_patients(query.resource_type, query.criteria)
+    probed = outside_reach(plan.reach, named, fhir.guard.care_team_member) if named else ()
+    if not probed:
+        return ALLOWED
+    audit(request).probed(probed)
+    return partial(_reach_reason(plan), ReasonCode.SEARCH_PATIENT_OUTSIDE_REACH)
 
 
 def _page(fhir: FhirServing, plan: AccessPlan, query: SearchRequest, offset: int) -> SearchPage:

@@ -10,6 +10,7 @@ The only writer of a request's audit record. Everyone else hands it values:
 - `under_policy`, `authenticated`, `token_refused`: the authentication step;
 - `granted`: the guard's grant (its verdict and the scopes it used): later failures of the
   request, its own or a dependency's, add to it (`api.security.verdict.combine`);
+- `probed`: patients a search named that the caller may not see (search probing);
 - `conclude`: how the request ended, once: the route's verdict and what it disclosed, or the
   verdict an error carries. A response that starts without one is a bug: it is recorded as a
   deny with `decision.missing` and logged.
@@ -58,6 +59,7 @@ class RequestAudit:
     _scopes_used: tuple[str, ...] = ()
     _outcome: Verdict | None = None
     _disclosed: Disclosure = NOTHING
+    _probed: tuple[str, ...] = ()
 
     def target(self, action: str, resource_type: str = "") -> None:
         self._action, self._resource_type = action, resource_type
@@ -92,6 +94,10 @@ class RequestAudit:
 
     def granted(self, verdict: Verdict, scopes_used: tuple[str, ...]) -> None:
         self._grant, self._scopes_used = verdict, scopes_used
+
+    def probed(self, patient_ids: Iterable[str]) -> None:
+        """Patients the request's search named outside the caller's reach (raw ids)."""
+        self._probed = tuple(sorted(set(patient_ids)))
 
     def conclude(self, verdict: Verdict, disclosed: Disclosure = NOTHING) -> None:
         """How the request ended. Once; a refusal after it (the response failed before it
@@ -147,6 +153,7 @@ class RequestAudit:
                 token_type=p.token_type if p else token.token_type,
                 idp_product=p.idp_product if p else "",
                 idp_version=p.idp_version if p else "",
+                probed_patient_ids=self._probed,
             )
         )
 

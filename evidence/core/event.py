@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
-EVENT_SCHEMA_VERSION = 4  # 2 added count_redacted, 3 client_address, 4 the token model
+EVENT_SCHEMA_VERSION = 5  # 2 count_redacted, 3 client_address, 4 the token model, 5 probes
 
 
 class Decision(StrEnum):
@@ -61,6 +61,9 @@ class AccessEvent:
     token_type: str = ""
     idp_product: str = ""
     idp_version: str = ""
+    # Patients a search named but the caller may not see (version 5): raw ids,
+    # pseudonymised in evidence as `probed_patient_hashes`; never a count of what exists.
+    probed_patient_ids: tuple[str, ...] = ()
     schema_version: int = field(default=EVENT_SCHEMA_VERSION)
 
 

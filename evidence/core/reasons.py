@@ -51,3 +51,6 @@ class ReasonCode(StrEnum):
     # not answer in time (504); the request fails closed.
     UPSTREAM_UNAVAILABLE = "upstream.unavailable"
     UPSTREAM_TIMEOUT = "upstream.timeout"
+    # A search whose parameters named a patient outside the caller's reach (issue 16): the
+    # answer left that patient out as always; the evidence names the patient (pseudonym).
+    SEARCH_PATIENT_OUTSIDE_REACH = "search.patient_outside_reach"

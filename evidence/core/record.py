@@ -13,7 +13,9 @@ from evidence.core.event import AccessEvent, event_to_dict
 from evidence.core.pseudonym import Pseudonymizer, sha256_hex
 from evidence.core.scrub import pseudonymous_scope
 
-_RAW_ID_FIELDS = ("context_patient_id", "patient_ids", "resource_ids", "client_address")
+_RAW_ID_FIELDS = (
+    "context_patient_id", "patient_ids", "resource_ids", "client_address", "probed_patient_ids",
+)  # fmt: skip
 _MICROS_PER_HOUR = 3_600_000_000
 _EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday (Monday = 0)
 
@@ -28,6 +30,9 @@ def evidence_payload(event: AccessEvent, pseudonymizer: Pseudonymizer) -> dict[s
     )
     data["patient_hashes"] = sorted({pseudonymizer.patient(p) for p in event.patient_ids})
     data["resource_hashes"] = sorted({pseudonymizer.reference(r) for r in event.resource_ids})
+    data["probed_patient_hashes"] = sorted(
+        {pseudonymizer.patient(p) for p in event.probed_patient_ids}
+    )
     address = event.client_address
     data["client_address_hash"] = pseudonymizer.client_address(address) if address else ""
     data["fhir_user"] = _pseudonymous_user(event.fhir_user, pseudonymizer)
@@ -139,6 +144,7 @@ PAYLOAD_FIELDS_BY_VERSION: dict[int, tuple[str, ...]] = {
         "idp_version",
     ),
 }
+PAYLOAD_FIELDS_BY_VERSION[5] = (*PAYLOAD_FIELDS_BY_VERSION[4], "probed_patient_hashes")
 PAYLOAD_FIELDS = PAYLOAD_FIELDS_BY_VERSION[max(PAYLOAD_FIELDS_BY_VERSION)]  # every column
 LIST_FIELDS = frozenset(
     {
@@ -148,6 +154,7 @@ LIST_FIELDS = frozenset(
         "patient_hashes",
         "resource_hashes",
         "query_params",
+        "probed_patient_hashes",
     }
 )
 INT_FIELDS = frozenset(

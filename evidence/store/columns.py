@@ -27,6 +27,7 @@ ADDED_COLUMNS: dict[str, tuple[int, Any]] = {
     "token_type": (4, ""),
     "idp_product": (4, ""),
     "idp_version": (4, ""),
+    "probed_patient_hashes": (5, []),
 }
 
 
@@ -78,6 +79,7 @@ EVENT_COLUMNS_DDL = """
     token_type LowCardinality(String) DEFAULT '',
     idp_product LowCardinality(String) DEFAULT '',
     idp_version LowCardinality(String) DEFAULT '',
+    probed_patient_hashes Array(String) DEFAULT [],
     policy_version LowCardinality(String),
     key_version UInt16,
     producer_id String,

@@ -49,6 +49,8 @@ SETTINGS index_granularity = 1024, min_compress_block_size = 16384,
                 ("idp_version", "idp_product"),
             )
         ),
+        f"ALTER TABLE {database}.access_events ADD COLUMN IF NOT EXISTS "
+        "probed_patient_hashes Array(String) DEFAULT [] AFTER idp_version",
         *index_statements(database, ttl),
         *ingest_statements(database),
         f"""CREATE TABLE IF NOT EXISTS {database}.alerts (

@@ -178,7 +178,7 @@ def test_older_schema_versions_keep_their_hashed_fields() -> None:
     """A version-1 event (before count_redacted) and a version-2 event (before the client
     address) hash exactly as they did, although the store now has their columns (filled
     with defaults); version 3 hashes the client address pseudonym, version 4 the token
-    model."""
+    model, version 5 the pseudonyms of patients a search probed."""
     from evidence.core import chain_hash
     from evidence.core.record import payload_fields, payload_from_row
 
@@ -194,20 +194,25 @@ def test_older_schema_versions_keep_their_hashed_fields() -> None:
     assert v3["client_address_hash"] == PSEUDONYMIZER.client_address("192.0.2.3")
     assert "token_type" not in v3 and payload_from_row({**v3, "token_type": ""}) == v3
     token = {"token_type": "introspected", "idp_product": "keycloak", "idp_version": "26.7.3"}
-    new = evidence_payload(make_event(2, count_redacted=3, **token), PSEUDONYMIZER)
-    assert new["schema_version"] == 4 and set(new) == set(PAYLOAD_FIELDS)
-    assert {name: new[name] for name in token} == token  # the token model, sealed
-    hashes = {chain_hash("p", 1, "0" * 64, p) for p in (payload, v2, v3, new)}
-    assert len(hashes) == 4
+    v4 = evidence_payload(make_event(2, schema_version=4, **token), PSEUDONYMIZER)
+    assert {name: v4[name] for name in token} == token  # the token model, sealed
+    assert "probed_patient_hashes" not in v4
+    assert payload_from_row({**v4, "probed_patient_hashes": []}) == v4
+    new = evidence_payload(make_event(2, probed_patient_ids=("pat-9",), **token), PSEUDONYMIZER)
+    assert new["schema_version"] == 5 and set(new) == set(PAYLOAD_FIELDS)
+    assert new["probed_patient_hashes"] == [PSEUDONYMIZER.patient("pat-9")]
+    hashes = {chain_hash("p", 1, "0" * 64, p) for p in (payload, v2, v3, v4, new)}
+    assert len(hashes) == 5
 
 
 # Chain hashes of make_event(1, schema_version=v, count_redacted=2) as producer "api-golden",
 # sequence 7, computed by the code before the next schema version existed (1 and 2 before
-# version 3, 3 before version 4): events sealed then must verify forever.
+# version 3, 3 before version 4, 4 before version 5): events sealed then must verify forever.
 GOLDEN_HASHES = {
     1: "69618c1bb083126d26fe8b50ffcdcdbe3ab6dc07703166f03f7bfed4da56f26e",
     2: "e4a81951bf0f78c154d489f9ecf338044eb42fd68756dd23553ce1a28eabeb61",
     3: "b0b3b514525c57b65bc367f3db5286b366319cabc77d4909cf5aff882ea0c461",
+    4: "8dea74b3129e093e8db37c29740f26a86c422b26d247de3908d987c3eb7a3354",
 }
 
 
@@ -220,7 +225,8 @@ def test_events_sealed_by_older_versions_still_verify() -> None:
         record = to_evidence_record(payload, "api-golden", 7, "0" * 64, golden)
         row = {**record.as_row(), "count_redacted": 2 if version > 1 else 0,
                "client_address_hash": record.payload.get("client_address_hash", ""),
-               "token_type": "", "idp_product": "", "idp_version": ""}  # fmt: skip
+               "token_type": "", "idp_product": "", "idp_version": "",
+               "probed_patient_hashes": []}  # fmt: skip
         assert row_matches_hash(row), version
         assert not row_matches_hash({**row, "schema_version": version + 1})
 
