@@ -81,6 +81,10 @@ def _refusal(action: str, what: str) -> Callable[..., Awaitable[Response]]:
 
 for _method, _path, _action, _what in UNSUPPORTED:
     _router = history_router if _path.endswith("_history") else router
-    _router.add_api_route(
-        _path, _refusal(_action, _what), methods=[_method], name=f"unsupported_{_action}"
+    _router.add_api_route(  # not in the OpenAPI document: it describes what is served
+        _path,
+        _refusal(_action, _what),
+        methods=[_method],
+        name=f"unsupported_{_action}",
+        include_in_schema=False,
     )
