@@ -39,6 +39,22 @@ class Alerting:
         self.facts.close()
 
 
+ENRICHMENT_TIMEOUT_S = 1.0  # gateway mode: the most one enrichment lookup waits for the upstream
+
+
+def _enrichment_settings(settings: Settings) -> Settings:
+    """The step's lookups wait at most ENRICHMENT_TIMEOUT_S for an upstream FHIR server
+    (the evidence must not wait for a stalled upstream: api.data.facts pauses after it)."""
+    if not settings.upstream_fhir_url:
+        return settings
+    bound = {
+        "upstream_timeout_s": min(settings.upstream_timeout_s, ENRICHMENT_TIMEOUT_S),
+        "upstream_connect_timeout_s": min(settings.upstream_connect_timeout_s,
+                                          ENRICHMENT_TIMEOUT_S),
+    }  # fmt: skip
+    return settings.model_copy(update=bound)
+
+
 def build_step(
     settings: Settings,
     store: EvidenceStore,
@@ -48,7 +64,7 @@ def build_step(
 ) -> tuple[EvidenceStep, Alerting]:
     """The stream step of `runtime` ("inline" or "kafka"), and its alerting to run beside
     it; `alert_sinks` are delivered to besides the webhook."""
-    facts = open_fhir_data(settings)
+    facts = open_fhir_data(_enrichment_settings(settings))
     lookup = ContextLookup(facts)
 
     def enrichment(raw: Mapping[str, Any]) -> dict[str, Any]:

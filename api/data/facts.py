@@ -1,7 +1,10 @@
 """Patient and principal facts for enrichment, read from the FHIR store (adapter, cached).
 
 Runs in the stream processor's thread with its own repository connection; a short cache
-keeps the per-event cost at a dictionary lookup.
+keeps the per-event cost at a dictionary lookup. Best effort: when the FHIR data does not
+answer (gateway mode: an upstream down or stalled), no lookup is tried for
+UNAVAILABLE_PAUSE_S, so the evidence never waits for the upstream more than one timeout
+in each pause (detection runs without the facts meanwhile).
 """
 
 import time
@@ -15,6 +18,7 @@ from stream.enrich import PatientFacts
 FLAG_SYSTEM = "http://fhir-evidence.example/patient-flags"
 CACHE_SIZE = 50_000
 TTL_S = 60.0
+UNAVAILABLE_PAUSE_S = 10.0
 T = TypeVar("T")
 
 
@@ -34,15 +38,19 @@ class ContextLookup:
         self._repository = repository
         self._clock = clock
         self._cache: OrderedDict[tuple[str, str], tuple[Any, float]] = OrderedDict()
+        self._paused_until = float("-inf")  # after the FHIR data failed to answer
 
     def _cached(self, key: tuple[str, str], load: Callable[[], T]) -> T | None:
         now = self._clock()
         hit = self._cache.get(key)
         if hit is not None and hit[1] > now:
             return cast(T, hit[0])
+        if now < self._paused_until:
+            return None
         try:
             value = load()
         except RepositoryUnavailable:
+            self._paused_until = self._clock() + UNAVAILABLE_PAUSE_S
             return None  # enrichment is best effort: detection runs without it
         self._cache[key] = (value, now + TTL_S)
         if len(self._cache) > CACHE_SIZE:

@@ -39,18 +39,30 @@ pytestmark = [pytest.mark.hapi, pytest.mark.e2e]
 ADMIN = "system/*.cruds"
 
 
+CREATED: list[str] = []  # "Type/id" of what this module's own tests created, in order
+
+
 @pytest.fixture(scope="module")
 def upstream(hapi_upstream: HapiUpstream) -> Iterator[httpx.Client]:
-    """HAPI itself, asked directly (what the gateway stored, changes behind its back)."""
+    """HAPI itself, asked directly (what the gateway stored, changes behind its back); at
+    the end it deletes what the tests below created, referring ones first."""
     headers = {"Accept": FHIR_JSON, "Content-Type": FHIR_JSON}
     with httpx.Client(base_url=hapi_upstream.base_url, headers=headers, timeout=30) as http:
         yield http
+        for path in reversed(CREATED):
+            http.delete(path)  # already gone is fine: some tests delete their own
+        CREATED.clear()
 
 
 def _create(client: httpx.Client, headers: dict[str, str], body: dict[str, Any]) -> str:
-    response = client.post(f"/fhir/{body['resourceType']}", json=body, headers=headers)
+    return _created(client.post(f"/fhir/{body['resourceType']}", json=body, headers=headers))
+
+
+def _created(response: httpx.Response) -> str:
     assert response.status_code == 201, response.text
-    return str(response.headers["location"].split("/")[-3])
+    rtype, rid = response.headers["location"].split("/")[-4:-2]
+    CREATED.append(f"{rtype}/{rid}")
+    return rid
 
 
 def _observation(patient: str, **changes: Any) -> dict[str, Any]:
@@ -76,8 +88,8 @@ def test_upstream_versions_pass_through_and_if_match_guards_them(
     admin = bearer(issuer, "gw-writer-1", ADMIN)
     patient = _create(client, admin, {"resourceType": "Patient", "active": True})
     created = client.post("/fhir/Observation", json=_observation(patient), headers=admin)
-    assert created.status_code == 201 and created.headers["etag"] == 'W/"1"'
-    rid = created.json()["id"]
+    rid = _created(created)
+    assert created.headers["etag"] == 'W/"1"' and created.json()["id"] == rid
     etag, held = _version(upstream, f"Observation/{rid}")
     assert etag == 'W/"1"' and held["meta"]["versionId"] == "1"
     assert created.json()["meta"]["lastUpdated"] == held["meta"]["lastUpdated"]
@@ -188,8 +200,8 @@ def test_labels_are_checked_on_the_stored_version(
     hiv = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "HIV"}
     labelled = _observation(patient, meta={"security": [hiv]})
     created = client.post("/fhir/Observation", json=labelled, headers=plain)
-    assert created.status_code == 201 and created.content == b""
-    rid = created.headers["location"].split("/")[-3]
+    rid = _created(created)
+    assert created.content == b""
     assert_outcome(client.get(f"/fhir/Observation/{rid}", headers=plain), 404)
     unlabelled = _observation(patient, id=rid, status="amended")
     assert_outcome(client.put(f"/fhir/Observation/{rid}", json=unlabelled, headers=plain), 404)
