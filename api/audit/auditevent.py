@@ -207,7 +207,7 @@ def _user(row: Row, pattern: balp.Pattern) -> dict[str, Any]:
     token's jti (as its hash) in `policy` (BALP OAUTHaccessTokenUse)."""
     fhir_user = str(row["fhir_user"])
     roles = balp.user_roles(pattern.action, fhir_user)
-    if row["token_alg"] or row["sub"]:
+    if row["token_alg"] or row["sub"] or row["token_jti_hash"]:  # a token was presented
         roles.append(balp.OAUTH_USER)
     sub = str(row["sub"])
     user: dict[str, Any] = {
