@@ -48,7 +48,7 @@ class UpstreamFhir:
         self._http = http
         self._care_teams = CareTeamCache(self._active_care_teams)
         self._memo = threading.local()  # this thread's last read: (key, stored, when)
-        self._probed: tuple[float, bool] | None = None  # the last probe: (when, answered)
+        self._last_probe: tuple[float, bool] | None = None  # the last probe: (when, answered)
 
     def close(self) -> None:
         self._http.close()
@@ -60,13 +60,13 @@ class UpstreamFhir:
         gets PROBE_TIMEOUT_S to answer, so a stalled upstream never holds the watchdog
         that asks, and the probes never load the upstream (one caller: the watchdog)."""
         now = time.monotonic()
-        if self._probed is None or now - self._probed[0] >= PROBE_EVERY_S:
+        if self._last_probe is None or now - self._last_probe[0] >= PROBE_EVERY_S:
             try:
                 self._http.get("metadata", (("_summary", "true"),), timeout_s=PROBE_TIMEOUT_S)
-                self._probed = (now, True)
+                self._last_probe = (now, True)
             except RepositoryUnavailable:
-                self._probed = (now, False)
-        if not self._probed[1]:
+                self._last_probe = (now, False)
+        if not self._last_probe[1]:
             raise UpstreamUnavailable("the upstream FHIR server did not answer the probe")
         return False
 
