@@ -200,6 +200,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.hapi)
         if "keycloak" in fixtures:
             item.add_marker(pytest.mark.keycloak)
+        group = server_group(item.nodeid, fixtures, _store_param(item))
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def server_group(nodeid: str, fixtures: set[str], store: str | None) -> str | None:
+    """Under `pytest -n 2 --dist loadgroup` (the test command), the tests sharing one
+    expensive session server run in the same worker, so each server starts once per run;
+    the other tests are spread freely."""
+    if "hapi_upstream" in fixtures:
+        return "hapi"
+    if "keycloak" in fixtures:
+        return "keycloak"
+    for folder in ("conformance", "interop", "browser"):
+        if nodeid.startswith(f"tests/{folder}/"):
+            return folder
+    if nodeid.startswith("tests/e2e/") and store:
+        return f"e2e-{store}"  # the e2e session server of that FHIR store
+    return None
+
+
+def _store_param(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    return None if callspec is None else callspec.params.get("fhir_store_env")
 
 
 def pytest_report_header() -> list[str]:

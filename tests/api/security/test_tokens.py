@@ -221,7 +221,7 @@ def test_lifetime_over_the_maximum_is_refused(ring: Keyring) -> None:
         {"iat": "yesterday"},
         {"nbf": "later"},
     ],
-    ids=repr,
+    ids=lambda claims: repr(claims).replace(repr(DROP), "DROP"),  # the same in every process
 )
 def test_missing_or_non_numeric_required_claims_are_malformed(
     ring: Keyring, claims: dict[str, Any]
