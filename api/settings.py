@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     worker_metrics_interval_s: float = Field(default=5.0, gt=0)
     # pipeline_stalled: outbox or consumer lag above zero and not falling for this long.
     pipeline_stall_s: float = Field(default=120.0, gt=0)
+    # `serve --workers N`: API processes sharing the port (api.boot.processes).
+    workers: int = Field(default=1, ge=1, le=64)
     clickhouse_url: str | None = None
     hash_key: str | None = None
     alert_webhook_url: str | None = None

@@ -48,6 +48,15 @@ class InlineProcessor:
         return self._position
 
     @property
+    def batch_size(self) -> int:
+        return self._batch_size
+
+    def last_sequence(self) -> int:
+        """The newest sequence written to the outbox (read from the file: any writer)."""
+        with self._lock:
+            return self._reader.last_sequence()
+
+    @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 

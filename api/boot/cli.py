@@ -45,6 +45,10 @@ def serve(
     role: Annotated[
         str, typer.Option(help="all: API + pipeline; api: API and relay only (with Kafka)")
     ] = "all",
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="API processes (default FHIR_EVIDENCE_WORKERS, 1)"),
+    ] = None,
 ) -> None:
     """Run the FHIR API, audit outbox, stream processing, evidence store and auditor API."""
     import uvicorn
@@ -73,6 +77,9 @@ def serve(
         typer.echo(topology_message(exc), err=True)
         raise typer.Exit(78) from None
     _private_data(settings)
+    processes = workers or settings.workers
+    if processes > 1:
+        raise typer.Exit(_serve_processes(settings, host, port, processes, demo_data, role))
     from api.access.discovery import DiscoveryFailed
 
     try:
@@ -98,6 +105,46 @@ def serve(
     server.run()
     if runtime.exit_code is not None:  # a pipeline task could not go on: say so by the code
         raise typer.Exit(runtime.exit_code)
+
+
+def _serve_processes(settings: Settings, host: str, port: int, workers: int, demo_data: bool,
+                     role: str) -> int:  # fmt: skip
+    """`serve --workers N` (api.boot.processes): N API processes and, embedded, one pipeline
+    process, under a supervisor."""
+    from api.boot.processes import run_supervised
+
+    if settings.kafka_bootstrap and role == "all":
+        typer.echo("--workers above 1 with Kafka needs --role api (run `fhir-evidence worker` "
+                   "beside it)", err=True)  # fmt: skip
+        return 2
+    if settings.kafka_bootstrap and not settings.clickhouse_url:
+        typer.echo("--workers above 1 with Kafka needs FHIR_EVIDENCE_CLICKHOUSE_URL (the "
+                   "embedded evidence store allows one process)", err=True)  # fmt: skip
+        return 2
+    return run_supervised(settings, host, port, workers, demo_data, role)
+
+
+@cli.command("serve-process", hidden=True)
+def serve_process(
+    kind: Annotated[str, typer.Argument(help="api or pipeline")],
+    index: Annotated[int, typer.Option()] = 0,
+    fd: Annotated[int, typer.Option()] = -1,
+    store_socket: Annotated[str, typer.Option()] = "",
+    parent: Annotated[int, typer.Option()] = 0,
+    role: Annotated[str, typer.Option()] = "all",
+) -> None:
+    """One child of `serve --workers N` (started by its supervisor, never by hand)."""
+    from api.boot.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    if kind == "pipeline":
+        from api.boot.pipeline_process import PipelineProcess
+
+        raise typer.Exit(PipelineProcess(settings, store_socket, parent).run())
+    from api.boot.api_process import run_api_process
+
+    run_api_process(settings, index, fd, store_socket, role, parent)
 
 
 @cli.command()
@@ -210,6 +257,26 @@ def erase(
         + (f"; {outcome.kept_shared} events naming other patients too were kept "
            "(--include-shared erases them)" if outcome.kept_shared else "")
     )  # fmt: skip
+
+
+@cli.command()
+def replay(
+    file: Annotated[str, typer.Argument(help="NDJSON: one raw access event per line")],
+    speed: Annotated[
+        float, typer.Option(min=0.0, help="times real time (60: an hour a minute); 0: at once")
+    ] = 0.0,
+    clock_start: Annotated[
+        str, typer.Option(help="ISO 8601: move the history so its first event is then")
+    ] = "",
+) -> None:
+    """Feed recorded or generated access events through the embedded pipeline (outbox,
+    seal, evidence store, detection) with a controlled clock; exit 2 refusing a file with
+    any bad line (each named), nothing written."""
+    from pathlib import Path
+
+    from api.boot.replay import replay_and_report
+
+    raise typer.Exit(replay_and_report(_private_data(Settings()), Path(file), speed, clock_start))
 
 
 def main() -> None:

@@ -89,14 +89,7 @@ class Runtime:
         if self.alerting is None or not self.alerting.detector.rules_changed:
             return
         fingerprint = self.alerting.detector.fingerprint
-        event = AccessEvent(
-            event_id=uuid.uuid4().hex, request_id=uuid.uuid4().hex, trace_id="",
-            ts_us=clock_us(), method="INTERNAL", route="internal", action="detection.rules",
-            resource_type="", decision=Decision.ALLOW, status=200,
-            reasons=("rules.changed",), sub="system:fhir-evidence",
-            policy_version=f"detection:{fingerprint}",
-        )  # fmt: skip
-        await self.outbox.append(event)
+        await self.outbox.append(rules_changed_event(fingerprint, clock_us()))
         self.alerting.detector.rules_recorded()
 
     def stop(self, drain_timeout: float = 20.0) -> None:
@@ -121,6 +114,17 @@ class Runtime:
         self.services.fhir.data.close()
         if self.owns_store:
             self.store.close()
+
+
+def rules_changed_event(fingerprint: str, ts_us: int) -> AccessEvent:
+    """The event saying which detection rules are in force from now on."""
+    return AccessEvent(
+        event_id=uuid.uuid4().hex, request_id=uuid.uuid4().hex, trace_id="",
+        ts_us=ts_us, method="INTERNAL", route="internal", action="detection.rules",
+        resource_type="", decision=Decision.ALLOW, status=200,
+        reasons=("rules.changed",), sub="system:fhir-evidence",
+        policy_version=f"detection:{fingerprint}",
+    )  # fmt: skip
 
 
 def load_demo_data(repository: FhirData, patients: int, seed: int) -> int:
@@ -151,9 +155,11 @@ def build_runtime(
     store: EvidenceStore | None = None,
     inline: bool = True,
     role: str = "all",
+    outbox_name: str = "outbox.sqlite",
 ) -> Runtime:
     """`role`: "all" runs every part this process can (the API and, with Kafka, the relay
-    and the stream workers); "api" leaves the stream workers to `fhir-evidence worker`."""
+    and the stream workers); "api" leaves the stream workers to `fhir-evidence worker`.
+    `outbox_name`: this process's outbox in the data dir (one per API process)."""
     keys = issuer_keys_for(settings)  # first: DiscoveryFailed before anything is opened
     repository = open_fhir_data(settings)
     if demo_data and not settings.upstream_fhir_url and repository.is_empty():  # never upstream
@@ -175,7 +181,7 @@ def build_runtime(
         keys, policy, repository, rate=rate, introspector=introspector,
         introspection_cache_s=settings.introspection_cache_s,
     )  # fmt: skip
-    outbox_path = settings.data_dir / "outbox.sqlite"
+    outbox_path = settings.data_dir / outbox_name
     outbox = OutboxWriter(
         outbox_path, lambda e: evidence_payload(e, pseudonymizer), HASH_KEY_VERSION
     )

@@ -59,6 +59,12 @@ class EvidenceStore:
         except Exception as exc:  # foreign errors stop here
             raise StoreUnavailable("the evidence store failed") from exc
 
+    def client_call(self, work: Callable[[Client], T]) -> T:
+        """Run `work` on the client under the store's lock, foreign errors not translated
+        (evidence.store.remote answers other processes' calls with it)."""
+        with self._lock:
+            return work(self._client)
+
     def apply_schema(
         self, retention_years: int = RETENTION_YEARS_DEFAULT, retention_days: int | None = None
     ) -> None:
