@@ -1,20 +1,18 @@
 """Gateway mode: a guarded read through fhir-evidence in front of HAPI vs the same read from
 HAPI directly, same run, same load tool.
 
-Starts a HAPI FHIR JPA server (scripts/hapi.sh: Java 17+, the Maven Central jars) and seeds
-it through its REST API with the demo data's practitioners, patients and care teams (all a
-Patient read needs), unless `--upstream URL` names a running, seeded one; then starts
-`fhir-evidence serve` with FHIR_EVIDENCE_UPSTREAM_FHIR_URL (full guardrails and evidence,
-one uvicorn worker) and drives both alternately with wrk on loopback: `GET
-/fhir/Patient/{id}` over a practitioner's care-team patients (care-team reach, the care
-teams read from HAPI and cached 5 s). Prints requests/s, p50/p99 and gateway/direct.
+Starts a HAPI FHIR JPA server (bench.hapi_upstream: Java 17+, the Maven Central jars; the
+full JIT) and seeds it through its REST API with the demo data's practitioners, patients
+and care teams (all a Patient read needs), unless `--upstream URL` names a running, seeded
+one; then starts `fhir-evidence serve` with FHIR_EVIDENCE_UPSTREAM_FHIR_URL (full
+guardrails and evidence, one uvicorn worker) and drives both alternately with wrk on
+loopback: `GET /fhir/Patient/{id}` over a practitioner's care-team patients (care-team
+reach, the care teams read from HAPI and cached 5 s). Prints requests/s, p50/p99 and gateway/direct.
 Goal: ratio >= 0.7. Run alone: `.venv/bin/python -m bench.gateway_reads`.
 """
 
 import argparse
 import json
-import os
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,13 +20,14 @@ from typing import Any
 import httpx
 
 from api.access.devissuer import mint_token
-from api.data.synthetic.dataset import generate_dataset
 from api.settings import Settings
-from bench.harness import ROOT, LoadResult, run_wrk, start_server, stop_server
+from bench.hapi_upstream import demo_resources, seed, start_hapi
+from bench.harness import LoadResult, run_wrk, start_server, stop_server
 
 PRACTITIONER = "Practitioner/prac-0001"
 GATEWAY_PORT = 8203
-SEEDED_TYPES = ("Practitioner", "Patient", "CareTeam")  # in this order: referenced first
+SEEDED_TYPES = frozenset({"Practitioner", "Patient", "CareTeam"})  # all a Patient read needs
+HAPI_JVM_OPTS = "-XX:+UseParallelGC"  # the full JIT: HAPI as it would be run, not started fast
 
 
 def main() -> None:
@@ -38,13 +37,13 @@ def main() -> None:
     parser.add_argument("--upstream", help="a running HAPI base URL, seeded with the demo data")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fhir-evidence-bench-gateway-"))
-    hapi_dir = None if args.upstream else work / "hapi"
-    base = args.upstream or _start_hapi(work / "hapi")
+    hapi = None if args.upstream else start_hapi(work / "hapi", jvm_opts=HAPI_JVM_OPTS)
+    base = args.upstream or hapi.base_url  # type: ignore[union-attr]
     gateway = None
     try:
-        dataset = generate_dataset()
-        if hapi_dir is not None:
-            _seed(base, [r for t in SEEDED_TYPES for r in dataset if r["resourceType"] == t])
+        dataset = demo_resources()
+        if hapi is not None:  # in the data set's order: each patient's records after it
+            seed(base, [r for r in dataset if r["resourceType"] in SEEDED_TYPES])
         env = {"FHIR_EVIDENCE_UPSTREAM_FHIR_URL": base}
         gateway = start_server(["-m", "api.boot.cli", "serve"], work / "gateway", GATEWAY_PORT,
                                extra_env=env)  # fmt: skip
@@ -52,37 +51,9 @@ def main() -> None:
     finally:
         if gateway is not None:
             stop_server(gateway)
-        if hapi_dir is not None:
-            _hapi("stop", hapi_dir)
+        if hapi is not None:
+            hapi.stop()
     _report(results, work)
-
-
-def _hapi(command: str, state_dir: Path) -> str:
-    env = dict(os.environ, HAPI_WATCH_PID=str(os.getpid()))
-    script = str(ROOT / "scripts" / "hapi.sh")
-    done = subprocess.run(["bash", script, command, str(state_dir)], env=env, check=True,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
-    return done.stdout.strip()
-
-
-def _start_hapi(state_dir: Path) -> str:
-    _hapi("start", state_dir)
-    return (state_dir / "base_url").read_text().strip()
-
-
-def _seed(base: str, resources: list[dict[str, Any]]) -> None:
-    """PUT by id in transaction Bundles (HAPI keeps the ids)."""
-    headers = {"Content-Type": "application/fhir+json"}
-    with httpx.Client(base_url=base, timeout=600) as http:
-        for start in range(0, len(resources), 500):
-            entries = [_put(resource) for resource in resources[start : start + 500]]
-            bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
-            http.post("", json=bundle, headers=headers).raise_for_status()
-
-
-def _put(resource: dict[str, Any]) -> dict[str, Any]:
-    url = f"{resource['resourceType']}/{resource['id']}"
-    return {"resource": resource, "request": {"method": "PUT", "url": url}}
 
 
 def _reads(dataset: list[dict[str, Any]]) -> list[str]:
