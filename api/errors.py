@@ -173,5 +173,5 @@ class Conflict(ApiError):
 
     status = 409
     issue_code = "conflict"
-    reason = ReasonCode.VERSION_CONFLICT
+    reason = ReasonCode.RESOURCE_REFERENCED
     diagnostics = "The change conflicts with the resources held; nothing was changed."

@@ -51,6 +51,9 @@ class ReasonCode(StrEnum):
     # not answer in time (504); the request fails closed.
     UPSTREAM_UNAVAILABLE = "upstream.unavailable"
     UPSTREAM_TIMEOUT = "upstream.timeout"
+    # Gateway mode: the upstream refused a delete because other resources refer to the
+    # resource (409); nothing was changed.
+    RESOURCE_REFERENCED = "resource.referenced"
     # A search whose parameters named a patient outside the caller's reach (issue 16): the
     # answer left that patient out as always; the evidence names the patient (pseudonym).
     SEARCH_PATIENT_OUTSIDE_REACH = "search.patient_outside_reach"

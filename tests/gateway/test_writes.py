@@ -135,6 +135,7 @@ def test_delete_and_a_delete_the_upstream_refuses(
     assert upstream.get(f"Patient/{patient}").status_code == 200
     evidence = _evidence(client, auditor_headers, referred)
     assert (evidence["action"], evidence["decision"], evidence["status"]) == ("delete", "deny", 409)
+    assert "resource.referenced" in evidence["reasons"]
     deleted = client.delete(f"/fhir/Observation/{observation}", headers=admin)
     assert deleted.status_code == 204
     assert upstream.get(f"Observation/{observation}").status_code == 410
