@@ -2,7 +2,8 @@
 enrichment from the FHIR data, the detector that runs after each stored batch and the sinks
 its alerts go to (the webhook queue; with Kafka, the alerts topic too)."""
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,9 +62,11 @@ def build_step(
     pseudonymizer: Pseudonymizer,
     runtime: str,
     alert_sinks: Sequence[AlertSink] = (),
+    clock: Callable[[], float] = time.time,
 ) -> tuple[EvidenceStep, Alerting]:
     """The stream step of `runtime` ("inline" or "kafka"), and its alerting to run beside
-    it; `alert_sinks` are delivered to besides the webhook."""
+    it; `alert_sinks` are delivered to besides the webhook. `clock` is the detector's "now"
+    (a replay passes the time of the history it feeds)."""
     facts = open_fhir_data(_enrichment_settings(settings))
     lookup = ContextLookup(facts)
 
@@ -75,7 +78,7 @@ def build_step(
     config = DetectionConfig.from_mapping(settings.detection)
     detector = Detector(
         store, config, lambda now_us: active_suppressions(store, now_us),
-        sinks=(deliverer, *alert_sinks),
+        sinks=(deliverer, *alert_sinks), clock=clock,
     )  # fmt: skip
     step = EvidenceStep(store, {pseudonymizer.key_version}, runtime, enrichment, detector)
     return step, Alerting(detector, deliverer, queue, facts)

@@ -149,3 +149,13 @@ def action_check_problems(store: EvidenceStore, since_us: int, until_us: int) ->
     ids = [event.request_id for event in events]
     records = [action_from_row(row) for row in store.select(records_sql, {**params, "r": ids})]
     return alert_action_problems(events, records)
+
+
+def alert_kind_counts(store: EvidenceStore, since_us: int, until_us: int) -> dict[str, int]:
+    """Alerts whose episodes touch [since, until], by kind (what a replay reports)."""
+    rows = store.select(
+        f"SELECT kind, count() AS n FROM {store.database}.alerts FINAL "
+        "WHERE last_seen_us >= {s:Int64} AND first_seen_us <= {u:Int64} GROUP BY kind",
+        {"s": since_us, "u": until_us},
+    )
+    return {str(row["kind"]): int(row["n"]) for row in rows}
