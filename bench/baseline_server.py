@@ -53,10 +53,31 @@ def baseline_app(settings: Settings, store: EvidenceStore | None = None) -> Fast
     return create_app(runtime, record_evidence=False)
 
 
+def worker_app() -> FastAPI:
+    """One of several baseline processes (--workers N): the FHIR data is loaded already
+    (the benchmark copies it in), and the evidence store, never read here, is not opened
+    (chDB allows one process per store): a store bridge to nowhere stands in."""
+    from evidence.store.remote import remote_store
+
+    return baseline_app(Settings(), store=remote_store("/nonexistent/store.sock", b"-"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8099)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
+    if args.workers > 1:
+        uvicorn.run(
+            "bench.baseline_server:worker_app",
+            factory=True,
+            workers=args.workers,
+            host="127.0.0.1",
+            port=args.port,
+            access_log=False,
+            log_level="warning",
+        )
+        return
     app = baseline_app(Settings())
     uvicorn.run(app, host="127.0.0.1", port=args.port, access_log=False, log_level="warning")
 

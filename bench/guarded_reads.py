@@ -1,19 +1,26 @@
 """Guarded reads and searches with audit vs the same app with guardrails and audit off.
 
-Starts both servers as separate processes (one uvicorn worker each), drives them alternately
-with wrk from another process on loopback, and prints requests/s, p50/p99 and the ratio.
+Starts both servers as separate processes (`serve --workers N` and the baseline with N
+uvicorn workers, for each N of --workers), drives them alternately with wrk from another
+process on loopback, and prints requests/s, p50/p99, the ratio for each N, the scaling from
+the first N to the others, and where a guarded read's time goes, step by step, in µs
+(bench.request_steps).
 Goal: >= 2,000 guarded reads/s on a 2-core machine, ratio >= 0.6.
 Run alone (other load on the two cores skews it): `.venv/bin/python -m bench.guarded_reads`.
 """
 
 import argparse
 import json
+import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from api.access.devissuer import mint_token
 from api.settings import Settings
 from bench.harness import LoadResult, care_team_patients, run_wrk, start_server, stop_server
+from bench.request_steps import report as report_steps
+from bench.request_steps import step_costs
 
 PRACTITIONER = "Practitioner/prac-0001"
 
@@ -22,17 +29,35 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", default="1,2", help="API process counts, e.g. 1,2")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fhir-evidence-bench-"))
-    guarded_dir, baseline_dir = work / "guarded", work / "baseline"
-    guarded = start_server(["-m", "api.boot.cli", "serve"], guarded_dir, 8201)
-    baseline = start_server(["-m", "bench.baseline_server"], baseline_dir, 8202)
+    results: list[LoadResult] = []
+    counts = [int(n) for n in args.workers.split(",")]
+    for n in counts:
+        results += _run_pair(work, n, args.seconds, args.connections)
+    _report(results, work, counts)
+    patients = care_team_patients(work / f"guarded-{counts[0]}", PRACTITIONER)
+    print(report_steps(step_costs(work / f"guarded-{counts[0]}", patients, PRACTITIONER)))
+
+
+def _run_pair(work: Path, n: int, seconds: int, connections: int) -> list[LoadResult]:
+    """The guarded server (serve --workers n) and the baseline with n processes."""
+    guarded_dir, baseline_dir = work / f"guarded-{n}", work / f"baseline-{n}"
+    guarded = start_server(["-m", "api.boot.cli", "serve", "--workers", str(n)], guarded_dir,
+                           8201)  # fmt: skip
+    baseline_dir.mkdir(parents=True)
+    shutil.copyfile(guarded_dir / "fhir.sqlite", baseline_dir / "fhir.sqlite")
     try:
-        results = _measure(guarded_dir, args.seconds, args.connections, work)
+        baseline = start_server(["-m", "bench.baseline_server", "--workers", str(n)],
+                                baseline_dir, 8202)  # fmt: skip
+        try:
+            found = _measure(guarded_dir, seconds, connections, work)
+        finally:
+            stop_server(baseline)
     finally:
         stop_server(guarded)
-        stop_server(baseline)
-    _report(results, work)
+    return [replace(r, label=f"{r.label} x{n}") for r in found]
 
 
 def _measure(guarded_dir: Path, seconds: int, connections: int, work: Path) -> list[LoadResult]:
@@ -66,16 +91,24 @@ def _measure(guarded_dir: Path, seconds: int, connections: int, work: Path) -> l
     return results
 
 
-def _report(results: list[LoadResult], work: Path) -> None:
-    print(f"\n{'endpoint / mode':<34} {'throughput':>15}")
+def _report(results: list[LoadResult], work: Path, counts: list[int]) -> None:
+    print(f"\n{'endpoint / mode / processes':<34} {'throughput':>15}")
     for result in results:
         print(result.row())
+    for n in counts:
+        for kind in ("read", "search"):
+            guarded, baseline = (
+                r for r in results if r.label.startswith(kind) and r.label.endswith(f"x{n}")
+            )
+            print(
+                f"ratio {kind} x{n}: guarded/baseline = "
+                f"{guarded.requests_per_s / baseline.requests_per_s:.2f}"
+            )
     for kind in ("read", "search"):
-        guarded, baseline = (r for r in results if r.label.startswith(kind))
-        print(
-            f"ratio {kind}: guarded/baseline = "
-            f"{guarded.requests_per_s / baseline.requests_per_s:.2f}"
-        )
+        first, *more = (r for r in results if r.label.startswith(kind) and "guarded" in r.label)
+        for other in more:
+            print(f"scaling {kind} guarded: {other.label.split()[-1]} / {first.label.split()[-1]}"
+                  f" = {other.requests_per_s / first.requests_per_s:.2f}")  # fmt: skip
     (work / "results.json").write_text(json.dumps([r.__dict__ for r in results], indent=2))
     print(f"raw results: {work / 'results.json'}")
 
