@@ -16,7 +16,7 @@ from api.settings import Settings
 from bench.history import AFTER_HOURS, DORMANT, generate, write_ndjson
 from evidence.core import AccessEvent, Decision, event_to_dict
 from evidence.store import EvidenceStore
-from stream.replay import LineRefused, event_from_line
+from stream.replay import LineRefused, ReplayClock, due_after_s, event_from_line, shift_us
 
 
 def _alerts(store: EvidenceStore) -> set[tuple[str, str]]:
@@ -99,3 +99,21 @@ def test_a_line_is_the_outbox_raw_event_and_anything_else_is_refused_as_such(
         return
     assert parsed == replace(event, **{name: parsed.__getattribute__(name)})
     assert orjson.dumps(event_to_dict(parsed))  # a value accepted is a value of its type
+
+
+@given(st.lists(st.integers(0, 2**50), min_size=1, max_size=20), st.floats(0.001, 1e6),
+       st.integers(0, 2**50))  # fmt: skip
+def test_the_replay_clock_paces_in_order_and_never_goes_back(
+    times: list[int], speed: float, start_us: int
+) -> None:
+    ordered, by = sorted(times), shift_us(min(times), start_us)
+    due = [due_after_s(ts + by, ordered[0] + by, speed) for ts in ordered]
+    assert due[0] == 0.0 and due == sorted(due)
+    assert due[-1] == pytest.approx((ordered[-1] - ordered[0]) / 1e6 / speed)
+    assert due_after_s(ordered[-1], ordered[0], 0) == 0.0  # speed 0: at once
+    clock = ReplayClock(ordered[0] + by)
+    for ts in times:
+        before = clock.now_us()
+        clock.advance_to(ts + by)
+        assert clock.now_us() == max(before, ts + by)
+    assert clock() == (ordered[-1] + by) / 1e6 and ordered[0] + by == start_us
