@@ -23,8 +23,9 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=scripts/lib/servers.sh
+. "$HERE/lib/servers.sh"
 HAPI_CLIENT_VERSION="${HAPI_CLIENT_VERSION:-8.8.1}"
-CACHE_ROOT="${FHIR_EVIDENCE_CACHE:-$HOME/.cache/fhir-evidence}"
 HOME_DIR="$CACHE_ROOT/hapi-client-$HAPI_CLIENT_VERSION"
 LIBS="$HOME_DIR/libs"
 CLASSES="$HOME_DIR/classes"
@@ -34,60 +35,41 @@ POM="$HERE/hapi-client/pom.xml"
 SRC="$HERE/hapi-client/src"
 MAIN_CLASS=fhirevidence.interop.HapiClientScenario
 
-die() {
-  echo "hapi-client.sh: $*" >&2
-  exit 1
-}
-
 sources() {
   find "$SRC" -name '*.java' | LC_ALL=C sort
 }
 
 libs_key() {
   # What libs/ was resolved from: a changed pom or version means resolving again.
-  echo "hapi-fhir-client:$HAPI_CLIENT_VERSION pom:$(sha256sum "$POM" | cut -d' ' -f1)"
+  echo "hapi-fhir-client:$HAPI_CLIENT_VERSION pom:$(sha256 <"$POM")"
 }
 
 fetch_key() {
   # What classes/ was compiled from: the libs and every source file.
-  echo "$(libs_key) src:$(sources | xargs cat | sha256sum | cut -d' ' -f1)"
+  echo "$(libs_key) src:$(sources | xargs cat | sha256)"
 }
 
 libs_complete() {
-  [ -f "$LIBS_MARKER" ] && [ "$(head -n1 "$LIBS_MARKER")" = "$(libs_key)" ]
+  marker_says "$LIBS_MARKER" "$(libs_key)"
 }
 
 cache_complete() {
-  [ -f "$MARKER" ] && [ "$(head -n1 "$MARKER")" = "$(fetch_key)" ]
+  marker_says "$MARKER" "$(fetch_key)"
 }
 
 cannot_run() {
-  echo "hapi-client.sh: $*" >&2
+  say "$@"
   exit 3
 }
 
-java_check() {
-  command -v java >/dev/null || cannot_run "java not found (HAPI FHIR needs Java 17+)"
-  local major
-  major="$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')"
-  [ "${major%%.*}" -ge 17 ] 2>/dev/null || cannot_run "HAPI FHIR needs Java 17+, java is $major"
-}
-
 cmd_fetch() {
-  if ! cache_complete; then
-    command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
-    command -v javac >/dev/null || die "javac not found (a JDK 17+ is needed)"
-    mkdir -p "$HOME_DIR"
-    # One fetch at a time per version; a second caller waits, then finds it complete.
-    (
-      flock 9
-      cache_complete || build_cache
-    ) 9>"$HOME_DIR/.fetch.lock"
-  fi
+  fetch_once "$HOME_DIR" cache_complete build_cache
   echo "$HOME_DIR"
 }
 
 build_cache() {
+  need_command mvn "apt-get install maven"
+  need_command javac "a JDK 17+ is needed"
   libs_complete || resolve_libs
   compile_scenario
 }
@@ -95,17 +77,14 @@ build_cache() {
 resolve_libs() {
   local tmp="$HOME_DIR/libs.tmp.$$"
   rm -rf "$tmp"
-  echo "hapi-client.sh: resolving ca.uhn.hapi.fhir:hapi-fhir-client:$HAPI_CLIENT_VERSION" >&2
-  if ! mvn -q -B -Dstyle.color=never -f "$POM" -Dhapi.version="$HAPI_CLIENT_VERSION" \
-    -DincludeScope=runtime -DoutputDirectory="$tmp" dependency:copy-dependencies >&2; then
-    rm -rf "$tmp"
-    die "mvn dependency:copy-dependencies failed"
-  fi
+  say "resolving ca.uhn.hapi.fhir:hapi-fhir-client:$HAPI_CLIENT_VERSION"
+  maven_build "$tmp" dependency:copy-dependencies -f "$POM" \
+    -Dhapi.version="$HAPI_CLIENT_VERSION" -DincludeScope=runtime -DoutputDirectory="$tmp"
   [ -f "$tmp/hapi-fhir-client-$HAPI_CLIENT_VERSION.jar" ] \
     || die "no hapi-fhir-client-$HAPI_CLIENT_VERSION.jar in $tmp"
   rm -rf "$LIBS" "$LIBS_MARKER" "$MARKER"
   mv "$tmp" "$LIBS"
-  { libs_key; (cd "$LIBS" && ls); } >"$LIBS_MARKER"
+  write_marker "$LIBS_MARKER" "$(libs_key)" "$LIBS"
 }
 
 compile_scenario() {
@@ -118,11 +97,11 @@ compile_scenario() {
   fi
   rm -rf "$CLASSES" "$MARKER"
   mv "$tmp" "$CLASSES"
-  fetch_key >"$MARKER"
+  write_marker "$MARKER" "$(fetch_key)"
 }
 
 cmd_check() {
-  java_check
+  require_java java 17 "HAPI FHIR" cannot_run
   cache_complete || cannot_run "not fetched (or sources changed): bash scripts/hapi-client.sh fetch"
 }
 
@@ -133,11 +112,4 @@ cmd_run() {
     -cp "$CLASSES:$LIBS/*" "$MAIN_CLASS"
 }
 
-CMD="${1:-}"
-[ $# -gt 0 ] && shift
-case "$CMD" in
-  fetch) cmd_fetch ;;
-  check) cmd_check ;;
-  run) cmd_run ;;
-  *) die "usage: hapi-client.sh fetch | check | run" ;;
-esac
+main "fetch check run" "fetch | check | run" "$@"

@@ -33,8 +33,9 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=scripts/lib/servers.sh
+. "$HERE/lib/servers.sh"
 HAPI_VERSION="${HAPI_VERSION:-8.8.0}"
-CACHE_ROOT="${FHIR_EVIDENCE_CACHE:-$HOME/.cache/fhir-evidence}"
 HAPI_HOME="$CACHE_ROOT/hapi-$HAPI_VERSION"
 LIBS="$HAPI_HOME/libs"
 SERVER_JAR="$HAPI_HOME/hapi-upstream.jar"
@@ -42,11 +43,10 @@ MARKER="$HAPI_HOME/build.complete"
 SRC="$HERE/hapi"
 POM="$SRC/pom.xml"
 MAIN_CLASS=fhirevidence.hapi.UpstreamServer
-
-die() {
-  echo "hapi.sh: $*" >&2
-  exit 1
-}
+PID_FILE=pid
+ADDRESS_FILE=base_url
+SERVER_NOUN=server
+STOP_TIMEOUT="${HAPI_STOP_TIMEOUT:-30}"
 
 # --- fetch ---------------------------------------------------------------------------------
 
@@ -58,75 +58,43 @@ fetch_key() {
 }
 
 build_complete() {
-  [ -f "$MARKER" ] && [ "$(head -n1 "$MARKER")" = "$(fetch_key)" ] && [ -f "$SERVER_JAR" ]
+  marker_says "$MARKER" "$(fetch_key)" && [ -f "$SERVER_JAR" ]
 }
 
 cmd_fetch() {
-  if ! build_complete; then
-    command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
-    java_cmd >/dev/null
-    mkdir -p "$HAPI_HOME"
-    # One build at a time per version; a second caller waits, then finds it complete.
-    (
-      flock 9
-      build_complete || build_server
-    ) 9>"$HAPI_HOME/.fetch.lock"
-  fi
+  fetch_once "$HAPI_HOME" build_complete build_server
   echo "$HAPI_HOME"
 }
 
 build_server() {
   local tmp="$HAPI_HOME/build.tmp.$$"
+  need_command mvn "apt-get install maven"
+  java_cmd >/dev/null
   rm -rf "$tmp"
-  echo "hapi.sh: building the HAPI FHIR $HAPI_VERSION upstream (jars from Maven Central)" >&2
-  if ! mvn -q -B -Dstyle.color=never -f "$POM" -Dhapi.version="$HAPI_VERSION" \
-    -Dhapi.build.dir="$tmp/target" -DincludeScope=runtime -DoutputDirectory="$tmp/libs" \
-    package dependency:copy-dependencies >&2; then
-    rm -rf "$tmp"
-    die "mvn package dependency:copy-dependencies failed"
-  fi
+  say "building the HAPI FHIR $HAPI_VERSION upstream (jars from Maven Central)"
+  maven_build "$tmp" "package dependency:copy-dependencies" -f "$POM" \
+    -Dhapi.version="$HAPI_VERSION" -Dhapi.build.dir="$tmp/target" -DincludeScope=runtime \
+    -DoutputDirectory="$tmp/libs"
   [ -f "$tmp/libs/hapi-fhir-jpaserver-base-$HAPI_VERSION.jar" ] \
     || die "no hapi-fhir-jpaserver-base-$HAPI_VERSION.jar in $tmp/libs"
   rm -rf "$LIBS" "$SERVER_JAR" "$MARKER"
   mv "$tmp/target/hapi-upstream-1.jar" "$SERVER_JAR"
   mv "$tmp/libs" "$LIBS"
   rm -rf "$tmp"
-  { fetch_key; (cd "$LIBS" && ls); } >"$MARKER"
+  write_marker "$MARKER" "$(fetch_key)" "$LIBS"
 }
 
 # --- server --------------------------------------------------------------------------------
 
 java_cmd() {
-  local java="${JAVA:-java}" major
-  command -v "$java" >/dev/null || die "java not found (HAPI FHIR $HAPI_VERSION needs Java 17+)"
-  major="$("$java" -XshowSettings:properties -version 2>&1 \
-    | sed -n 's/^ *java.specification.version = //p')"
-  [ "${major%%.*}" -ge 17 ] 2>/dev/null || die "HAPI FHIR needs Java 17+, $java is $major"
+  local java="${JAVA:-java}"
+  require_java "$java" 17 "HAPI FHIR $HAPI_VERSION"
   echo "$java"
 }
 
-state_dir_arg() {
-  [ $# -ge 1 ] && [ -n "$1" ] || die "usage: hapi.sh $CMD STATE_DIR"
-  mkdir -p "$1"
-  (cd "$1" && pwd)
-}
-
-free_port() {
-  python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-# The pid from STATE/pid if that process is alive and is this STATE_DIR's server.
+# This STATE_DIR's server: the pid in STATE/pid, alive, started for this STATE_DIR.
 server_pid() {
-  local state="$1" pid
-  [ -f "$state/pid" ] || return 1
-  pid="$(cat "$state/pid")"
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null \
-    | grep -qF -- "-Dfhir_evidence.hapi.state=$state " || return 1
-  echo "$pid"
+  recorded_pid "$1" "-Dfhir_evidence.hapi.state=$1 "
 }
 
 metadata_answers() {
@@ -145,13 +113,20 @@ EOF
   fi
 }
 
+# The main class logged that it started, and the JPA layer answers.
+server_ready() {
+  log_since_start | grep -q "HAPI FHIR upstream started" && metadata_answers "$1"
+}
+
+# A failed start shows the log without the Java stack frames.
+startup_lines() {
+  log_since_start | grep -vE '^\s+at ' | tail -n 30
+}
+
 cmd_start() {
-  local state java pid log offset deadline base_url port
+  local state java pid base_url port
   state="$(state_dir_arg "$@")"
-  if pid="$(server_pid "$state")"; then
-    cat "$state/base_url"
-    return 0
-  fi
+  running_address "$state" && return 0
   java="$(java_cmd)"
   cmd_fetch >/dev/null
   mkdir -p "$state/logs"
@@ -162,9 +137,7 @@ cmd_start() {
   base_url="$(cat "$state/base_url")"
   port="${base_url##*:}"
   port="${port%%/*}"
-  log="$state/logs/server.log"
-  touch "$log"
-  offset="$(stat -c %s "$log")"
+  begin_log "$state/logs/server.log"
   # shellcheck disable=SC2086  # the *_OPTS variables are lists of options
   nohup "$java" ${HAPI_HEAP_OPTS:--Xms128m -Xmx768m} \
     ${HAPI_JVM_OPTS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1} \
@@ -175,92 +148,12 @@ cmd_start() {
     -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
     -Dorg.slf4j.simpleLogger.log.fhirevidence=info \
     -Dhapi.host=127.0.0.1 -Dhapi.port="$port" ${HAPI_SERVER_OPTS:-} \
-    -cp "$SERVER_JAR:$LIBS/*" "$MAIN_CLASS" </dev/null >>"$log" 2>&1 &
+    -cp "$SERVER_JAR:$LIBS/*" "$MAIN_CLASS" </dev/null >>"$START_LOG" 2>&1 &
   pid=$!
-  echo "$pid" >"$state/pid"
-  if [ -n "${HAPI_WATCH_PID:-}" ]; then
-    nohup bash "$0" _watch "$state" "$pid" "$HAPI_WATCH_PID" </dev/null >/dev/null 2>&1 &
-  fi
-  deadline=$((SECONDS + ${HAPI_START_TIMEOUT:-240}))
-  while :; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      rm -f "$state/pid"
-      die "server exited during start-up; last lines of $log:
-$(tail -c +"$((offset + 1))" "$log" | grep -vE '^\s+at ' | tail -n 30)"
-    fi
-    if tail -c +"$((offset + 1))" "$log" | grep -q "HAPI FHIR upstream started" \
-      && metadata_answers "$base_url"; then
-      break
-    fi
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      stop_pid "$pid" 10
-      rm -f "$state/pid"
-      die "server did not answer within ${HAPI_START_TIMEOUT:-240}s; see $log"
-    fi
-    sleep 0.5
-  done
+  record_server "$state" "$pid" "${HAPI_WATCH_PID:-}"
+  await_ready "$state" "$pid" "${HAPI_START_TIMEOUT:-240}" 0.5 server_ready "$base_url"
   echo "$base_url"
 }
 
-stop_pid() {
-  local pid="$1" timeout="$2" deadline
-  kill -TERM "$pid" 2>/dev/null || return 0
-  deadline=$((SECONDS + timeout))
-  while kill -0 "$pid" 2>/dev/null; do
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    sleep 0.1
-  done
-}
-
-cmd_stop() {
-  local state pid
-  state="$(state_dir_arg "$@")"
-  if pid="$(server_pid "$state")"; then
-    stop_pid "$pid" "${HAPI_STOP_TIMEOUT:-30}"
-  fi
-  rm -f "$state/pid"
-}
-
-cmd_kill() {
-  local state pid
-  state="$(state_dir_arg "$@")"
-  if pid="$(server_pid "$state")"; then
-    kill -KILL "$pid"
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
-  fi
-  rm -f "$state/pid"
-}
-
-cmd_status() {
-  local state
-  state="$(state_dir_arg "$@")"
-  server_pid "$state" >/dev/null || { echo "not running" >&2; return 1; }
-  cat "$state/base_url"
-}
-
-# Internal: stop server PID of STATE when WATCHED exits; end quietly when the server does.
-cmd_watch() {
-  local state="$1" pid="$2" watched="$3"
-  while kill -0 "$watched" 2>/dev/null; do
-    [ "$(cat "$state/pid" 2>/dev/null)" = "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    sleep 2
-  done
-  if [ "$(server_pid "$state" 2>/dev/null)" = "$pid" ]; then
-    stop_pid "$pid" "${HAPI_STOP_TIMEOUT:-30}"
-    rm -f "$state/pid"
-  fi
-}
-
-CMD="${1:-}"
-[ $# -gt 0 ] && shift
-case "$CMD" in
-  fetch) cmd_fetch ;;
-  start) cmd_start "$@" ;;
-  stop) cmd_stop "$@" ;;
-  kill) cmd_kill "$@" ;;
-  status) cmd_status "$@" ;;
-  _watch) cmd_watch "$@" ;;
-  *) die "usage: hapi.sh fetch | start STATE_DIR | stop STATE_DIR | kill STATE_DIR | status STATE_DIR" ;;
-esac
+main "fetch start stop kill status _watch" \
+  "fetch | start STATE_DIR | stop STATE_DIR | kill STATE_DIR | status STATE_DIR" "$@"

