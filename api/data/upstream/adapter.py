@@ -27,7 +27,7 @@ from api.data.port import (
 from api.data.query import Alternatives, Criterion, SortKey
 from api.data.upstream.care_teams import MAX_CARE_TEAMS, CareTeamCache
 from api.data.upstream.http import Answer, UpstreamHttp
-from api.data.upstream.narrowing import UpstreamParams, narrowed_query, paged
+from api.data.upstream.narrowing import UpstreamParams, labelled_query, narrowed_query, paged
 from api.data.upstream.recheck import Judged, PageTally, SearchRules, judge, stored_from
 from api.errors import Conflict, UnprocessableResource
 from api.security.access import PatientReach, Reach
@@ -150,11 +150,28 @@ class UpstreamFhir:
             before = tally.examined
             tally.take(rules, entries)
             more = not ended or tally.examined - before < len(entries)
+        withheld = self._labelled(rules, query) if limit == 0 else 0
         return SearchPage(
-            tally.rows, tally.visible, tally.in_reach, tally.matching,
+            tally.rows, tally.visible, tally.in_reach + withheld, tally.matching + withheld,
             counted_all=offset == 0 and not more,
             next_offset=offset + tally.examined if more else None,
         )  # fmt: skip
+
+    def _labelled(self, rules: SearchRules, query: UpstreamParams) -> int:
+        """A count's matches the narrowing kept upstream for their hidden labels (judged
+        again: only those the policy withholds for a label count), up to MAX_EXAMINED. A
+        page of rows does without them (its evidence counts what the re-check withheld);
+        a count (`_summary=count`, an export's) is there to say it."""
+        labelled = labelled_query(query)
+        withheld = examined = 0
+        while labelled is not None and examined < MAX_EXAMINED:
+            page = paged(labelled, BATCH_MAX, examined)
+            entries, ended = self._entries(rules.resource_type, page)
+            examined += len(entries)
+            withheld += sum(judge(rules, entry)[0] is Judged.LABELLED for entry in entries)
+            if ended:
+                break
+        return withheld
 
     def _rules(
         self,

@@ -27,7 +27,7 @@ from api.data.query import (
 )
 from api.security.access import PatientReach, Reach
 
-__all__ = ["UpstreamParams", "narrowed_query", "owner_param", "paged"]
+__all__ = ["UpstreamParams", "labelled_query", "narrowed_query", "owner_param", "paged"]
 
 UpstreamParams = tuple[tuple[str, str], ...]
 _SPECIAL = frozenset("\\,$|")  # FHIR's search escapes: such a value is left to the re-check
@@ -66,6 +66,17 @@ def narrowed_query(
     params.extend(("_security:not", code) for code in sorted(hidden_labels) if _plain(code))
     params.append(("_sort", ",".join([*(_sort_term(key) for key in sort), "_id"])))
     return tuple(params)
+
+
+def labelled_query(params: UpstreamParams) -> UpstreamParams | None:
+    """What a narrowed query kept upstream for its labels: the same query asking instead
+    for the resources carrying one of the hidden labels it excluded (`_security:not`), so
+    that a count can say how many labels withheld; None when it excluded none."""
+    excluded = [value for name, value in params if name == "_security:not"]
+    if not excluded:
+        return None
+    kept = tuple((name, value) for name, value in params if name != "_security:not")
+    return (*kept, ("_security", ",".join(excluded)))
 
 
 def paged(params: UpstreamParams, count: int, offset: int) -> UpstreamParams:

@@ -5,9 +5,12 @@
 - the narrowed query is a superset: every resource the policy shows passes the upstream
   parameters the gateway sends (an interpreter of exactly the forms it emits), so
   narrowing never loses a match;
-- pages assembled from upstream positions cover every visible resource exactly once.
+- pages assembled from upstream positions cover every visible resource exactly once;
+- a count's labelled query finds what the narrowed one kept upstream for its labels: the
+  two together count every match the policy withholds for a label exactly once.
 """
 
+import dataclasses
 import functools
 from collections.abc import Sequence
 from typing import Any
@@ -18,7 +21,7 @@ from hypothesis import strategies as st
 from api.data.indexing import SEARCH_PARAMS, care_team_links, security_labels
 from api.data.matching import IndexedResource, indexed, meets_all, meets_one_of
 from api.data.synthetic.dataset import generate_dataset
-from api.data.upstream.narrowing import UpstreamParams, narrowed_query
+from api.data.upstream.narrowing import UpstreamParams, labelled_query, narrowed_query
 from api.data.upstream.recheck import Judged, PageTally, SearchRules, judge
 from api.fhir.search import constraint_alternatives, parse_search
 from api.security.access import (
@@ -193,6 +196,36 @@ def test_pages_by_position_cover_every_visible_resource_once(
     assert expected == [r["id"] for r in answer if policy_shows(rules, plan, r)]
 
 
+@settings(max_examples=100, deadline=None)
+@given(search=searches())
+def test_a_count_finds_every_match_withheld_for_a_label_once(
+    search: tuple[SearchRules, AccessPlan],
+) -> None:
+    """What the stores count as withheld by labels (shown were the labels not hidden, not
+    shown as they are) is what the re-check judges LABELLED among the answers to the
+    narrowed query and the labelled one, each such resource in exactly one of them."""
+    rules, plan = search
+    params = narrowed_query(
+        rules.resource_type, rules.criteria, rules.reach, rules.care_team_patients,
+        rules.hidden_labels, rules.alternatives,
+    )  # fmt: skip
+    unlabelled = dataclasses.replace(rules, hidden_labels=frozenset())
+    bare = dataclasses.replace(plan, hidden_labels=frozenset())
+    shown = functools.partial(policy_shows, rules, plan)
+    withheld = [r for r in universe() if policy_shows(unlabelled, bare, r) and not shown(r)]
+    if params is None:
+        assert withheld == []
+        return
+    labelled = labelled_query(params)
+    asked = [params] if labelled is None else [params, labelled]
+    for resource in withheld:
+        assert sum(passes(query, resource) for query in asked) == 1, (resource["id"], asked)
+    answers = [r for query in asked for r in universe() if isinstance(r, dict)
+               and r.get("resourceType") == rules.resource_type and passes(query, r)]  # fmt: skip
+    judged = [judge(rules, r)[0] for r in answers]
+    assert judged.count(Judged.LABELLED) == len(withheld)
+
+
 # An interpreter of the parameters the narrowing emits, over our own index of a resource
 # (FHIR's meaning of each form; the upstream's own quirks are what the re-check is for).
 
@@ -207,6 +240,8 @@ def _passes(name: str, value: str, index: IndexedResource, resource: dict[str, A
         return True
     if name == "_security:not":
         return value not in security_labels(resource)
+    if name == "_security":
+        return bool(set(value.split(",")) & security_labels(resource))
     entries = index.values(name)
     if value[:2] in {"ge", "le"} and value[2:3].isdigit():
         bound = value[2:].rstrip("Z")
