@@ -26,7 +26,10 @@ def server(
 ) -> Iterator[ServerProcess]:
     upstream: HapiUpstream = request.getfixturevalue("hapi_upstream")
     base: Path = tmp_path_factory.mktemp("gateway")
-    env = {"FHIR_EVIDENCE_UPSTREAM_FHIR_URL": upstream.base_url}
+    env = {  # exports need a directory of their own in gateway mode (docs/operations.md)
+        "FHIR_EVIDENCE_UPSTREAM_FHIR_URL": upstream.base_url,
+        "FHIR_EVIDENCE_EXPORT_DIR": str(base / "exports"),
+    }
     proc = ServerProcess(base / "data", issuer, extra_env=env).start()
     yield proc
     if proc.process and proc.process.poll() is None:
