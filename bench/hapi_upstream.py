@@ -11,8 +11,6 @@ bench.guarded_reads. Plain functions, no pytest:
 """
 
 import os
-import re
-import subprocess
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +22,7 @@ import httpx
 
 from api.boot.runtime import DEMO_PATIENTS, DEMO_SEED
 from api.data.synthetic.dataset import generate_dataset
+from bench.server_scripts import ServerScriptError, run_script
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "hapi.sh"
 FHIR_JSON = "application/fhir+json"
@@ -33,38 +32,16 @@ SEED_BATCH = 500
 SEED_WORKERS = 2
 
 
-class HapiServerError(RuntimeError):
+class HapiServerError(ServerScriptError):
     """scripts/hapi.sh could not build, start or stop the server, or seeding failed.
     `summary` is one line; str() adds what the script printed (maven errors, the server's
     last log lines)."""
-
-    def __init__(self, summary: str, details: str = "") -> None:
-        super().__init__(f"{summary}\n{details}" if details else summary)
-        self.summary = summary
-        self.details = details
 
 
 def run_hapi_script(command: str, state_dir: Path, timeout: float) -> str:
     """`bash scripts/hapi.sh command state_dir`, with this process as HAPI_WATCH_PID (the
     script stops the server when this process dies); its stdout, stripped."""
-    env = dict(os.environ, HAPI_WATCH_PID=str(os.getpid()))
-    try:
-        done = subprocess.run(
-            ["bash", str(SCRIPT), command, str(state_dir)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise HapiServerError(f"hapi.sh {command} timed out after {timeout:.0f}s") from exc
-    if done.returncode != 0:
-        stderr = re.sub(r"\x1b\[[0-9;]*m", "", done.stderr).strip()
-        said = [line for line in stderr.splitlines() if line.startswith("hapi.sh: ")]
-        reason = said[-1].removeprefix("hapi.sh: ") if said else f"exit {done.returncode}"
-        raise HapiServerError(f"hapi.sh {command}: {reason}", stderr[-4000:])
-    return done.stdout.strip()
+    return run_script(SCRIPT, command, state_dir, timeout, "HAPI_WATCH_PID", HapiServerError)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tests.server_scripts import ServerScriptError, run_script
+from bench.server_scripts import ServerScriptError, run_script
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "hl7-validator.sh"
 SEVERITIES = ("fatal", "error", "warning", "information")

@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from tests.server_scripts import ServerScriptError, run_script
+from bench.server_scripts import ServerScriptError, run_script
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "kafka.sh"
 

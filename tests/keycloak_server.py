@@ -23,9 +23,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from bench.server_scripts import ServerScriptError, run_script
 from tests.kafka_broker import in_ci
 from tests.keycloak_admin import KeycloakAdmin, KeyRotation
-from tests.server_scripts import ServerScriptError, run_script
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "keycloak.sh"
 REALM_FILE = Path(__file__).resolve().parent.parent / "deploy/keycloak/fhir-evidence-realm.json"

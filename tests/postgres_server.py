@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from tests.server_scripts import ServerScriptError, run_script
+from bench.server_scripts import ServerScriptError, run_script
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "postgres.sh"
 URL_VARIABLE = "FHIR_EVIDENCE_TEST_POSTGRES_URL"

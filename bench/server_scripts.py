@@ -1,5 +1,7 @@
-"""Running a test server's shell script (scripts/kafka.sh, scripts/postgres.sh) on a state
-directory, with the test runner's pid to watch, and its failure as one line plus details."""
+"""Running a server's shell script (scripts/kafka.sh, scripts/postgres.sh, scripts/hapi.sh, ...)
+on a state directory, with this process's pid to watch, and its failure as one line plus
+details. In bench/ because the benchmarks start servers too (bench.hapi_upstream), and bench
+never imports tests."""
 
 import os
 import re
@@ -25,7 +27,7 @@ def run_script(
     error: type[ServerScriptError] = ServerScriptError,
 ) -> str:
     """`bash script command state_dir` with `watch_variable` set to this process's pid (the
-    script stops its server when the test runner dies); its stdout, stripped. Raises `error`
+    script stops its server when this process dies); its stdout, stripped. Raises `error`
     with the script's last `name: reason` line as the summary."""
     env = dict(os.environ, **{watch_variable: str(os.getpid())})
     try:
