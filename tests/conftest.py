@@ -25,6 +25,7 @@ from tests.postgres_server import (
     RecycledDatabases,
     fresh_database,
 )
+from tests.support import unavailable
 
 HAS_SERVER = bool(os.environ.get("CLICKHOUSE_URL")) or docker_available()
 STORE_BACKENDS = ["chdb"] + (["server"] if HAS_SERVER else [])
@@ -64,9 +65,7 @@ def evidence_store(request: pytest.FixtureRequest) -> Iterator[EvidenceStore]:
 
 def _kafka_unavailable(reason: str) -> NoReturn:
     """Under CI a Kafka test must run: error it. Elsewhere skip it, saying why."""
-    if in_ci():
-        pytest.fail(f"{reason} (CI=true: Kafka tests must not be skipped)", pytrace=False)
-    pytest.skip(reason)
+    unavailable(reason, "Kafka tests")
 
 
 @pytest.fixture(scope="session")
@@ -117,9 +116,7 @@ def kafka_broker(request: pytest.FixtureRequest) -> Iterator[KafkaBroker]:
 
 def _postgres_unavailable(reason: str) -> NoReturn:
     """Under CI a PostgreSQL test must run: error it. Elsewhere skip it, saying why."""
-    if in_ci():
-        pytest.fail(f"{reason} (CI=true: PostgreSQL tests must not be skipped)", pytrace=False)
-    pytest.skip(reason)
+    unavailable(reason, "PostgreSQL tests")
 
 
 @pytest.fixture(scope="session")

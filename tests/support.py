@@ -10,14 +10,19 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import jwt
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from tests.kafka_broker import in_ci
 
 ISSUER = "https://issuer.test.example"
 
@@ -182,6 +187,29 @@ class ServerProcess:
 
     def log_text(self) -> str:
         return (self.data_dir.parent / f"{self.data_dir.name}-server.log").read_text()
+
+
+@contextmanager
+def running_server(
+    data_dir: Path, issuer: TestIssuer, extra_env: dict[str, str] | None = None
+) -> Iterator[ServerProcess]:
+    """A started ServerProcess on `data_dir`, for a session fixture to yield; terminated on
+    leaving unless it has exited already (a test may have stopped or killed it)."""
+    server = ServerProcess(data_dir, issuer, extra_env=extra_env or {}).start()
+    try:
+        yield server
+    finally:
+        if server.process and server.process.poll() is None:
+            server.terminate()
+
+
+def unavailable(reason: str, tests: str) -> NoReturn:
+    """What a test does when what it needs cannot start (a broker, a JVM, a browser): under
+    CI=true it fails, as `tests` ("Kafka tests") must not be skipped there; elsewhere it skips,
+    saying why."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: {tests} must not be skipped)", pytrace=False)
+    pytest.skip(reason)
 
 
 class JwksServer:

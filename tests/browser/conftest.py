@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pytest
 
 from tests.browser.traffic import Traffic, generate_traffic
-from tests.kafka_broker import in_ci
-from tests.support import ServerProcess, TestIssuer
+from tests.support import ServerProcess, TestIssuer, unavailable
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Page
@@ -47,9 +46,7 @@ NOT_INHERITED = (
 
 def browser_unavailable(reason: str) -> NoReturn:
     """Under CI a browser test must run: error it. Elsewhere skip it, saying why."""
-    if in_ci():
-        pytest.fail(f"{reason} (CI=true: browser tests must not be skipped)", pytrace=False)
-    pytest.skip(reason)
+    unavailable(reason, "browser tests")
 
 
 class DemoServer(ServerProcess):

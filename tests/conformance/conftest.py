@@ -5,20 +5,13 @@ demo data) for this folder: `conformance_server`, `conformance_client`, `conform
 
 import contextlib
 from collections.abc import Iterator
-from typing import NoReturn
 
 import httpx
 import pytest
 
 from tests.hl7_validator import HL7Validator, HL7ValidatorError
 from tests.kafka_broker import in_ci
-from tests.support import ServerProcess, TestIssuer
-
-
-def _validator_unavailable(reason: str) -> NoReturn:
-    if in_ci():
-        pytest.fail(f"{reason} (CI=true: conformance tests must not be skipped)", pytrace=False)
-    pytest.skip(reason)
+from tests.support import ServerProcess, TestIssuer, running_server, unavailable
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +42,7 @@ def hl7_validator(_hl7_validator_launched: HL7Validator) -> HL7Validator:
         error = exc
     if error is not None:  # outside the except: no "during handling" chain in the report
         reason = f"no HL7 validator ({error.summary}); run `bash scripts/hl7-validator.sh fetch`"
-        _validator_unavailable(f"{reason}\n{error.details}" if in_ci() else reason)
+        unavailable(f"{reason}\n{error.details}" if in_ci() else reason, "conformance tests")
     print(f"\nhl7-validator: JVM started and warm in {validator.started_in:.1f} s")
     return validator
 
@@ -81,13 +74,9 @@ def conformance_server(
         "FHIR_EVIDENCE_UNAUTHENTICATED_RATE_LIMIT_BURST": "50",
         "FHIR_EVIDENCE_TRUSTED_PROXIES": "127.0.0.1/32",
     }
-    proc = ServerProcess(
-        tmp_path_factory.mktemp("conformance") / "data", conformance_issuer, extra_env=throttled
-    )
-    proc.start()
-    yield proc
-    if proc.process and proc.process.poll() is None:
-        proc.terminate()
+    data = tmp_path_factory.mktemp("conformance") / "data"
+    with running_server(data, conformance_issuer, throttled) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.postgres_server import fresh_database
-from tests.support import ServerProcess, TestIssuer
+from tests.support import ServerProcess, TestIssuer, running_server
 
 
 @pytest.fixture(scope="session")
@@ -35,10 +35,8 @@ def server(
     tmp_path_factory: pytest.TempPathFactory, issuer: TestIssuer, fhir_store_env: dict[str, str]
 ) -> Iterator[ServerProcess]:
     base: Path = tmp_path_factory.mktemp("e2e")
-    proc = ServerProcess(base / "data", issuer, extra_env=fhir_store_env).start()
-    yield proc
-    if proc.process and proc.process.poll() is None:
-        proc.terminate()
+    with running_server(base / "data", issuer, fhir_store_env) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="session")

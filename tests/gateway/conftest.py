@@ -10,7 +10,7 @@ import pytest
 
 from tests.hapi_server import HapiUpstream
 from tests.hapi_server import hapi_upstream as hapi_upstream  # the session fixture
-from tests.support import ServerProcess, TestIssuer
+from tests.support import ServerProcess, TestIssuer, running_server
 
 pytestmark = pytest.mark.hapi
 
@@ -30,10 +30,8 @@ def server(
         "FHIR_EVIDENCE_UPSTREAM_FHIR_URL": upstream.base_url,
         "FHIR_EVIDENCE_EXPORT_DIR": str(base / "exports"),
     }
-    proc = ServerProcess(base / "data", issuer, extra_env=env).start()
-    yield proc
-    if proc.process and proc.process.poll() is None:
-        proc.terminate()
+    with running_server(base / "data", issuer, env) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,7 @@ from typing import NoReturn
 
 import pytest
 
-from tests.kafka_broker import in_ci
-from tests.support import ServerProcess, TestIssuer
+from tests.support import ServerProcess, TestIssuer, running_server, unavailable
 
 # The client's scenario writes, searches, reads every type and kicks off an export.
 SYSTEM_SCOPES = "system/*.cruds export"
@@ -18,9 +17,7 @@ NARROW_SCOPES = "system/Patient.rs"
 
 def interop_unavailable(reason: str) -> NoReturn:
     """Under CI a client-interop test must run: fail it. Elsewhere skip it, saying why."""
-    if in_ci():
-        pytest.fail(f"{reason} (CI=true: client-interop tests must not be skipped)", pytrace=False)
-    pytest.skip(reason)
+    unavailable(reason, "client-interop tests")
 
 
 @pytest.fixture(scope="session")
@@ -32,10 +29,8 @@ def interop_issuer() -> TestIssuer:
 def interop_server(
     tmp_path_factory: pytest.TempPathFactory, interop_issuer: TestIssuer
 ) -> Iterator[ServerProcess]:
-    server = ServerProcess(tmp_path_factory.mktemp("interop") / "data", interop_issuer).start()
-    yield server
-    if server.process and server.process.poll() is None:
-        server.terminate()
+    with running_server(tmp_path_factory.mktemp("interop") / "data", interop_issuer) as server:
+        yield server
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 from api.settings import Settings, TrustedIssuer
 from tests.keycloak_server import AUDIENCE, Keycloak
-from tests.support import ServerProcess, TestIssuer
+from tests.support import ServerProcess, TestIssuer, running_server
 
 # A key removed from the realm's JWKS must stop verifying within this (the server's
 # FHIR_EVIDENCE_JWKS_REFRESH_S, short here so that the test can wait for it).
@@ -44,10 +44,8 @@ def keycloak_fhir_server(
     }
     data: Path = tmp_path_factory.mktemp("keycloak-fhir") / "data"
     # TestIssuer only satisfies ServerProcess: the environment above replaces its JWKS.
-    server = ServerProcess(data, TestIssuer(), extra_env=env).start()
-    yield server
-    if server.process and server.process.poll() is None:
-        server.terminate()
+    with running_server(data, TestIssuer(), env) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
