@@ -54,6 +54,13 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
 
 
+def strict_json(text: bytes) -> Any:
+    """JSON as a token or an identity provider's answer must be: no duplicate members (which
+    one would count is ambiguous), no NaN or Infinity. Raises ValueError (UnicodeDecodeError
+    for bytes that are not UTF-8)."""
+    return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+
+
 def b64url_bytes(segment: str) -> bytes:
     """Strict, canonical base64url without padding: any other character is refused, not
     skipped, and so is a segment whose unused trailing bits are not zero (two spellings of
@@ -74,7 +81,7 @@ def strict_segment(segment: str) -> dict[str, Any]:
     members (ambiguous claims), no NaN/Infinity."""
     raw = b64url_bytes(segment)
     try:
-        value = json.loads(raw, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        value = strict_json(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise _malformed("segment is not a JSON object") from exc
     if not isinstance(value, dict):

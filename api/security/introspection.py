@@ -9,7 +9,6 @@ audience, time window, lifetime, shapes; an answer about another kind of token (
 or ID token) or naming another issuer is refused.
 """
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -21,6 +20,7 @@ from api.security.claims import (
     TokenRejected,
     check_claims,
     principal_from_claims,
+    strict_json,
 )
 from api.security.principal import Principal
 from evidence.core import FhirEvidenceError, ReasonCode
@@ -65,23 +65,12 @@ def opaque_token_shape(token: str) -> None:
         raise TokenRejected(ReasonCode.TOKEN_MALFORMED, "token shape")
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise ValueError("duplicate member")
-    return result
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"non-standard JSON constant {name}")
-
-
 def parse_answer(body: bytes) -> dict[str, Any]:
     """The answer's JSON object, strictly (no duplicate members, no NaN), bounded."""
     if len(body) > MAX_ANSWER_BYTES:
         raise IntrospectionInvalid("introspection answer too large")
     try:
-        value = json.loads(body, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        value = strict_json(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise IntrospectionInvalid("introspection answer is not JSON") from exc
     if not isinstance(value, dict):
