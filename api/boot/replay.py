@@ -12,7 +12,6 @@ the detector's state is kept, so a later `serve` goes on from it.
 
 import asyncio
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +22,10 @@ from api.boot.alerting import Alerting, build_step
 from api.boot.checkpointing import build_checkpoint_runner, checkpoint_signer
 from api.boot.keys import HASH_KEY_VERSION, hash_key
 from api.boot.private_files import make_private
+from api.boot.runtime import rules_changed_event
 from api.boot.stores import open_evidence
 from api.settings import Settings
-from evidence.core import AccessEvent, Decision, Pseudonymizer
+from evidence.core import AccessEvent, Pseudonymizer
 from evidence.core.record import evidence_payload
 from evidence.store import EvidenceStore
 from evidence.store.alert_actions import alert_kind_counts
@@ -98,17 +98,6 @@ def _pipeline(settings: Settings, clock: ReplayClock, store: EvidenceStore | Non
     return _Pipeline(outbox, processor, alerting, store, owns_store, checkpoints.stop)
 
 
-def _rules_event(fingerprint: str, ts_us: int) -> AccessEvent:
-    """The rules in force, recorded as `serve` records them when they changed."""
-    return AccessEvent(
-        event_id=uuid.uuid4().hex, request_id=uuid.uuid4().hex, trace_id="",
-        ts_us=ts_us, method="INTERNAL", route="internal", action="detection.rules",
-        resource_type="", decision=Decision.ALLOW, status=200,
-        reasons=("rules.changed",), sub="system:fhir-evidence",
-        policy_version=f"detection:{fingerprint}",
-    )  # fmt: skip
-
-
 def _lines(path: Path) -> Iterator[bytes]:
     with path.open("rb") as handle:
         yield from handle
@@ -147,7 +136,7 @@ async def _feed(
     detector, report = pipeline.alerting.detector, ReplayReport()
     began = time.monotonic()
     if detector.rules_changed:
-        await pipeline.outbox.append(_rules_event(detector.fingerprint, clock.now_us()))
+        await pipeline.outbox.append(rules_changed_event(detector.fingerprint, clock.now_us()))
         detector.rules_recorded()
     chunk: list[tuple[int, AccessEvent]] = []
     for number, raw in numbered_events(_lines(path)):
