@@ -13,8 +13,8 @@ import time
 
 import structlog
 
-from stream.inline import InlineProcessor
-from stream.step import EvidenceStep, StepStopped
+from stream.inline import InlineProcessor, keep_running
+from stream.step import EvidenceStep
 
 log = structlog.get_logger("fhir_evidence.fan_in")
 
@@ -64,21 +64,14 @@ class OutboxFanIn:
         return done, full
 
     def _run(self) -> None:
-        backoff = 0.1
-        while not self._stop.is_set():
-            try:
-                done, full = self._pass(math.inf)
-                if done == 0:
-                    self._stop.wait(self._poll_s)
-                elif not full:  # let the next batches fill: every insert costs a part
-                    self._stop.wait(self._linger_s)
-                backoff = 0.1
-            except StepStopped:
-                return
-            except Exception:  # never let the thread die: nothing would move any more
-                log.exception("outbox fan-in error; retrying", backoff_s=backoff)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+        keep_running(self._stop, self._one_pass, "outbox fan-in")
+
+    def _one_pass(self) -> None:
+        done, full = self._pass(math.inf)
+        if done == 0:
+            self._stop.wait(self._poll_s)
+        elif not full:  # let the next batches fill: every insert costs a part
+            self._stop.wait(self._linger_s)
 
     def drain(self, timeout: float) -> bool:
         """Process until every outbox is empty (shutdown); True when fully drained."""

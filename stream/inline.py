@@ -95,23 +95,16 @@ class InlineProcessor:
         self._thread.start()
 
     def _run(self) -> None:
-        backoff = 0.1
-        while not self._stop.is_set():
-            try:
-                done = self.process_available(patience_s=math.inf)
-                if done == 0:
-                    self._wait(self._position, 0.25)
-                elif done < self._batch_size:
-                    # Let the next batch fill up: every insert is a part in the store and
-                    # costs milliseconds whatever its size, so few large inserts are cheaper.
-                    self._stop.wait(self._linger_s)
-                backoff = 0.1
-            except StepStopped:
-                return  # the batch in hand stays in the outbox for the next start
-            except Exception:  # never let the thread die: nothing would move any more
-                log.exception("inline processor error; retrying", backoff_s=backoff)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+        keep_running(self._stop, self._one_pass, "inline processor")
+
+    def _one_pass(self) -> None:
+        done = self.process_available(patience_s=math.inf)
+        if done == 0:
+            self._wait(self._position, 0.25)
+        elif done < self._batch_size:
+            # Let the next batch fill up: every insert is a part in the store and
+            # costs milliseconds whatever its size, so few large inserts are cheaper.
+            self._stop.wait(self._linger_s)
 
     def drain(self, timeout: float) -> bool:
         """Process until the outbox is empty (used on shutdown); True when fully drained."""
@@ -134,3 +127,21 @@ class InlineProcessor:
         self.step.stop()
         if self._thread is not None:
             self._thread.join(timeout)
+
+
+def keep_running(stop: threading.Event, one_pass: Callable[[], None], what: str) -> None:
+    """A driver thread's loop: `one_pass` until `stop` is set. StepStopped ends it (the
+    batch in hand stays in the outbox for the next start); any other error is logged and
+    retried with back-off (0.1 s doubling to 5 s): the thread never dies, or nothing would
+    move any more."""
+    backoff = 0.1
+    while not stop.is_set():
+        try:
+            one_pass()
+            backoff = 0.1
+        except StepStopped:
+            return
+        except Exception:
+            log.exception(f"{what} error; retrying", backoff_s=backoff)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, 5.0)
