@@ -7,13 +7,28 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.keycloak_issuer import (  # noqa: F401  (keycloak_realm, keycloak_issuer: fixtures)
+    keycloak_issuer,
+    keycloak_mode,
+    keycloak_realm,
+    keycloak_server_env,
+    keycloak_terminal_summary,
+)
 from tests.postgres_server import fresh_database
 from tests.support import ServerProcess, TestIssuer, running_server
 
 
 @pytest.fixture(scope="session")
-def issuer() -> TestIssuer:
+def issuer(request: pytest.FixtureRequest) -> TestIssuer:
+    """Our test issuer; with FHIR_EVIDENCE_TEST_ISSUER=keycloak, tokens from a real Keycloak
+    (tests/keycloak_issuer.py) and a server that trusts only its realm."""
+    if keycloak_mode():
+        return request.getfixturevalue("keycloak_issuer")  # type: ignore[no-any-return]
     return TestIssuer(publish_ed25519=True)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    keycloak_terminal_summary(terminalreporter)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -35,7 +50,8 @@ def server(
     tmp_path_factory: pytest.TempPathFactory, issuer: TestIssuer, fhir_store_env: dict[str, str]
 ) -> Iterator[ServerProcess]:
     base: Path = tmp_path_factory.mktemp("e2e")
-    with running_server(base / "data", issuer, fhir_store_env) as proc:
+    env = {**fhir_store_env, **keycloak_server_env(issuer)}
+    with running_server(base / "data", issuer, env) as proc:
         yield proc
 
 
