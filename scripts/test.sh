@@ -64,12 +64,12 @@ prepare Keycloak bash scripts/keycloak.sh fetch
 .venv/bin/mypy
 .venv/bin/lint-imports
 # Two workers (pytest-xdist); the tests sharing an expensive session server run in one
-# worker (tests/conftest.py server_group). Every worker must hash alike to collect the same
+# worker (tests/conftest.py scheduling_unit). Every worker must hash alike to collect the same
 # tests, so the run shares one PYTHONHASHSEED (random unless given; printed to rerun it).
 export PYTHONHASHSEED="${PYTHONHASHSEED:-$((RANDOM * 32768 + RANDOM))}"
 echo "PYTHONHASHSEED=$PYTHONHASHSEED"
 set +e
-.venv/bin/python -m pytest -n "${FHIR_EVIDENCE_TEST_WORKERS:-2}" --dist loadgroup "$@"
+.venv/bin/python -m pytest -n "${FHIR_EVIDENCE_TEST_WORKERS:-2}" --dist loadscope "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

@@ -8,7 +8,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import clickhouse_connect
 import pytest
@@ -197,30 +197,42 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.hapi)
         if "keycloak" in fixtures:
             item.add_marker(pytest.mark.keycloak)
-        group = server_group(item.nodeid, fixtures, _store_param(item))
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
 
 
-def server_group(nodeid: str, fixtures: set[str], store: str | None) -> str | None:
-    """Under `pytest -n 2 --dist loadgroup` (the test command), the tests sharing one
-    expensive session server run in the same worker, so each server starts once per run;
-    the other tests are spread freely."""
-    if "hapi_upstream" in fixtures:
-        return "hapi"
-    if "keycloak" in fixtures:
-        return "keycloak"
-    for folder in ("conformance", "interop", "browser"):
-        if nodeid.startswith(f"tests/{folder}/"):
-            return folder
-    if nodeid.startswith("tests/e2e/") and store:
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under `pytest -n 2` (the test command), whole work units go to one worker: the tests
+    sharing an expensive session server form one unit (`scheduling_unit`), so each server
+    starts once per run; every other test module is a unit of its own."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ServerUnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return scheduling_unit(nodeid)
+
+    return ServerUnitScheduling(config, log)
+
+
+SERVER_UNITS = (  # path prefix -> unit: the tests of one expensive session server
+    ("tests/gateway/", "hapi"),
+    ("tests/test_hapi_upstream.py", "hapi"),
+    ("tests/keycloak/", "keycloak"),
+    ("tests/conformance/", "conformance"),
+    ("tests/interop/", "interop"),
+    ("tests/browser/", "browser"),
+)
+
+
+def scheduling_unit(nodeid: str) -> str:
+    """The work unit of a test, from its node id alone (the scheduler sees nothing else)."""
+    for prefix, unit in SERVER_UNITS:
+        if nodeid.startswith(prefix):
+            return unit
+    module, _, name = nodeid.partition("::")
+    store = name.partition("[")[2].split("-")[0].rstrip("]")
+    if module.startswith("tests/e2e/") and store in ("sqlite", "postgresql"):
         return f"e2e-{store}"  # the e2e session server of that FHIR store
-    return None
-
-
-def _store_param(item: pytest.Item) -> str | None:
-    callspec = getattr(item, "callspec", None)
-    return None if callspec is None else callspec.params.get("fhir_store_env")
+    return module
 
 
 def pytest_report_header() -> list[str]:
