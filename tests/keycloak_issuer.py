@@ -281,6 +281,16 @@ def keycloak_issuer(keycloak_realm: KeycloakRealm) -> KeycloakIssuer:
     return KeycloakIssuer(realm=keycloak_realm, leeway_s=KEYCLOAK_MODE_LEEWAY_S)
 
 
+def fresh_issuer(request: pytest.FixtureRequest) -> TestIssuer:
+    """An issuer for a test's server of its own: TestIssuer(); in Keycloak mode another
+    KeycloakIssuer of the session's realm (its own audience, set when its server starts).
+    ServerProcess then trusts the realm's JWKS as Keycloak publishes it (jwks_file) and
+    nothing else: no development issuer, no key of ours."""
+    if keycloak_mode():
+        return KeycloakIssuer(realm=request.getfixturevalue("keycloak_realm"))
+    return TestIssuer()
+
+
 def keycloak_server_env(issuer: TestIssuer) -> dict[str, str]:
     """What an e2e server needs to trust only the Keycloak realm of `issuer`, by discovery
     (its issuer URL alone; audience: the server's default `<base>/fhir`, which the tokens
@@ -312,6 +322,6 @@ def keycloak_terminal_summary(reporter: Any) -> None:
 
 
 __all__ = [
-    "KeycloakIssuer", "KeycloakRealm", "Shape", "keycloak_issuer", "keycloak_mode",
+    "KeycloakIssuer", "KeycloakRealm", "Shape", "fresh_issuer", "keycloak_issuer", "keycloak_mode",
     "keycloak_realm", "keycloak_server_env", "keycloak_terminal_summary", "needs_own_signing",
 ]  # fmt: skip

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.keycloak_issuer import fresh_issuer
 from tests.support import ServerProcess, TestIssuer, wait_for
 
 SECRET = "webhook-test-secret"
@@ -47,9 +48,9 @@ class Receiver:
 
 @pytest.fixture(scope="module")
 def setup(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[tuple[ServerProcess, TestIssuer, Receiver]]:
-    issuer, receiver = TestIssuer(), Receiver()
+    issuer, receiver = fresh_issuer(request), Receiver()
     env = {
         "FHIR_EVIDENCE_ALERT_WEBHOOK_URL": receiver.url,
         "FHIR_EVIDENCE_ALERT_WEBHOOK_SECRET": SECRET,
@@ -123,12 +124,12 @@ def test_alert_expands_into_its_evidence(setup: Any) -> None:
     assert detail["evidence"] and all(e["decision"] == "deny" for e in detail["evidence"])
 
 
-def test_webhook_outage_loses_nothing(tmp_path: Path) -> None:
+def test_webhook_outage_loses_nothing(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """The webhook is down when the alert is raised; it arrives once the webhook is back."""
     import socket
     import time
 
-    issuer = TestIssuer()
+    issuer = fresh_issuer(request)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

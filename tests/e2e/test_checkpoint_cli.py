@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from tests.api.audit.test_proofs import readme_verifier
-from tests.support import ServerProcess, TestIssuer, wait_for
+from tests.keycloak_issuer import fresh_issuer
+from tests.support import ServerProcess, wait_for
 
 pytestmark = pytest.mark.slow
 KEYS = "/.well-known/fhir-evidence/checkpoint-keys"
@@ -23,8 +24,8 @@ def cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120)  # fmt: skip
 
 
-def test_serve_erase_verify_prove(tmp_path: Path) -> None:
-    issuer = TestIssuer()
+def test_serve_erase_verify_prove(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    issuer = fresh_issuer(request)
     server = ServerProcess(tmp_path / "data", issuer,
                            extra_env={"FHIR_EVIDENCE_CHECKPOINT_INTERVAL_S": "0.5"})  # fmt: skip
     server.start()

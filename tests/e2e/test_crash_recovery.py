@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.keycloak_issuer import fresh_issuer
 from tests.support import ServerProcess, TestIssuer, wait_for
 
 pytestmark = pytest.mark.slow
@@ -23,9 +24,9 @@ for table in ("access_events", "access_by_patient"):
 
 
 @pytest.fixture
-def issuer() -> TestIssuer:
+def issuer(request: pytest.FixtureRequest) -> TestIssuer:
     """Own issuer: starting a server points the issuer's audience at that server."""
-    return TestIssuer()
+    return fresh_issuer(request)
 
 
 def _make_requests(server: ServerProcess, issuer: TestIssuer, count: int) -> list[str]:

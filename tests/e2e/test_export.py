@@ -11,6 +11,7 @@ import pytest
 
 from api.security.access import SENSITIVE_LABELS
 from tests.e2e.helpers import assert_outcome, bearer, evidence_for
+from tests.keycloak_issuer import fresh_issuer
 from tests.support import ServerProcess, TestIssuer, wait_for
 
 SYSTEM_EXPORT = "system/*.rs export"
@@ -331,8 +332,8 @@ def test_group_export_refusals(client: httpx.Client, issuer: TestIssuer) -> None
 
 
 @pytest.mark.slow
-def test_jobs_survive_a_restart(tmp_path: Path) -> None:
-    own_issuer = TestIssuer()  # starting a server points the issuer's audience at it
+def test_jobs_survive_a_restart(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    own_issuer = fresh_issuer(request)  # starting a server points the issuer's audience at it
     first = ServerProcess(tmp_path / "data", own_issuer).start()
     try:
         with httpx.Client(base_url=first.base_url, timeout=10) as http:

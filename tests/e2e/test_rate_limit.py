@@ -6,12 +6,13 @@ import httpx
 import pytest
 
 from tests.e2e.helpers import assert_outcome
+from tests.keycloak_issuer import fresh_issuer
 from tests.support import ServerProcess, TestIssuer, wait_for
 
 
 @pytest.fixture
-def issuer() -> TestIssuer:
-    return TestIssuer()
+def issuer(request: pytest.FixtureRequest) -> TestIssuer:
+    return fresh_issuer(request)
 
 
 def test_principal_over_its_rate_gets_429(tmp_path: Path, issuer: TestIssuer) -> None:

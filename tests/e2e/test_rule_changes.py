@@ -5,12 +5,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.keycloak_issuer import fresh_issuer
 from tests.support import ServerProcess, TestIssuer, wait_for
 
 
 @pytest.fixture
-def issuer() -> TestIssuer:
-    return TestIssuer()
+def issuer(request: pytest.FixtureRequest) -> TestIssuer:
+    return fresh_issuer(request)
 
 
 def _rule_events(server: ServerProcess, issuer: TestIssuer) -> list[dict[str, object]]:

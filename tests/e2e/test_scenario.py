@@ -29,7 +29,8 @@ from bench.scenario import (
     world_from_dataset,
 )
 from stream.detection.config import DetectionConfig
-from tests.support import ServerProcess, TestIssuer
+from tests.keycloak_issuer import fresh_issuer
+from tests.support import ServerProcess
 
 OVERRIDES = {"bulk_spike_floor_5m": 20}
 CLEAN_KINDS = {
@@ -42,8 +43,10 @@ CLEAN_KINDS = {
 
 
 @pytest.fixture(scope="module")
-def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Scenario, RunResult]]:
-    issuer = TestIssuer()
+def replay(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[tuple[Scenario, RunResult]]:
+    issuer = fresh_issuer(request)
     env = {
         "FHIR_EVIDENCE_DETECTION": json.dumps(OVERRIDES),
         "FHIR_EVIDENCE_RATE_LIMIT_PER_S": "1000",

@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import ServerProcess, TestIssuer, wait_for
+from tests.keycloak_issuer import fresh_issuer
+from tests.support import ServerProcess, wait_for
 
 pytestmark = pytest.mark.slow
 COUNT_EVENTS = """
@@ -67,8 +68,10 @@ def _found(server: ServerProcess, auditor: str, request_ids: list[str]) -> bool:
     }
 
 
-def test_two_api_processes_restart_and_drain(tmp_path: Path) -> None:
-    issuer, data = TestIssuer(), tmp_path / "data"
+def test_two_api_processes_restart_and_drain(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    issuer, data = fresh_issuer(request), tmp_path / "data"
     server = ServerProcess(data, issuer, extra_env={"FHIR_EVIDENCE_WORKERS": "2"}).start()
     assert server.process is not None
     try:
