@@ -9,7 +9,6 @@ import httpx
 import pytest
 
 from tests.hapi_server import HapiUpstream
-from tests.hapi_server import hapi_upstream as hapi_upstream  # the session fixture
 from tests.support import ServerProcess, TestIssuer, running_server
 
 pytestmark = pytest.mark.hapi
