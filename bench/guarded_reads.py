@@ -4,8 +4,10 @@ Starts both servers as separate processes (`serve --workers N` and the baseline 
 uvicorn workers, for each N of --workers), drives them alternately with wrk from another
 process on loopback, and prints requests/s, p50/p99, the ratio for each N, the scaling from
 the first N to the others, and where a guarded read's time goes, step by step, in µs
-(bench.request_steps).
-Goal: >= 2,000 guarded reads/s on a 2-core machine, ratio >= 0.6.
+(bench.request_steps). With --hapi it then starts HAPI FHIR JPA 8.8.0 (bench.hapi_upstream,
+the full JIT), seeds it with the demo data, warms it and times its unguarded
+`GET /fhir/Patient/{id}` over the same paths with the same wrk settings: the peer of issue 19.
+Goal: >= 2,000 guarded reads/s on a 2-core machine, ratio >= 0.6; guarded >= 1.5x HAPI.
 Run alone (other load on the two cores skews it): `.venv/bin/python -m bench.guarded_reads`.
 """
 
@@ -16,13 +18,18 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
+
 from api.access.devissuer import mint_token
 from api.settings import Settings
+from bench.hapi_upstream import demo_resources, seed, start_hapi
 from bench.harness import LoadResult, care_team_patients, run_wrk, start_server, stop_server
 from bench.request_steps import report as report_steps
 from bench.request_steps import step_costs
 
 PRACTITIONER = "Practitioner/prac-0001"
+HAPI_JVM_OPTS = "-XX:+UseParallelGC"  # the full JIT, as bench.gateway_reads runs it
+HAPI_WARM_S = 10
 
 
 def main() -> None:
@@ -30,14 +37,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", default="1,2", help="API process counts, e.g. 1,2")
+    parser.add_argument(
+        "--hapi",
+        action="store_true",
+        help="also time HAPI FHIR JPA's unguarded Patient read (Java 17+)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fhir-evidence-bench-"))
     results: list[LoadResult] = []
     counts = [int(n) for n in args.workers.split(",")]
     for n in counts:
         results += _run_pair(work, n, args.seconds, args.connections)
-    _report(results, work, counts)
     patients = care_team_patients(work / f"guarded-{counts[0]}", PRACTITIONER)
+    if args.hapi:
+        results.append(_hapi_read(work, patients, args.seconds, args.connections))
+    _report(results, work, counts)
     print(report_steps(step_costs(work / f"guarded-{counts[0]}", patients, PRACTITIONER)))
 
 
@@ -58,6 +72,25 @@ def _run_pair(work: Path, n: int, seconds: int, connections: int) -> list[LoadRe
     finally:
         stop_server(guarded)
     return [replace(r, label=f"{r.label} x{n}") for r in found]
+
+
+def _hapi_read(work: Path, patients: list[str], seconds: int, connections: int) -> LoadResult:
+    """HAPI's unguarded Patient read over the same paths, after our servers have stopped."""
+    hapi = start_hapi(work / "hapi", jvm_opts=HAPI_JVM_OPTS)
+    try:
+        seed(hapi.base_url, demo_resources())
+        root = hapi.base_url.removesuffix("/fhir")
+        reads = [f"/fhir/Patient/{pid}" for pid in patients]
+        for path in reads:  # every path answers 200, or the number means nothing
+            status = httpx.get(f"{root}{path}", timeout=30).status_code
+            if status != 200:
+                raise RuntimeError(f"HAPI answered {status} to {path}")
+        run_wrk("warm-up", root, reads, "none", HAPI_WARM_S, connections, work)
+        return run_wrk(
+            "read   HAPI peer (no auth)", root, reads, "none", seconds, connections, work
+        )
+    finally:
+        hapi.stop()
 
 
 def _measure(guarded_dir: Path, seconds: int, connections: int, work: Path) -> list[LoadResult]:
@@ -104,6 +137,10 @@ def _report(results: list[LoadResult], work: Path, counts: list[int]) -> None:
                 f"ratio {kind} x{n}: guarded/baseline = "
                 f"{guarded.requests_per_s / baseline.requests_per_s:.2f}"
             )
+    for hapi in (r for r in results if "HAPI" in r.label):
+        for guarded in (r for r in results if r.label.startswith("read") and "guarded" in r.label):
+            print(f"ratio read {guarded.label.split()[-1]}: guarded/HAPI = "
+                  f"{guarded.requests_per_s / hapi.requests_per_s:.2f} (goal >= 1.5)")  # fmt: skip
     for kind in ("read", "search"):
         first, *more = (r for r in results if r.label.startswith(kind) and "guarded" in r.label)
         for other in more:
