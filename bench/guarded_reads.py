@@ -93,18 +93,20 @@ def _hapi_read(work: Path, patients: list[str], seconds: int, connections: int) 
         hapi.stop()
 
 
-def _measure(guarded_dir: Path, seconds: int, connections: int, work: Path) -> list[LoadResult]:
-    settings = Settings(data_dir=guarded_dir, base_url="http://127.0.0.1:8201")
+def patient_reads(
+    data_dir: Path, base_url: str, sub: str = "bench-practitioner"
+) -> tuple[str, list[str]]:
+    """A treating practitioner's token (subject `sub`) and the Patient reads every guarded-read
+    run cycles over: the practitioner's care-team patients (bench.evidence_lag uses them too)."""
+    settings = Settings(data_dir=data_dir, base_url=base_url)
     token = mint_token(
-        settings,
-        "bench-practitioner",
-        "user/*.rs",
-        ttl_s=3600,
-        fhir_user=PRACTITIONER,
-        purpose="TREAT",
+        settings, sub, "user/*.rs", ttl_s=3600, fhir_user=PRACTITIONER, purpose="TREAT"
     )
-    patients = care_team_patients(guarded_dir, PRACTITIONER)
-    reads = [f"/fhir/Patient/{pid}" for pid in patients]
+    return token, [f"/fhir/Patient/{pid}" for pid in care_team_patients(data_dir, PRACTITIONER)]
+
+
+def _measure(guarded_dir: Path, seconds: int, connections: int, work: Path) -> list[LoadResult]:
+    token, reads = patient_reads(guarded_dir, "http://127.0.0.1:8201")
     searches = ["/fhir/Observation?category=vital-signs&_count=20"]
     results = []
     for kind, paths in (("read", reads), ("search", searches)):

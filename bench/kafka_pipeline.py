@@ -84,12 +84,21 @@ def _bare_consume(bootstrap: str, topic: str, events: int, decode: bool = False)
     return asyncio.run(run())
 
 
-def _broker(state: Path) -> str:
+def broker(state: Path) -> str:
+    """$KAFKA_BOOTSTRAP, else a broker started from the Maven jars with its state in `state`
+    (bench.evidence_lag uses it too; stop it with `stop_broker`)."""
     if os.environ.get("KAFKA_BOOTSTRAP"):
         return os.environ["KAFKA_BOOTSTRAP"]
     out = subprocess.run(["bash", str(ROOT / "scripts/kafka.sh"), "start", str(state)],
                          check=True, capture_output=True, text=True)  # fmt: skip
     return out.stdout.strip().splitlines()[-1]
+
+
+def stop_broker(state: Path) -> None:
+    """Stop the broker `broker` started (none when $KAFKA_BOOTSTRAP named one)."""
+    if not os.environ.get("KAFKA_BOOTSTRAP"):
+        subprocess.run(["bash", str(ROOT / "scripts/kafka.sh"), "stop", str(state)],
+                       check=False, capture_output=True)  # fmt: skip
 
 
 def main() -> None:
@@ -98,7 +107,7 @@ def main() -> None:
     parser.add_argument("--lag-seconds", type=int, default=20)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-kafka-"))
-    bootstrap = _broker(work / "kafka")
+    bootstrap = broker(work / "kafka")
     tag = uuid.uuid4().hex[:6]
     config = WorkerConfig(bootstrap, 6, app_id=f"bench-{tag}", topic_prefix=f"b{tag}.")
     client = clickhouse_connect.get_client(dsn=f"chdb://{work / 'chdb'}")
@@ -147,9 +156,7 @@ def main() -> None:
     relay.stop()
     host.stop()
     writer.close()
-    if not os.environ.get("KAFKA_BOOTSTRAP"):
-        subprocess.run(["bash", str(ROOT / "scripts/kafka.sh"), "stop", str(work / "kafka")],
-                       check=False, capture_output=True)  # fmt: skip
+    stop_broker(work / "kafka")
 
 
 if __name__ == "__main__":
