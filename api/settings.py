@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+WORKERS_MIN, WORKERS_MAX = 1, 64  # `serve --workers N`
+
 
 class TrustedIssuer(BaseModel):
     """One trusted identity provider. Given by its issuer URL alone (neither `jwks_uri` nor
@@ -80,8 +82,9 @@ class Settings(BaseSettings):
     worker_metrics_interval_s: float = Field(default=5.0, gt=0)
     # pipeline_stalled: outbox or consumer lag above zero and not falling for this long.
     pipeline_stall_s: float = Field(default=120.0, gt=0)
-    # `serve --workers N`: API processes sharing the port (api.boot.processes).
-    workers: int = Field(default=1, ge=1, le=64)
+    # `serve --workers N`: API processes sharing the port (api.boot.processes); unset: one
+    # per core this process may run on (api.boot.workers).
+    workers: int | None = Field(default=None, ge=WORKERS_MIN, le=WORKERS_MAX)
     clickhouse_url: str | None = None
     hash_key: str | None = None
     alert_webhook_url: str | None = None

@@ -43,8 +43,11 @@ def start_server(
         # (its cost is measured) but must not throttle the load generator
         FHIR_EVIDENCE_RATE_LIMIT_PER_S="1000000",
         FHIR_EVIDENCE_RATE_LIMIT_BURST="1000000",
-        **(extra_env or {}),
+        # one API process unless a benchmark asks for more (`serve --workers N` wins, as
+        # bench.guarded_reads does): the others' numbers are one process's, whatever the cores
+        FHIR_EVIDENCE_WORKERS="1",
     )
+    env.update(extra_env or {})  # may override any of the above
     log = open(data_dir.parent / f"server-{port}.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, *args, "--port", str(port)], env=env, stdout=log, stderr=log, cwd=ROOT

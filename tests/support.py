@@ -149,6 +149,9 @@ class ServerProcess:
             FHIR_EVIDENCE_EXPOSE_METRICS="true",
             # adversarial suites send hundreds of refused requests from one address
             FHIR_EVIDENCE_UNAUTHENTICATED_RATE_LIMIT_PER_S="0",
+            # one process (not one per core): the tests read its metrics, rate limits and
+            # log, signal its pid, and restart it; tests/e2e/test_serve_workers.py asks for 2
+            FHIR_EVIDENCE_WORKERS="1",
         )
         env.update(self.extra_env)  # may override any of the above
         return env

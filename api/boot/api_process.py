@@ -53,12 +53,17 @@ def run_api_process(settings: Settings, index: int, fd: int, store_address: str,
     from api.boot.app import create_app
     from api.boot.health import stop_server
     from api.boot.runtime import build_runtime
+    from api.boot.stores import open_evidence
     from evidence.store.remote import remote_store
 
     embedded = not settings.kafka_bootstrap
     store = remote_store(store_address, store_authkey(settings)) if embedded else None
+    own_store = not embedded and not settings.clickhouse_url
+    if own_store:  # chDB allows one process per store: each keeps one (see local_store)
+        store = open_evidence(settings, local_store(index))
     runtime = build_runtime(settings, demo_data=False, store=store, inline=False,
                             role="api", outbox_name=outbox_name(index))  # fmt: skip
+    runtime.owns_store = runtime.owns_store or own_store
     pipeline = runtime.pipeline
     assert pipeline is not None  # noqa: S101 (build_runtime always builds it)
     if embedded:
@@ -75,6 +80,13 @@ def run_api_process(settings: Settings, index: int, fd: int, store_address: str,
     server.run(sockets=[socket.socket(fileno=fd)])
     if runtime.exit_code is not None:
         raise SystemExit(runtime.exit_code)
+
+
+def local_store(index: int) -> str:
+    """Kafka without FHIR_EVIDENCE_CLICKHOUSE_URL: API process `index`'s chDB directory in the
+    data dir (the first keeps the single process's). Like a single `--role api` process's
+    (api.boot.runtime warns), the workers elsewhere do not write it."""
+    return "evidence" if index == 0 else f"evidence-api-{index}"
 
 
 def _terminate_self() -> None:

@@ -47,7 +47,7 @@ def serve(
     ] = "all",
     workers: Annotated[
         int | None,
-        typer.Option(min=1, max=64, help="API processes (default FHIR_EVIDENCE_WORKERS, 1)"),
+        typer.Option(min=1, max=64, help="API processes (default: FHIR_EVIDENCE_WORKERS or cores)"),
     ] = None,
 ) -> None:
     """Run the FHIR API, audit outbox, stream processing, evidence store and auditor API."""
@@ -66,6 +66,7 @@ def serve(
     if role == "api" and not settings.kafka_bootstrap:
         typer.echo("--role api needs FHIR_EVIDENCE_KAFKA_BOOTSTRAP", err=True)
         raise typer.Exit(2)
+    processes = _api_processes(settings, workers, role)
     from api.boot.health import stop_server
     from api.boot.kafka import check_topics
     from api.boot.worker import topology_message
@@ -77,7 +78,6 @@ def serve(
         typer.echo(topology_message(exc), err=True)
         raise typer.Exit(78) from None
     _private_data(settings)
-    processes = workers or settings.workers
     if processes > 1:
         raise typer.Exit(_serve_processes(settings, host, port, processes, demo_data, role))
     from api.access.discovery import DiscoveryFailed
@@ -107,20 +107,29 @@ def serve(
         raise typer.Exit(runtime.exit_code)
 
 
+def _api_processes(settings: Settings, asked: int | None, role: str) -> int:
+    """`--workers`, else FHIR_EVIDENCE_WORKERS, else one per core (api.boot.workers); exit 2
+    when a count above one is asked for where one process only can run."""
+    import structlog
+
+    from api.boot.workers import available_cores, single_process_reason, worker_choice
+
+    reason = single_process_reason(bool(settings.kafka_bootstrap), role)
+    choice = worker_choice(asked or settings.workers, available_cores(), reason)
+    if choice.refusal is not None:
+        typer.echo(choice.refusal, err=True)
+        raise typer.Exit(2)
+    if choice.note is not None:
+        structlog.get_logger("fhir_evidence.cli").info(choice.note)
+    return choice.count
+
+
 def _serve_processes(settings: Settings, host: str, port: int, workers: int, demo_data: bool,
                      role: str) -> int:  # fmt: skip
     """`serve --workers N` (api.boot.processes): N API processes and, embedded, one pipeline
     process, under a supervisor."""
     from api.boot.processes import run_supervised
 
-    if settings.kafka_bootstrap and role == "all":
-        typer.echo("--workers above 1 with Kafka needs --role api (run `fhir-evidence worker` "
-                   "beside it)", err=True)  # fmt: skip
-        return 2
-    if settings.kafka_bootstrap and not settings.clickhouse_url:
-        typer.echo("--workers above 1 with Kafka needs FHIR_EVIDENCE_CLICKHOUSE_URL (the "
-                   "embedded evidence store allows one process)", err=True)  # fmt: skip
-        return 2
     return run_supervised(settings, host, port, workers, demo_data, role)
 
 

@@ -77,9 +77,10 @@ def upstream_credentials(settings: Settings) -> "Credentials":
     )
 
 
-def open_evidence(settings: Settings) -> EvidenceStore:
+def open_evidence(settings: Settings, directory: str = "evidence") -> EvidenceStore:
+    """The ClickHouse server of the settings, else chDB in `directory` of the data dir."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return open_evidence_store(
-        store_dsn(settings.clickhouse_url, settings.data_dir),
-        retention_days=settings.retention_days,
-    )
+    dsn = store_dsn(settings.clickhouse_url, settings.data_dir)
+    if not settings.clickhouse_url and directory != "evidence":
+        dsn = f"chdb://{(settings.data_dir / directory).resolve()}"
+    return open_evidence_store(dsn, retention_days=settings.retention_days)

@@ -174,6 +174,9 @@ class Deployment:
             FHIR_EVIDENCE_KAFKA_PARTITIONS=str(self.partitions),
             FHIR_EVIDENCE_HASH_KEY=HASH_KEY,
             FHIR_EVIDENCE_LOG_LEVEL="INFO",
+            # a replica is one process (not one per core): its outbox, pid and relay position
+            # are what the harness reads, kills and restarts
+            FHIR_EVIDENCE_WORKERS="1",
         )
         env.update(self.env)
         return env
