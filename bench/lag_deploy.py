@@ -69,6 +69,9 @@ def start(mode: str, workers: int | None, work: Path) -> Deployment:
     if mode == "embedded":
         deployment.processes.append(start_server(serve, deployment.api_dir, PORT))
         return deployment
+    if (workers or 1) > 1 and not os.environ.get("CLICKHOUSE_URL"):
+        raise SystemExit("kafka with --workers above 1 needs a ClickHouse server: set "
+                         "CLICKHOUSE_URL (serve refuses it otherwise)")  # fmt: skip
     deployment.started_broker = not os.environ.get("KAFKA_BOOTSTRAP")
     env = _kafka_env(broker(work / "kafka"), deployment.tag)
     try:
