@@ -15,7 +15,14 @@ import socket
 import time
 from pathlib import Path
 
-from api.boot.pipeline_process import HEALTH_FILE, outbox_name, parent_watch, store_authkey
+from api.boot.pipeline_process import (
+    HEALTH_FILE,
+    METRICS_FILE,
+    outbox_name,
+    parent_watch,
+    store_authkey,
+)
+from api.http.metrics import bind_process
 from api.settings import Settings
 from stream.health import Probe
 
@@ -46,6 +53,22 @@ class PipelineReport:
         return self.failing is not None and "evidence_store" not in self.failing
 
 
+class PipelineMetrics:
+    """The pipeline process's metrics file, for this process's GET /metrics: [("pipeline",
+    its text)] while fresh, [] while missing or stale (a pipeline down shows no metrics)."""
+
+    def __init__(self, path: Path, max_age_s: float = HEALTH_MAX_AGE_S) -> None:
+        self._path, self._max_age_s = path, max_age_s
+
+    def __call__(self) -> list[tuple[str, str]]:
+        try:
+            if time.time() - self._path.stat().st_mtime > self._max_age_s:
+                return []
+            return [("pipeline", self._path.read_text())]
+        except OSError:
+            return []
+
+
 def run_api_process(settings: Settings, index: int, fd: int, store_address: str, role: str,
                     parent_pid: int) -> None:  # fmt: skip
     import uvicorn
@@ -71,6 +94,8 @@ def run_api_process(settings: Settings, index: int, fd: int, store_address: str,
         pipeline.health.add("workers", report.probe)
         pipeline.health.add("evidence_store", report.store_ok)
     pipeline.beats.append(parent_watch(parent_pid, _terminate_self))
+    peers = PipelineMetrics(settings.data_dir / METRICS_FILE) if embedded else list
+    bind_process(f"api-{index}", peers)
     config = uvicorn.Config(
         create_app(runtime), access_log=False, log_level="warning", lifespan="on",
         timeout_graceful_shutdown=10, proxy_headers=False,  # as `serve` (api.boot.cli)

@@ -3,7 +3,8 @@ opens the evidence store (chDB allows one per store). It drains every outbox of 
 (one per API process, plus its own) through one stream step (seal check, enrichment, store,
 detection, alerts), seals the checkpoints, serves the store to the API processes
 (evidence.store.remote) and writes its health to `pipeline-health.json` on every watchdog
-beat, which the API processes' /readyz reads (`workers`, `evidence_store`).
+beat, which the API processes' /readyz reads (`workers`, `evidence_store`), and its metrics
+(Prometheus text) to `pipeline-metrics.prom`, which their GET /metrics shows.
 
 SIGTERM: the outboxes are drained into the store (the supervisor stops the API processes
 first), the last checkpoint is sealed, then the process exits 0 (or the code of a fatal
@@ -20,12 +21,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import structlog
+from prometheus_client import generate_latest
 
 from api.boot.alerting import Alerting, build_step
 from api.boot.checkpointing import build_checkpoint_runner, checkpoint_signer
 from api.boot.health import PipelineHealth, Supervised, alert_raiser, fhir_store_probe, stall_watch
 from api.boot.keys import HASH_KEY_VERSION, derived_key, hash_key
 from api.boot.stores import open_evidence
+from api.http.metrics import bind_levels
 from api.settings import Settings
 from evidence.core import Pseudonymizer
 from evidence.core.record import evidence_payload
@@ -39,6 +42,7 @@ from stream.outbox_retention import OutboxRetention
 
 log = structlog.get_logger("fhir_evidence.pipeline_process")
 HEALTH_FILE = "pipeline-health.json"
+METRICS_FILE = "pipeline-metrics.prom"
 PIPELINE_OUTBOX = "outbox-pipeline.sqlite"  # the pipeline's own events (rules changed)
 DRAIN_TIMEOUT_S = 40.0
 
@@ -57,11 +61,20 @@ def store_authkey(settings: Settings) -> bytes:
     return derived_key(hash_key(settings), "store-bridge/v1")
 
 
-def write_health(path: Path, failing: list[str]) -> None:
-    """Atomically: a reader never sees half a file."""
-    partial = path.with_suffix(".tmp")
-    partial.write_text(json.dumps({"at": time.time(), "pid": os.getpid(), "failing": failing}))
+def write_atomically(path: Path, text: str) -> None:
+    """A reader never sees half a file."""
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(text)
     partial.replace(path)
+
+
+def write_health(path: Path, failing: list[str]) -> None:
+    write_atomically(path, json.dumps({"at": time.time(), "pid": os.getpid(), "failing": failing}))
+
+
+def write_metrics(path: Path) -> None:
+    """This process's metrics as Prometheus text (for the API processes' GET /metrics)."""
+    write_atomically(path, generate_latest().decode())
 
 
 def parent_watch(parent_pid: int, stop: Callable[[], None]) -> Callable[[], None]:
@@ -113,6 +126,9 @@ class PipelineProcess:
         ph.beats.append(stall_watch("outbox", self.fan_in.lag, raiser, self.settings).beat)
         path = self.settings.data_dir / HEALTH_FILE
         ph.beats.append(lambda: write_health(path, health.failing()))
+        # the levels of this process: its own outbox, and what the fan-in has yet to take
+        bind_levels(lambda: self.outbox.last_sequence, self.fan_in.lag)
+        ph.beats.append(lambda: write_metrics(self.settings.data_dir / METRICS_FILE))
         ph.beats.append(parent_watch(parent_pid, self.stopped.set))
         return ph
 
@@ -138,7 +154,8 @@ class PipelineProcess:
         self.server.stop()
         self.outbox.close()
         self.store.close()
-        (self.settings.data_dir / HEALTH_FILE).unlink(missing_ok=True)
+        for name in (HEALTH_FILE, METRICS_FILE):
+            (self.settings.data_dir / name).unlink(missing_ok=True)
         log.info("pipeline process stopped", drained=drained, processed=self.fan_in.processed)
         return self.pipeline.exit_code or 0
 

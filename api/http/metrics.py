@@ -1,8 +1,12 @@
 """`GET /metrics` (Prometheus text format): request counts by status and decision, outbox
 and pipeline levels, evidence rows stored, alerts and webhook deliveries. Labels hold
-status codes, decisions and outcomes only: never a principal, patient or request id."""
+status codes, decisions and outcomes only: never a principal, patient or request id.
 
-from collections.abc import Callable
+One of several processes (`serve --workers N`, `bind_process`): every sample is labelled
+with the process it comes from, and the pipeline process's metrics join this process's
+(api.http.metrics_text)."""
+
+from collections.abc import Callable, Sequence
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
@@ -18,12 +22,30 @@ PIPELINE_LAG = Gauge(
 )
 
 router = APIRouter()
+Peers = Callable[[], Sequence[tuple[str, str]]]  # (process, its exposition text) of others
+_process: list[tuple[str, Peers]] = []  # this process's name and its peers, once bound
 
 
 def bind_levels(last_sequence: Callable[[], int], pipeline_lag: Callable[[], int]) -> None:
     """Levels are read when scraped, from the runtime serving this process."""
     OUTBOX_LAST.set_function(last_sequence)
     PIPELINE_LAG.set_function(pipeline_lag)
+
+
+def bind_process(name: str, peers: Peers) -> None:
+    """This process is `name` of several: label its samples so, and show its peers' too."""
+    _process[:] = [(name, peers)]
+
+
+def exposition() -> bytes:
+    """This process's metrics (and, one of several, its peers', labelled by process)."""
+    own = generate_latest()
+    if not _process:
+        return own
+    from api.http.metrics_text import merged_text
+
+    name, peers = _process[0]
+    return merged_text([(name, own.decode()), *peers()])
 
 
 def count_request(status: int, decision: str) -> None:
@@ -34,4 +56,4 @@ def count_request(status: int, decision: str) -> None:
 async def metrics(request: Request) -> Response:
     """No token (levels and counts only); recorded like every request."""
     audit(request).conclude(ALLOWED)
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(exposition(), media_type=CONTENT_TYPE_LATEST)

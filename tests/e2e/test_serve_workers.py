@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.keycloak_issuer import fresh_issuer
 from tests.support import ServerProcess, wait_for
@@ -68,6 +69,25 @@ def _found(server: ServerProcess, auditor: str, request_ids: list[str]) -> bool:
     }
 
 
+def _metric_values(server: ServerProcess) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """GET /metrics of whichever API process answers: {(sample, labels): value}."""
+    text = httpx.get(f"{server.base_url}/metrics", timeout=10).text
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for f in text_string_to_metric_families(text) for s in f.samples}  # fmt: skip
+
+
+def _pipeline_metrics_shown(server: ServerProcess, stored: int) -> bool:
+    """The pipeline process's metrics in an API process's /metrics, labelled `pipeline`
+    (evidence rows it stored, its fan-in's lag), beside the answering process's own."""
+    values = _metric_values(server)
+    rows = values.get(("fhir_evidence_sink_rows_total",
+                       frozenset({("process", "pipeline"), ("runtime", "inline")})), 0)  # fmt: skip
+    lag = ("fhir_evidence_pipeline_lag_events", frozenset({("process", "pipeline")}))
+    own = {dict(labels).get("process") for name, labels in values
+           if name == "fhir_evidence_requests_total"}  # fmt: skip
+    return rows >= stored and lag in values and bool(own) and own <= {"api-0", "api-1"}
+
+
 def test_two_api_processes_restart_and_drain(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -83,6 +103,8 @@ def test_two_api_processes_restart_and_drain(
         ids = _reads(server, token, 40)
         # the auditor API of an API process reads the pipeline's store through the bridge
         assert wait_for(lambda: _found(server, auditor, ids), timeout=10)
+        for _ in range(4):  # whichever process answers shows the pipeline's metrics too
+            assert wait_for(lambda: _pipeline_metrics_shown(server, len(ids)), timeout=5)
 
         victim = next(pid for pid, kind in children.items() if kind == "api")
         os.kill(victim, signal.SIGKILL)
