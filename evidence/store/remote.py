@@ -8,19 +8,31 @@ connection answers the client calls an `EvidenceStore` makes (`query`, `command`
 authenticated by an HMAC challenge on a key both processes derive from the hash key
 (`multiprocessing.connection`), and the socket lives in a private (0700) directory; only
 then are messages unpickled. `RemoteClient` is what `EvidenceStore(RemoteClient(...))` calls
-in the API processes; a failure of the bridge is a foreign error there (StoreUnavailable).
+in the API processes; a failure of the bridge is a StoreUnavailable with a code saying which
+(`store.bridge.unreachable`, `.timeout`, `.auth`, `.failed`). Every read of the client's
+socket is bounded (SO_RCVTIMEO), the handshake's too: a peer that is gone or stuck is an
+error after `timeout_s`, never a hang.
 """
 
 import contextlib
+import socket
+import struct
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Client, Connection, Listener
+from multiprocessing import AuthenticationError
+from multiprocessing.connection import (
+    Connection,
+    Listener,
+    answer_challenge,
+    deliver_challenge,
+)
 from pathlib import Path
 from typing import Any
 
 import structlog
 
+from evidence.core.errors import StoreUnavailable
 from evidence.store.clickhouse import EvidenceStore
 
 log = structlog.get_logger("fhir_evidence.store.remote")
@@ -35,8 +47,10 @@ class RemoteResult:
     result_rows: Sequence[Sequence[Any]]
 
 
-class RemoteUnavailable(Exception):
-    """The bridge or the store behind it failed (becomes StoreUnavailable in the store)."""
+class RemoteUnavailable(StoreUnavailable):
+    """The bridge or the store behind it failed; `code` says which (see the module)."""
+
+    code = "store.bridge.failed"
 
 
 class StoreServer:
@@ -68,7 +82,11 @@ class StoreServer:
                     name, args, kwargs = conn.recv()
                 except (EOFError, OSError):
                     return
-                conn.send(self._answer(name, args, kwargs))
+                answer = self._answer(name, args, kwargs)
+                try:
+                    conn.send(answer)
+                except OSError:  # the peer went away while its call ran
+                    return
 
     def _answer(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bool, Any]:
         if name not in CALLS:
@@ -99,14 +117,23 @@ class RemoteClient:
     def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         try:
             if self._conn is None:
-                self._conn = Client(self._address, family="AF_UNIX", authkey=self._authkey)
+                self._conn = connect(self._address, self._authkey, self._timeout_s)
             self._conn.send((name, args, kwargs))
             if not self._conn.poll(self._timeout_s):
-                raise RemoteUnavailable("the evidence store did not answer in time")
+                raise RemoteUnavailable("the evidence store did not answer in time",
+                                        code="store.bridge.timeout")  # fmt: skip
             ok, value = self._conn.recv()
-        except (OSError, EOFError, RemoteUnavailable) as exc:
+        except RemoteUnavailable:
             self.close()  # the next call connects again (the pipeline process restarted)
-            raise RemoteUnavailable("the evidence store process cannot be reached") from exc
+            raise
+        except (OSError, EOFError) as exc:
+            self.close()
+            timeout = isinstance(exc, (TimeoutError, BlockingIOError))
+            raise RemoteUnavailable(
+                "the evidence store process did not answer in time" if timeout
+                else "the evidence store process cannot be reached",
+                code="store.bridge.timeout" if timeout else "store.bridge.unreachable",
+            ) from exc  # fmt: skip
         if not ok:
             raise RemoteUnavailable(str(value))
         return value
@@ -129,6 +156,33 @@ class RemoteClient:
             with contextlib.suppress(OSError):
                 self._conn.close()
             self._conn = None
+
+
+def connect(address: str, authkey: bytes, timeout_s: float) -> Connection:
+    """A connection to a StoreServer, authenticated both ways, every read of it bounded by
+    `timeout_s` (a stuck peer: TimeoutError or BlockingIOError, both OSError)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout_s)
+        sock.connect(address)
+        sock.setblocking(True)
+        seconds = int(timeout_s)
+        bound = struct.pack("ll", seconds, int((timeout_s - seconds) * 1_000_000))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, bound)
+        conn = Connection(sock.detach())
+    finally:
+        sock.close()  # detached: closes nothing
+    try:
+        answer_challenge(conn, authkey)
+        deliver_challenge(conn, authkey)
+    except AuthenticationError as exc:
+        conn.close()
+        raise RemoteUnavailable("the evidence store process refused this process's key",
+                                code="store.bridge.auth") from exc  # fmt: skip
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def remote_store(address: str, authkey: bytes, database: str = "evidence") -> EvidenceStore:
