@@ -1,13 +1,14 @@
 """Evidence lag at 80 % of the maximum guarded throughput, embedded and Kafka (issue 19).
 
-1. Starts the server (bench.lag_deploy): embedded, `serve [--workers N]` with its chDB
-   store; kafka, a broker, `serve --role api` and `fhir-evidence worker`.
+1. Starts the server (bench.lag_deploy): embedded, `serve --workers N` with its chDB
+   store; kafka, a broker, `serve --role api --workers N` and `fhir-evidence worker`; N is
+   --workers, else what serve runs by default (one API process per core).
 2. Measures its maximum guarded throughput: wrk, 16 connections, --probe-seconds (8) of
    bench.guarded_reads' Patient reads with its practitioner token, after a 2 s warm-up.
 3. Waits --settle seconds (the probe's evidence backlog drains), then paces the same reads
    at --share (0.8) of that maximum, or at --rate, for --seconds (20) from --clients (48)
-   processes (bench.paced_load) as a principal of its own, and reports whether the client kept to
-   the schedule (achieved vs scheduled rate, send slip).
+   processes (bench.paced_load) as a principal of its own, and reports whether the client
+   kept to the schedule (achieved vs scheduled rate, send slip, its CPU).
 4. Reads back every event of that principal (the auditor API, or the Kafka worker's store,
    see bench.lag_deploy) and prints the lag (the time the evidence store recorded the event,
    stored_at, minus the event's time) p50/p99/max and every missing event.
@@ -42,7 +43,7 @@ CLIENTS = 48
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--mode", choices=("embedded", "kafka"), default="embedded")
-    parser.add_argument("--workers", type=int, help="serve --workers N (default: the server's)")
+    parser.add_argument("--workers", type=int, help="API processes (default: the server's)")
     parser.add_argument("--share", type=float, default=0.8, help="of the maximum throughput")
     parser.add_argument("--rate", type=float, help="requests/s (overrides --share)")
     parser.add_argument("--seconds", type=int, default=20)
@@ -51,8 +52,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=CLIENTS, help="pacing processes")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fhir-evidence-lag-"))
-    print(f"mode {args.mode}, serve --workers {args.workers or 'default'}; {_load()}")
-    deployment = lag_deploy.start(args.mode, args.workers, work)
+    workers = args.workers or lag_deploy.server_default_workers()
+    chosen = "" if args.workers else " (the server's default)"
+    print(f"mode {args.mode}, serve --workers {workers}{chosen}; {_load()}")
+    deployment = lag_deploy.start(args.mode, workers, work)
     try:
         base, data = deployment.base, deployment.api_dir
         token, reads = patient_reads(data, base)

@@ -1,18 +1,19 @@
 """The servers bench.evidence_lag measures, and reading their evidence back.
 
-embedded: `fhir-evidence serve [--workers N]`: API processes, their outboxes and the pipeline
+embedded: `fhir-evidence serve --workers N`: API processes, their outboxes and the pipeline
 into the chDB store in the data dir, which the auditor API reads.
 
 kafka: a broker (bench.kafka_pipeline.broker: $KAFKA_BOOTSTRAP or scripts/kafka.sh),
-`fhir-evidence serve --role api` (API + outbox relay) and `fhir-evidence worker` (Kafka ->
-stream step -> evidence store), each with a data dir of its own, sharing a hash key, a topic
-prefix and a consumer group of the run's own. With $CLICKHOUSE_URL both use that server
-and the auditor API reads it (as the tests take a server: $CLICKHOUSE_URL or a container).
-Without one (this machine has neither a server nor Docker) the worker writes a chDB store in
-its data dir, which only one process may open: the API is stopped (its relay drains), the
-worker's stored-row counter is watched until it stops moving, the worker is stopped and its
-store read, as tests/deployment does. stored_at is stamped by the store on insert, so
-reading it later does not change a lag.
+`fhir-evidence serve --role api --workers N` (API processes + outbox relays) and
+`fhir-evidence worker` (Kafka -> stream step -> evidence store), each with a data dir of its
+own, sharing a hash key, a topic prefix and a consumer group of the run's own. With
+$CLICKHOUSE_URL both use that server and the auditor API reads it (as the tests take a
+server: $CLICKHOUSE_URL or a container). Without one (this machine has neither a server nor
+Docker) the worker writes a chDB store in its data dir, which only one process may open (the
+API processes keep stores of their own that no worker writes): the API is stopped (its
+relays drain), the worker's stored-row counter is watched until it stops moving, the worker
+is stopped and its store read, as tests/deployment does. stored_at is stamped by the store
+on insert, so reading it later does not change a lag.
 """
 
 import os
@@ -29,6 +30,7 @@ from pathlib import Path
 import clickhouse_connect
 import httpx
 
+from api.boot.workers import available_cores, default_workers
 from bench.harness import ROOT, start_server, stop_server
 from bench.kafka_pipeline import broker, stop_broker
 
@@ -63,15 +65,20 @@ class Deployment:
         return self.mode == "embedded" or bool(os.environ.get("CLICKHOUSE_URL"))
 
 
-def start(mode: str, workers: int | None, work: Path) -> Deployment:
+def server_default_workers() -> int:
+    """What `serve` runs without --workers: FHIR_EVIDENCE_WORKERS, else one API process per
+    core (bench.harness.start_server pins one, so the count is passed explicitly)."""
+    if os.environ.get("FHIR_EVIDENCE_WORKERS"):
+        return int(os.environ["FHIR_EVIDENCE_WORKERS"])
+    return default_workers(available_cores())
+
+
+def start(mode: str, workers: int, work: Path) -> Deployment:
     deployment = Deployment(mode, work)
-    serve = ["-m", "api.boot.cli", "serve", *(["--workers", str(workers)] if workers else [])]
+    serve = ["-m", "api.boot.cli", "serve", "--workers", str(workers)]
     if mode == "embedded":
         deployment.processes.append(start_server(serve, deployment.api_dir, PORT))
         return deployment
-    if (workers or 1) > 1 and not os.environ.get("CLICKHOUSE_URL"):
-        raise SystemExit("kafka with --workers above 1 needs a ClickHouse server: set "
-                         "CLICKHOUSE_URL (serve refuses it otherwise)")  # fmt: skip
     deployment.started_broker = not os.environ.get("KAFKA_BOOTSTRAP")
     env = _kafka_env(broker(work / "kafka"), deployment.tag)
     try:
