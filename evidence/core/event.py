@@ -7,6 +7,7 @@ pseudonymous evidence form before anything reaches the evidence store.
 
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any
 
 EVENT_SCHEMA_VERSION = 5  # 2 count_redacted, 3 client_address, 4 the token model, 5 probes
@@ -72,11 +73,12 @@ _FIELD_NAMES = frozenset(f.name for f in fields(AccessEvent))
 
 
 _FIELD_ORDER = tuple(f.name for f in fields(AccessEvent))
+_FIELD_VALUES = attrgetter(*_FIELD_ORDER)  # every field's value, in order, in one C call
 
 
 def event_to_dict(event: AccessEvent) -> dict[str, Any]:
     """Plain JSON-ready values (fields hold only str, int and tuples of str)."""
-    data = {name: getattr(event, name) for name in _FIELD_ORDER}
+    data = dict(zip(_FIELD_ORDER, _FIELD_VALUES(event), strict=True))
     for name in _TUPLE_FIELDS:
         data[name] = list(data[name])
     data["decision"] = str(event.decision)

@@ -39,7 +39,9 @@ def evidence_payload(event: AccessEvent, pseudonymizer: Pseudonymizer) -> dict[s
     for name in ("scopes_granted", "scopes_used"):  # granular values may name patients
         data[name] = [pseudonymous_scope(s, pseudonymizer) for s in data[name]]
     data["key_version"] = pseudonymizer.key_version
-    known = set(payload_fields(event.schema_version))
+    known = _KNOWN_FIELDS.get(event.schema_version) or frozenset(
+        payload_fields(event.schema_version)
+    )
     return {name: value for name, value in data.items() if name in known}
 
 
@@ -168,6 +170,9 @@ INT_FIELDS = frozenset(
         "key_version",
     }
 )
+
+
+_KNOWN_FIELDS = {version: frozenset(names) for version, names in PAYLOAD_FIELDS_BY_VERSION.items()}
 
 
 def payload_fields(schema_version: int) -> tuple[str, ...]:
