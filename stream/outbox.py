@@ -13,10 +13,9 @@ purge: the newest purged row's sequence and hash are kept as the chain's tip.
 
 import asyncio
 import contextlib
-import sqlite3
+import queue
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,35 +24,17 @@ from typing import Any
 import orjson
 
 from evidence.core import (
-    GENESIS_HASH,
     AccessEvent,
     EvidenceError,
     canonical_bytes,
     chain_hash_bytes,
     event_to_dict,
 )
+from stream.outbox_db import chain_tip, open_outbox, producer_id_of
 
 PayloadOf = Callable[[AccessEvent], dict[str, Any]]
 ClockUs = Callable[[], int]  # microseconds since the epoch
 Encoded = tuple[bytes, bytes]  # (canonical pseudonymous payload, raw event body)
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS outbox (
-    sequence INTEGER PRIMARY KEY,
-    event_id TEXT NOT NULL UNIQUE,
-    event BLOB NOT NULL,
-    payload BLOB NOT NULL,
-    prev_hash TEXT NOT NULL,
-    event_hash TEXT NOT NULL,
-    key_version INTEGER NOT NULL,
-    written_us INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS positions (name TEXT PRIMARY KEY, sequence INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS dead_letters (
-    consumer TEXT NOT NULL, sequence INTEGER NOT NULL, code TEXT NOT NULL, detail TEXT NOT NULL,
-    PRIMARY KEY (consumer, sequence)
-);
-"""
 
 
 def _now_us() -> int:
@@ -79,91 +60,64 @@ class OutboxRow:
     producer_id: str
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    return conn
-
-
-def open_outbox(path: Path) -> sqlite3.Connection:
-    """The outbox database with its current schema (written_us added to older files: their
-    rows count as written long ago)."""
-    conn = connect(path)
-    conn.executescript(_SCHEMA)
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(outbox)")}
-    if "written_us" not in columns:
-        with contextlib.suppress(sqlite3.OperationalError):  # another opener added it first
-            conn.execute("ALTER TABLE outbox ADD COLUMN written_us INTEGER NOT NULL DEFAULT 0")
-    return conn
-
-
-def chain_tip(conn: sqlite3.Connection) -> tuple[int, str]:
-    """(sequence, hash) of the chain's newest row: in the table, or kept by a purge."""
-    last = conn.execute(
-        "SELECT sequence, event_hash FROM outbox ORDER BY sequence DESC LIMIT 1"
-    ).fetchone()
-    if last:
-        return int(last[0]), str(last[1])
-    kept = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('tip_seq', 'tip_hash')"))
-    if "tip_seq" in kept:
-        return int(kept["tip_seq"]), str(kept["tip_hash"])
-    return 0, GENESIS_HASH
-
-
-def _producer_id(conn: sqlite3.Connection) -> str:
-    row = conn.execute("SELECT value FROM meta WHERE key = 'producer_id'").fetchone()
-    if row:
-        return str(row[0])
-    producer = f"api-{uuid.uuid4().hex[:12]}"
-    conn.execute("INSERT INTO meta VALUES ('producer_id', ?)", (producer,))
-    return producer
-
-
 @dataclass(slots=True)
 class _Pending:
-    event: AccessEvent
+    event_id: str
+    encoded: Encoded
     future: "asyncio.Future[int]"
+    loop: asyncio.AbstractEventLoop
+
+
+def _settle(group: list[_Pending], sequences: dict[int, int]) -> None:
+    """On the appenders' loop: each future gets its sequence, or fails closed."""
+    for pending in group:
+        if pending.future.done():  # its request was cancelled meanwhile
+            continue
+        if id(pending) in sequences:
+            pending.future.set_result(sequences[id(pending)])
+        else:
+            pending.future.set_exception(OutboxUnavailable("the outbox cannot be written"))
 
 
 class OutboxWriter:
     """Group-committing appender; one per data directory and process.
 
-    Appends made in the same event-loop iteration are committed together by one callback
-    on that loop: no thread hand-off on the request path. A commit is a few hundred
-    microseconds of SQLite work including the fsync; several loops (threads) may share one
-    writer, their commits serialised by a lock.
+    `append` encodes the event on the caller's loop and hands it to one writer thread, which
+    chains and commits everything waiting as one transaction, then gives each sequence back
+    to its loop. While a commit and its fsync run, the loops keep serving and the next group
+    gathers: no request waits on the disk with its loop blocked. Several loops may share one
+    writer.
     """
 
     def __init__(
         self, path: Path, payload_of: PayloadOf, key_version: int, clock_us: ClockUs = _now_us
     ) -> None:
         self._conn = open_outbox(path)
-        self.producer_id = _producer_id(self._conn)
+        self.producer_id = producer_id_of(self._conn)
         self._payload_of = payload_of
         self._key_version = key_version
         self._clock_us = clock_us
         self._last_seq, self._last_hash = chain_tip(self._conn)
-        self._pending: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
-        self._write_lock = threading.Lock()
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._closing = threading.Lock()  # no append slips in behind close's end marker
         self._committed = threading.Condition()
         self._closed = False
         self.writable = True  # the last commit succeeded (readiness: the `outbox` check)
+        self._thread = threading.Thread(target=self._run, name="outbox-writer", daemon=True)
+        self._thread.start()
 
     @property
     def last_sequence(self) -> int:
         return self._last_seq
 
     async def append(self, event: AccessEvent) -> int:
-        if self._closed:
-            raise OutboxUnavailable("the audit outbox is closed")
+        encoded = self._encode(event)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
-        with self._write_lock:
-            waiting = self._pending.setdefault(loop, [])
-            waiting.append(_Pending(event, future))
-            if len(waiting) == 1:
-                loop.call_soon(self._flush, loop)
+        with self._closing:
+            if self._closed:
+                raise OutboxUnavailable("the audit outbox is closed")
+            self._queue.put(_Pending(event.event_id, encoded, future, loop))
         return await future
 
     def wait_for_commit(self, after: int, timeout: float) -> bool:
@@ -172,62 +126,69 @@ class OutboxWriter:
             return self._committed.wait_for(lambda: self._last_seq > after, timeout)
 
     def close(self) -> None:
-        with self._write_lock:
-            self._closed, self.writable = True, False
-            stranded = [p for group in self._pending.values() for p in group]
-            self._pending.clear()
-            self._conn.close()
-        for pending in stranded:  # their loops are gone or stopping: fail them closed
-            if not pending.future.done():
-                with contextlib.suppress(RuntimeError):
-                    pending.future.set_exception(OutboxUnavailable("the outbox closed"))
+        """Commit what is waiting, stop the writer thread, close the database."""
+        with self._closing:
+            if not self._closed:
+                self._closed = True
+                self._queue.put(None)
+        if self._thread is not threading.current_thread():
+            self._thread.join(30)
+        self.writable = False
+        self._conn.close()
 
-    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        with self._write_lock:
-            group = self._pending.pop(loop, [])
-            if not group:
-                return
-            if self._closed:
-                results: dict[int, int] = {}
-            else:
-                results = self._commit_group(group)
-        with self._committed:
-            self._committed.notify_all()
-        for pending in group:
-            if pending.future.done():
-                continue
-            if id(pending) in results:
-                pending.future.set_result(results[id(pending)])
-            else:
-                pending.future.set_exception(OutboxUnavailable("the outbox cannot be written"))
+    def _run(self) -> None:
+        running = True
+        while running:
+            group: list[_Pending] = []
+            item = self._queue.get()
+            while item is not None:
+                group.append(item)
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            running = item is not None
+            if group:
+                self._hand_back(group, self._commit(group))
 
-    def _commit_group(self, group: list[_Pending]) -> dict[int, int]:
-        """Seal and commit; returns {id(pending): sequence} for what is durable."""
-        accepted = [(p, encoded) for p in group if (encoded := self._encode(p)) is not None]
+    def _commit(self, group: list[_Pending]) -> dict[int, int]:
+        """Chain and commit; {id(pending): sequence} for what is durable (nothing on failure:
+        every request of the group fails closed, and the thread lives on)."""
         try:
-            sequences = self._write(accepted)
-        except Exception:  # sqlite: every request of the group fails closed
+            sequences = self._write(group)
+        except Exception:
             self.writable = False
             return {}
         self.writable = True
-        return {id(p): seq for (p, _), seq in zip(accepted, sequences, strict=True)}
+        with self._committed:
+            self._committed.notify_all()
+        return {id(p): seq for p, seq in zip(group, sequences, strict=True)}
 
-    def _encode(self, pending: _Pending) -> Encoded | None:
-        """The payload to seal and the raw body; None when this one event cannot be encoded
-        (only its own request fails, not the others of the group)."""
+    @staticmethod
+    def _hand_back(group: list[_Pending], sequences: dict[int, int]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
+        for pending in group:
+            by_loop.setdefault(pending.loop, []).append(pending)
+        for loop, mine in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
+                loop.call_soon_threadsafe(_settle, mine, sequences)
+
+    def _encode(self, event: AccessEvent) -> Encoded:
+        """The payload to seal and the raw body; an event that cannot be encoded fails alone."""
         try:
-            payload = canonical_bytes(self._payload_of(pending.event))
-            return payload, orjson.dumps(event_to_dict(pending.event))
-        except (TypeError, ValueError):
-            return None
+            payload = canonical_bytes(self._payload_of(event))
+            return payload, orjson.dumps(event_to_dict(event))
+        except (TypeError, ValueError) as exc:
+            raise OutboxUnavailable("the event cannot be encoded") from exc
 
-    def _write(self, accepted: list[tuple[_Pending, Encoded]]) -> list[int]:
+    def _write(self, group: list[_Pending]) -> list[int]:
         seq, prev, now_us = self._last_seq, self._last_hash, self._clock_us()
         rows = []
-        for pending, (payload, body) in accepted:
+        for pending in group:
+            payload, body = pending.encoded
             seq += 1
             event_hash = chain_hash_bytes(self.producer_id, seq, prev, payload)
-            event_id = pending.event.event_id
+            event_id = pending.event_id
             rows.append((seq, event_id, body, payload, prev, event_hash, self._key_version, now_us))
             prev = event_hash
         if not rows:
@@ -263,7 +224,7 @@ class OutboxReader:
     def __init__(self, path: Path, name: str) -> None:
         self._conn = open_outbox(path)
         self.name = name
-        self.producer_id = _producer_id(self._conn)
+        self.producer_id = producer_id_of(self._conn)
 
     def position(self) -> int:
         row = self._conn.execute(

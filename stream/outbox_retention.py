@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from stream.outbox import chain_tip, open_outbox
+from stream.outbox_db import chain_tip, open_outbox
 
 Clock = Callable[[], float]  # seconds since the epoch
 MAX_INTERVAL_S = 60.0
