@@ -4,12 +4,15 @@ each in turn, through one stream step (so detection sees one ordered call at a t
 
 Each outbox keeps its own InlineProcessor (its reader, its durable position, its dead
 letters and retention); this only drives them. Their writers live in other processes, so
-waiting for a commit is polling (every `poll_s` while every outbox is idle).
+waiting for a commit is polling (every `poll_s` while every outbox is idle). Every
+`discover_s` the thread asks `discover` for processors of outboxes that appeared since
+(an API process of a larger N): they join the turns from then on.
 """
 
 import math
 import threading
 import time
+from collections.abc import Callable
 
 import structlog
 
@@ -24,13 +27,20 @@ def never_notified(_after: int, _timeout: float) -> bool:
     return False
 
 
+def nothing_new() -> list[InlineProcessor]:
+    return []
+
+
 class OutboxFanIn:
     def __init__(
         self, processors: list[InlineProcessor], step: EvidenceStep, linger_s: float = 0.2,
-        poll_s: float = 0.01,
+        poll_s: float = 0.01, discover: Callable[[], list[InlineProcessor]] = nothing_new,
+        discover_s: float = 2.0,
     ) -> None:  # fmt: skip
         self.processors, self.step = processors, step
         self._linger_s, self._poll_s = linger_s, poll_s
+        self._discover, self._discover_s = discover, discover_s
+        self._discovered_at = time.monotonic()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -66,7 +76,18 @@ class OutboxFanIn:
     def _run(self) -> None:
         keep_running(self._stop, self._one_pass, "outbox fan-in")
 
+    def discover(self) -> int:
+        """Take on the outboxes that appeared since the last look; how many there were."""
+        self._discovered_at = time.monotonic()
+        found = self._discover()
+        for processor in found:
+            self.processors.append(processor)
+            log.info("outbox joined the fan-in", outboxes=len(self.processors))
+        return len(found)
+
     def _one_pass(self) -> None:
+        if time.monotonic() - self._discovered_at >= self._discover_s:
+            self.discover()
         done, full = self._pass(math.inf)
         if done == 0:
             self._stop.wait(self._poll_s)

@@ -97,9 +97,9 @@ class PipelineProcess:
         own = settings.data_dir / PIPELINE_OUTBOX
         self.outbox = OutboxWriter(own, lambda e: evidence_payload(e, pseudonymizer),
                                    HASH_KEY_VERSION)  # fmt: skip
-        self.fan_in = OutboxFanIn(
-            [self._processor(path) for path in {*outbox_paths(settings.data_dir), own}], self.step
-        )
+        self._outboxes = {*outbox_paths(settings.data_dir), own}
+        self.fan_in = OutboxFanIn([self._processor(path) for path in self._outboxes], self.step,
+                                  discover=self._new_outboxes)  # fmt: skip
         signer = checkpoint_signer(settings)
         self.checkpoints = build_checkpoint_runner(settings, self.store, signer)
         self.server = StoreServer(self.store, store_address, store_authkey(settings))
@@ -111,6 +111,18 @@ class PipelineProcess:
                                     never_notified)  # fmt: skip
         processor.retention = OutboxRetention(path, self.settings.outbox_retention_s)
         return processor
+
+    def _new_outboxes(self) -> list[InlineProcessor]:
+        """Processors of the outboxes that appeared in the data dir since the last look."""
+        found = []
+        for path in sorted(set(outbox_paths(self.settings.data_dir)) - self._outboxes):
+            try:
+                found.append(self._processor(path))
+            except Exception:  # being created, say: looked at again next time
+                log.warning("outbox not taken on yet", outbox=path.name, exc_info=True)
+                continue
+            self._outboxes.add(path)
+        return found
 
     def _health(self, parent_pid: int) -> PipelineHealth:
         ph = PipelineHealth(Health())
