@@ -26,10 +26,10 @@ import orjson
 from evidence.core import (
     AccessEvent,
     EvidenceError,
-    canonical_bytes,
     chain_hash_bytes,
     event_to_dict,
 )
+from stream.canonical import fast_canonical_bytes
 from stream.outbox_db import chain_tip, open_outbox, producer_id_of
 
 PayloadOf = Callable[[AccessEvent], dict[str, Any]]
@@ -176,7 +176,7 @@ class OutboxWriter:
     def _encode(self, event: AccessEvent) -> Encoded:
         """The payload to seal and the raw body; an event that cannot be encoded fails alone."""
         try:
-            payload = canonical_bytes(self._payload_of(event))
+            payload = fast_canonical_bytes(self._payload_of(event))
             return payload, orjson.dumps(event_to_dict(event))
         except (TypeError, ValueError) as exc:
             raise OutboxUnavailable("the event cannot be encoded") from exc
