@@ -16,12 +16,14 @@ import json
 import shutil
 import tempfile
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import httpx
 
 from api.access.devissuer import mint_token
 from api.settings import Settings
+from bench.cpu_use import measured
 from bench.hapi_upstream import demo_resources, seed, start_hapi
 from bench.harness import LoadResult, care_team_patients, run_wrk, start_server, stop_server
 from bench.request_steps import report as report_steps
@@ -66,7 +68,7 @@ def _run_pair(work: Path, n: int, seconds: int, connections: int) -> list[LoadRe
         baseline = start_server(["-m", "bench.baseline_server", "--workers", str(n)],
                                 baseline_dir, 8202)  # fmt: skip
         try:
-            found = _measure(guarded_dir, seconds, connections, work)
+            found = _measure(guarded_dir, seconds, connections, work, (guarded.pid, baseline.pid))
         finally:
             stop_server(baseline)
     finally:
@@ -105,24 +107,24 @@ def patient_reads(
     return token, [f"/fhir/Patient/{pid}" for pid in care_team_patients(data_dir, PRACTITIONER)]
 
 
-def _measure(guarded_dir: Path, seconds: int, connections: int, work: Path) -> list[LoadResult]:
+def _measure(guarded_dir: Path, seconds: int, connections: int, work: Path,
+             pids: tuple[int, int]) -> list[LoadResult]:  # fmt: skip
+    """Each kind and server in turn, with the CPU each run cost per request (bench.cpu_use)."""
     token, reads = patient_reads(guarded_dir, "http://127.0.0.1:8201")
     searches = ["/fhir/Observation?category=vital-signs&_count=20"]
     results = []
     for kind, paths in (("read", reads), ("search", searches)):
-        for label, port in (("guarded+audit", 8201), ("baseline (off)", 8202)):
-            run_wrk("warm-up", f"http://127.0.0.1:{port}", paths, token, 2, connections, work)
-            results.append(
-                run_wrk(
-                    f"{kind:<6} {label}",
-                    f"http://127.0.0.1:{port}",
-                    paths,
-                    token,
-                    seconds,
-                    connections,
-                    work,
-                )
-            )
+        for label, port, pid in (
+            ("guarded+audit", 8201, pids[0]),
+            ("baseline (off)", 8202, pids[1]),
+        ):
+            base = f"http://127.0.0.1:{port}"
+            run_wrk("warm-up", base, paths, token, 2, connections, work)
+            load = partial(run_wrk, f"{kind:<6} {label}", base, paths, token, seconds,
+                           connections, work)  # fmt: skip
+            result, cpu = measured(pid, load, lambda r: r.requests_per_s * seconds)
+            results.append(result)
+            print(f"{result.label}: {cpu.report()}", flush=True)
     return results
 
 
