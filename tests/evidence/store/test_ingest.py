@@ -210,3 +210,17 @@ def test_integers_beyond_int64_are_checked_exactly() -> None:
     assert checked_rows([{**row, "sequence": 2**64 - 1}])[0]["sequence"] == 2**64 - 1
     with pytest.raises(InvalidEvidenceRow, match="sequence"):
         checked_rows([row, {**row, "sequence": 2**64}])
+
+
+def test_stored_at_is_the_engines_clock_once_per_batch(evidence_store: EvidenceStore) -> None:
+    """`stored_at` is the engine's clock (`now64(3)` in the parse view), one value per insert,
+    the same in both tables."""
+    evidence_store.insert_rows(chain_of(30), dedup_token="clock")
+    db = evidence_store.database
+    found = evidence_store.select(
+        "SELECT uniqExact(stored_at) AS n, dateDiff('second', any(stored_at), now64(3)) AS age "
+        f"FROM (SELECT stored_at FROM {db}.access_events "
+        f"UNION ALL SELECT stored_at FROM {db}.access_by_patient)", {},
+    )  # fmt: skip
+    assert found[0]["n"] == 1
+    assert 0 <= found[0]["age"] < 60
