@@ -75,6 +75,22 @@ def read_store(data_dir: Path) -> list[StoredRow]:
     return [(str(r), str(e), int(n)) for r, e, n in json.loads(out.stdout)]
 
 
+PRODUCERS_SCRIPT = """
+import json, sys, clickhouse_connect
+client = clickhouse_connect.get_client(dsn="chdb://" + sys.argv[1])
+rows = client.query("SELECT DISTINCT request_id, producer_id FROM evidence.access_events FINAL")
+print(json.dumps([list(r) for r in rows.result_rows]))
+"""
+
+
+def read_producers(data_dir: Path) -> dict[str, str]:
+    """{request id: producer id} of a stopped worker's chDB store (see read_store)."""
+    path = str((data_dir / "evidence").resolve())
+    out = subprocess.run([sys.executable, "-c", PRODUCERS_SCRIPT, path],
+                         capture_output=True, check=True, timeout=120)  # fmt: skip
+    return {str(r): str(p) for r, p in json.loads(out.stdout)}
+
+
 def check_evidence(deployment: Deployment, answered: Iterable[str]) -> Verdict:
     """Stop the deployment (replicas drain their relays, workers their batches), then judge
     the evidence of every worker's store."""
@@ -133,11 +149,12 @@ def wait_recovered(deployment: Deployment, timeout: float = 60.0) -> float:
     evidence store: relayed (acknowledged by Kafka), then committed by the consumer group."""
     began = time.monotonic()
     deadline = began + timeout
-    targets = {p.name: p.outbox_progress()[0] for p in deployment.apis if p.data_dir.exists()}
+    live = [p for p in deployment.apis if p.data_dir.exists()]
+    targets = {(p.name, f): p.outbox_progress(f)[0] for p in live for f in p.outbox_files()}
     by_name = deployment.procs
 
     def relayed() -> bool:
-        return all(by_name[n].outbox_progress()[1] >= t for n, t in targets.items())
+        return all(by_name[n].outbox_progress(f)[1] >= t for (n, f), t in targets.items())
 
     _poll(relayed, deadline, f"outboxes not relayed within {timeout:.0f}s: {targets}")
     raw = f"{deployment.topic_prefix}fhir.access.raw"

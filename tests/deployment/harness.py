@@ -123,10 +123,14 @@ class Proc:
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
 
-    def outbox_progress(self) -> tuple[int, int]:
+    def outbox_files(self) -> list[str]:
+        """The replica's outboxes: one per API process (`serve --workers N`)."""
+        return sorted(p.name for p in self.data_dir.glob("outbox*.sqlite")) or ["outbox.sqlite"]
+
+    def outbox_progress(self, name: str = "outbox.sqlite") -> tuple[int, int]:
         """(last sequence written, last sequence the relay had acknowledged by Kafka), read
-        from the replica's outbox file (SQLite, safe beside the running process)."""
-        path = self.data_dir / "outbox.sqlite"
+        from one of the replica's outbox files (SQLite, safe beside the running process)."""
+        path = self.data_dir / name
         if not path.exists():
             return 0, 0
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as conn:

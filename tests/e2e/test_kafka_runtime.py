@@ -12,11 +12,22 @@ import httpx
 import orjson
 import pytest
 
+from api.boot.workers import available_cores
 from tests.e2e.test_alerts import Receiver
 from tests.stream.kafka.kafka_support import consume_all
 from tests.support import ServerProcess, TestIssuer, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
+
+
+class DefaultWorkers(ServerProcess):
+    """`serve` as an operator runs it: FHIR_EVIDENCE_WORKERS unset (one API process per
+    core where the mode allows it; with Kafka and --role all, one)."""
+
+    def env(self) -> dict[str, str]:
+        env = super().env()
+        env.pop("FHIR_EVIDENCE_WORKERS", None)
+        return env
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +45,7 @@ def kafka_server(
         "FHIR_EVIDENCE_CHECKPOINT_INTERVAL_S": "1",
     }
     base: Path = tmp_path_factory.mktemp("kafka-e2e")
-    server = ServerProcess(base / "data", issuer, extra_env=env).start(timeout=120)
+    server = DefaultWorkers(base / "data", issuer, extra_env=env).start(timeout=120)
     yield server, issuer, receiver, prefix
     server.terminate()
     receiver.httpd.shutdown()
@@ -95,3 +106,29 @@ def test_chain_verifies_through_kafka(kafka_server: Any) -> None:
     assert report["intact"] is True, report["problems"][:5]
     assert report["events_checked"] > 0
     assert report["checkpoints_checked"] > 0
+
+
+def test_plain_serve_with_kafka_runs_one_process_saying_why(kafka_server: Any) -> None:
+    """Nothing asked for on a machine of several cores: one process (the stream workers run
+    in it), not a refusal; the log says why."""
+    server = kafka_server[0]
+    children = [p for p in Path("/proc").iterdir() if p.name.isdigit()
+                and _parent_of(p) == server.process.pid and _serves(p)]  # fmt: skip
+    assert children == []  # no supervisor: the process itself serves
+    if (available_cores() or 1) > 1:
+        assert "one API process instead of" in server.log_text()
+        assert "--role api" in server.log_text()
+
+
+def _parent_of(entry: Path) -> int:
+    try:
+        return int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+def _serves(entry: Path) -> bool:
+    try:
+        return b"serve-process" in (entry / "cmdline").read_bytes()
+    except OSError:
+        return False
