@@ -12,6 +12,7 @@ from typing import Any
 import faust
 import structlog
 
+from stream.heap import settle_heap
 from stream.kafka.admin import KafkaUnavailable, TopologyMismatch, ensure_topics
 from stream.kafka.agents import AlertOutbox, crash_exit, register_agent
 from stream.kafka.lag import LagMonitor
@@ -194,6 +195,7 @@ class WorkerHost:
             return
         self.app = self._make_app()
         await self.app.start()
+        settle_heap()  # the long-lived objects exist now (stream.heap)
         self.started.set()
         log.info("stream workers running", bootstrap=self._config.bootstrap)
         try:

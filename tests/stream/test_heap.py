@@ -1,0 +1,32 @@
+"""settle_heap: what exists is frozen out of the collector's sight, young collections are
+rarer, and a higher threshold set by someone else is kept."""
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from stream.heap import YOUNG_THRESHOLD, settle_heap
+
+
+@pytest.fixture
+def restored() -> Iterator[None]:
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+
+
+@pytest.mark.usefixtures("restored")
+def test_existing_objects_are_frozen_and_young_collections_rarer() -> None:
+    gc.set_threshold(700, 10, 10)
+    settle_heap()
+    assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == (YOUNG_THRESHOLD, 10, 10)
+
+
+@pytest.mark.usefixtures("restored")
+def test_a_higher_threshold_is_kept() -> None:
+    gc.set_threshold(YOUNG_THRESHOLD * 2, 5, 5)
+    settle_heap()
+    assert gc.get_threshold() == (YOUNG_THRESHOLD * 2, 5, 5)
