@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import structlog
 
+from stream.heap import settle_heap
 from stream.inline import InlineProcessor, keep_running
 from stream.step import EvidenceStep
 
@@ -61,6 +62,7 @@ class OutboxFanIn:
         return sum(max(0, p.last_sequence() - p.position) for p in self.processors)
 
     def start(self) -> None:
+        settle_heap()  # the pipeline process works in batches from here on (stream.heap)
         self._thread = threading.Thread(target=self._run, name="outbox-fan-in", daemon=True)
         self._thread.start()
 
