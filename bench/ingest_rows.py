@@ -36,6 +36,7 @@ from evidence.store import EvidenceStore
 from evidence.store.columns import COLUMN_TYPES, ROW_COLUMNS
 from evidence.store.ingest import INGEST_FORMAT, INGEST_TABLE, PARSED_TABLE, ingest_settings
 from evidence.store.row_check import checked_rows
+from stream.heap import settle_heap
 from stream.sealed import sealed_row
 
 Row = dict[str, Any]
@@ -163,6 +164,7 @@ def main() -> None:
         started = time.perf_counter()
         rows = sealed(max(sizes))
         print(f"built {len(rows):,} sealed rows in {time.perf_counter() - started:.1f} s")
+        settle_heap()  # as the worker and pipeline processes do once started (stream.heap)
         columnar_insert(store, rows[:100])  # warm-up: pyarrow's first conversions
         json_insert(store, rows[:100])
         print("JSON = insert_rows (the store's path), columnar = Arrow built from the dicts;"
