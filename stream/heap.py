@@ -19,7 +19,10 @@ YOUNG_THRESHOLD = 20_000  # allocations between young collections (CPython's def
 
 
 def settle_heap() -> None:
-    """Freeze what exists now and raise the young generation's threshold (never lowers)."""
+    """Freeze what exists now and raise the young generation's threshold (never lowers).
+    Called again (a restarted worker), what the last call froze and is garbage by now (the
+    previous app's objects) is collected first, not kept forever."""
+    gc.unfreeze()
     gc.collect()
     gc.freeze()
     young, middle, old = gc.get_threshold()

@@ -1,7 +1,9 @@
 """settle_heap: what exists is frozen out of the collector's sight, young collections are
-rarer, and a higher threshold set by someone else is kept."""
+rarer, a higher threshold set by someone else is kept, and a second call collects what the
+first one froze and is garbage by then."""
 
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -30,3 +32,22 @@ def test_a_higher_threshold_is_kept() -> None:
     gc.set_threshold(YOUNG_THRESHOLD * 2, 5, 5)
     settle_heap()
     assert gc.get_threshold() == (YOUNG_THRESHOLD * 2, 5, 5)
+
+
+class Node:
+    def __init__(self) -> None:
+        self.me = self  # a cycle: only the collector frees it
+
+
+@pytest.mark.usefixtures("restored")
+def test_what_an_earlier_call_froze_is_collected_once_it_is_garbage() -> None:
+    """A worker restarted in the same process settles again: the previous app's objects,
+    frozen while they lived, must not stay forever."""
+    node = Node()
+    gone = weakref.ref(node)
+    settle_heap()
+    del node
+    gc.collect()
+    assert gone() is not None  # frozen: out of the collector's sight
+    settle_heap()
+    assert gone() is None
