@@ -161,9 +161,7 @@ def _publish(target: Path, partial: Path, written: int, patients: set[str]) -> N
     if not written:
         partial.unlink()
         return
-    write_private(
-        target.with_name(target.stem + ".patients"), "\n".join(sorted(patients)).encode()
-    )
+    write_private(target.with_name(target.stem + ".patients"), "\n".join(sorted(patients)).encode())
     os.replace(partial, target)
 
 

@@ -79,5 +79,3 @@ class JobStore:
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.iterdir() if JOB_ID_RE.match(p.name))
-
-

@@ -44,4 +44,3 @@ def deploy(
     for deployment in made:
         for proc in deployment.procs.values():
             proc.kill()
-

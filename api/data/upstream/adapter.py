@@ -115,8 +115,8 @@ class UpstreamFhir:
         entries = [
             entry.get("resource")
             for entry in bundle.get("entry") or []
-            if isinstance(entry, dict) and (entry.get("search") or {}).get("mode", "match")
-            == "match"
+            if isinstance(entry, dict)
+            and (entry.get("search") or {}).get("mode", "match") == "match"
         ]
         asked = int(dict(params).get("_count", BATCH_MAX))
         linked = any(link.get("relation") == "next" for link in bundle.get("link") or [])

@@ -245,6 +245,7 @@ def test_the_client_address_is_in_evidence_only_as_its_pseudonym(address: str) -
 
 
 def test_no_client_address_is_an_empty_pseudonym() -> None:
-    assert evidence_payload(make_event(1, client_address=""), PSEUDONYMIZER)[
-        "client_address_hash"
-    ] == ""
+    assert (
+        evidence_payload(make_event(1, client_address=""), PSEUDONYMIZER)["client_address_hash"]
+        == ""
+    )

@@ -61,8 +61,9 @@ def _check_labels(series: Series, config: WorkerConfig) -> None:
         "runtime": lambda v: v in {"kafka", "inline"},
         "stage": lambda v: v in {"kafka", "inline"},
         "source": lambda v: v in {"outbox", "consumer"},
-        "task": lambda v: v in {"relay", "workers", "inline-processor", "checkpointer",
-                                "webhook-deliverer"},
+        "task": lambda v: (
+            v in {"relay", "workers", "inline-processor", "checkpointer", "webhook-deliverer"}
+        ),
         "code": lambda v: re.fullmatch(r"[a-z_]+(\.[a-z_]+)*", v) is not None,
         "outcome": lambda v: v in {"delivered", "failed", "dead"},
         "le": lambda v: re.fullmatch(r"[0-9.e+-]+|\+Inf", v) is not None,
