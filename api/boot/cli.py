@@ -151,9 +151,14 @@ def serve_process(
         from api.boot.pipeline_process import PipelineProcess
 
         raise typer.Exit(PipelineProcess(settings, store_socket, parent).run())
+    from api.access.discovery import DiscoveryFailed
     from api.boot.api_process import run_api_process
 
-    run_api_process(settings, index, fd, store_socket, role, parent)
+    try:
+        run_api_process(settings, index, fd, store_socket, role, parent)
+    except DiscoveryFailed as exc:  # as in `serve`: a configuration error, which stops the
+        typer.echo(f"fhir-evidence: {exc}", err=True)  # supervisor with 78 instead of a restart
+        raise typer.Exit(78) from None
 
 
 @cli.command()
