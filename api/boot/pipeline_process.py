@@ -82,8 +82,8 @@ def parent_watch(parent_pid: int, stop: Callable[[], None]) -> Callable[[], None
 
     def beat() -> None:
         if os.getppid() != parent_pid:
+            stop()  # first: the log line below may have nowhere to go any more
             log.error("supervisor gone; stopping")
-            stop()
 
     return beat
 
