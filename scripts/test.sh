@@ -66,10 +66,11 @@ prepare Keycloak bash scripts/keycloak.sh fetch
 # Two workers (pytest-xdist); the tests sharing an expensive session server run in one
 # worker (tests/conftest.py scheduling_unit). Every worker must hash alike to collect the same
 # tests, so the run shares one PYTHONHASHSEED (random unless given; printed to rerun it).
+# The 25 slowest test phases are listed at the end, to keep the suite's time in view.
 export PYTHONHASHSEED="${PYTHONHASHSEED:-$((RANDOM * 32768 + RANDOM))}"
 echo "PYTHONHASHSEED=$PYTHONHASHSEED"
 set +e
-.venv/bin/python -m pytest -n "${FHIR_EVIDENCE_TEST_WORKERS:-2}" --dist loadscope "$@"
+.venv/bin/python -m pytest -n "${FHIR_EVIDENCE_TEST_WORKERS:-2}" --dist loadscope --durations=25 "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then
