@@ -122,6 +122,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def serve_children(supervisor: int) -> dict[int, str]:
+    """{pid: "api" or "pipeline"} of the processes `serve --workers N` started, from /proc, by
+    their `--parent` argument (so also once the supervisor is gone and they are orphans)."""
+    found = {}
+    parent = str(supervisor).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve-process" not in argv or b"--parent" not in argv:
+            continue  # not ours; ours always carry `--parent <pid>`
+        if argv[argv.index(b"--parent") + 1] == parent:
+            found[int(entry.name)] = argv[argv.index(b"serve-process") + 1].decode()
+    return found
+
+
 @dataclass
 class ServerProcess:
     """`fhir-evidence serve` on a real port, in its own data dir."""

@@ -13,7 +13,6 @@ server (FHIR_EVIDENCE_CLICKHOUSE_URL) that is where it would be counted."""
 import os
 import shutil
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,26 +20,10 @@ import pytest
 from tests.deployment.evidence import judge, read_producers, read_store, wait_recovered
 from tests.deployment.harness import Deployment
 from tests.kafka_broker import KafkaBroker
-from tests.support import wait_for
+from tests.support import serve_children, wait_for
 
 pytestmark = [pytest.mark.kafka]
 PROBES = 12  # /readyz probes, each on a new connection (the kernel picks the process)
-
-
-def _children(pid: int) -> list[str]:
-    """The kinds ("api", "pipeline") of the supervisor's serve-process children."""
-    kinds = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == pid and b"serve-process" in argv:
-            kinds.append(argv[argv.index(b"serve-process") + 1].decode())
-    return sorted(kinds)
 
 
 def _every_probe_says(url: str, status: int, failing: str | None = None) -> bool:
@@ -84,7 +67,10 @@ def test_two_api_processes_relay_every_event_once(
     deployment.start()
     api = deployment.procs["api-1"]
     assert api.popen is not None
-    assert _children(api.popen.pid) == ["api", "api"]  # with Kafka: no pipeline process
+    assert sorted(serve_children(api.popen.pid).values()) == [
+        "api",
+        "api",
+    ]  # with Kafka: no pipeline process
     assert wait_for(lambda: _every_probe_says(api.url, 200), timeout=30)
     token = deployment.issuer.token("kafka-reader", "system/*.rs", sensitivity_clearance=["R", "V"])
     answered = _reads(api.url, token, 60)

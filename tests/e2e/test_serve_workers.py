@@ -15,7 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.keycloak_issuer import fresh_issuer
-from tests.support import ServerProcess, wait_for
+from tests.support import ServerProcess, serve_children, wait_for
 
 pytestmark = pytest.mark.slow
 COUNT_EVENTS = """
@@ -25,22 +25,6 @@ rows = client.query("SELECT request_id, producer_id, count() FROM evidence.acces
                     "GROUP BY request_id, producer_id").result_rows
 print(json.dumps([[str(r), str(p), int(n)] for r, p, n in rows]))
 """
-
-
-def _children(pid: int) -> dict[int, str]:
-    """{pid: "api" or "pipeline"} of the supervisor's children (from /proc)."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == pid and b"serve-process" in argv:
-            found[int(entry.name)] = argv[argv.index(b"serve-process") + 1].decode()
-    return found
 
 
 def _reads(server: ServerProcess, token: str, count: int) -> list[str]:
@@ -98,7 +82,7 @@ def test_two_api_processes_restart_and_drain(
         token = issuer.token("reader-1", "system/*.rs", sensitivity_clearance=["R", "V"])
         auditor = issuer.token("auditor-1", "system/AuditEvent.rs")
         wait_for(lambda: _ready(server), timeout=20)
-        children = _children(server.process.pid)
+        children = serve_children(server.process.pid)
         assert sorted(children.values()) == ["api", "api", "pipeline"]
         ids = _reads(server, token, 40)
         # the auditor API of an API process reads the pipeline's store through the bridge
@@ -109,8 +93,8 @@ def test_two_api_processes_restart_and_drain(
         victim = next(pid for pid, kind in children.items() if kind == "api")
         os.kill(victim, signal.SIGKILL)
         ids += _reads(server, token, 20)  # the other process answers meanwhile
-        wait_for(lambda: len(_children(server.process.pid)) == 3, timeout=15)
-        assert victim not in _children(server.process.pid)
+        wait_for(lambda: len(serve_children(server.process.pid)) == 3, timeout=15)
+        assert victim not in serve_children(server.process.pid)
 
         pipeline = next(pid for pid, kind in children.items() if kind == "pipeline")
         os.kill(pipeline, signal.SIGKILL)

@@ -3,25 +3,20 @@ whole server with 78 and says why, as one process does; it is never restarted fo
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support import free_port
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_an_issuer_that_cannot_be_discovered_stops_serve_with_78(
     workers: str, tmp_path: Path
 ) -> None:
-    issuer = {"issuer": f"http://127.0.0.1:{_closed_port()}/realms/missing"}
+    issuer = {"issuer": f"http://127.0.0.1:{free_port()}/realms/missing"}
     env = {**os.environ, "FHIR_EVIDENCE_TRUSTED_ISSUERS": json.dumps([issuer]),
            "FHIR_EVIDENCE_DATA_DIR": str(tmp_path / "data"),
            "FHIR_EVIDENCE_WORKERS": workers}  # fmt: skip
