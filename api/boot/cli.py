@@ -1,5 +1,7 @@
 """The `fhir-evidence` command line (composition root for processes)."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -17,6 +19,19 @@ def _private_by_default() -> None:
     from api.boot.private_files import UMASK
 
     os.umask(UMASK)
+
+
+@contextmanager
+def _undiscovered_issuer_exits_78() -> Iterator[None]:
+    """A trusted issuer given by its URL alone whose discovery fails is a configuration
+    error: say why and exit 78, in `serve` and in each API process of `serve --workers N`."""
+    from api.access.discovery import DiscoveryFailed
+
+    try:
+        yield
+    except DiscoveryFailed as exc:
+        typer.echo(f"fhir-evidence: {exc}", err=True)
+        raise typer.Exit(78) from None
 
 
 def _refuse_unsafe_start(settings: Settings, host: str | None) -> None:
@@ -80,13 +95,8 @@ def serve(
     _private_data(settings)
     if processes > 1:
         raise typer.Exit(_serve_processes(settings, host, port, processes, demo_data, role))
-    from api.access.discovery import DiscoveryFailed
-
-    try:
+    with _undiscovered_issuer_exits_78():
         runtime = build_runtime(settings, demo_data=demo_data, role=role)
-    except DiscoveryFailed as exc:  # a trusted issuer given by its URL alone is not there
-        typer.echo(f"fhir-evidence: {exc}", err=True)
-        raise typer.Exit(78) from None
     config = uvicorn.Config(
         create_app(runtime),
         host=host,
@@ -151,14 +161,10 @@ def serve_process(
         from api.boot.pipeline_process import PipelineProcess
 
         raise typer.Exit(PipelineProcess(settings, store_socket, parent).run())
-    from api.access.discovery import DiscoveryFailed
     from api.boot.api_process import run_api_process
 
-    try:
+    with _undiscovered_issuer_exits_78():  # the supervisor then stops with 78, no restarts
         run_api_process(settings, index, fd, store_socket, role, parent)
-    except DiscoveryFailed as exc:  # as in `serve`: a configuration error, which stops the
-        typer.echo(f"fhir-evidence: {exc}", err=True)  # supervisor with 78 instead of a restart
-        raise typer.Exit(78) from None
 
 
 @cli.command()
